@@ -1,0 +1,158 @@
+// The `quorumbl` command: dispatches to serve, check-config and the rbldnsd drop-in.
+
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { createLogger } from '../core/log.ts';
+import { ConfigError, loadConfig, configPath, DEFAULT_CONFIG } from '../core/config/load.ts';
+import { datasetType } from '../core/datasets/index.ts';
+import { loadDataset, LoadError } from '../core/rbldnsd/reader.ts';
+import { parseRbldnsdArgs, resolveBind, UsageError } from './rbldnsd-args.ts';
+import { run, StartupError, type RuntimeSpec } from './runtime.ts';
+import type { LoadedConfig } from '../core/config/load.ts';
+import type { LoadSettings, ZoneSpec } from '../core/zones/spec.ts';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const HELP = `quorumbl ${VERSION} - DNSBL mirror and reputation aggregator
+
+Usage: quorumbl <command> [options]
+
+Commands:
+  serve [--config FILE]        run the DNS server (default config: ${DEFAULT_CONFIG})
+  check-config FILE            validate a config file without serving
+  rbldnsd [rbldnsd options] zone:type:file[,file...]...
+                               drop-in for rbldnsd: same options and data files
+                               (-n -b addr[/port] -w dir -t def:min:max -c int -e -q
+                                -l file -s file -p file -u user -a -A -v -C -d -4 -6)
+  help                         this text
+
+Environment: QUORUMBL_<KEY> overrides a config key, "__" between levels
+(e.g. QUORUMBL_SERVER__LISTEN=127.0.0.1:5353, QUORUMBL_LOG__LEVEL=debug).
+Signals: SIGHUP re-checks data files now; SIGUSR1 logs query counters (SIGUSR2 also resets).`;
+
+function fail(msg: string, code = 1): never {
+  process.stderr.write(msg.endsWith('\n') ? msg : msg + '\n');
+  process.exit(code);
+}
+
+function specFromConfig(cfg: LoadedConfig): RuntimeSpec {
+  const c = cfg.config;
+  const zones: ZoneSpec[] = c.zones.map((z) => ({
+    name: z.name,
+    datasets: z.datasets.map((d) => ({ type: d.type, files: d.files.map((f) => configPath(cfg, f)) })),
+  }));
+  return {
+    zones,
+    settings: { ttl: { def: c.ttl.default, min: c.ttl.min, max: c.ttl.max }, acceptHostBits: c.load.accept_host_bits, gunzip: c.load.gunzip },
+    server: {
+      listen: c.server.listen,
+      tcp: { enabled: c.server.tcp.enabled, idleTimeoutMs: c.server.tcp.idle_timeout * 1000, maxConnections: c.server.tcp.max_connections },
+      maxUdpPayload: c.server.max_udp_payload,
+      allowQuery: c.server.allow_query,
+      lazy: c.server.lazy_ns,
+      version: c.server.version,
+      versionText: `quorumbl ${VERSION}`,
+    },
+    checkInterval: c.reload.check_interval,
+    stateDir: configPath(cfg, c.state_dir),
+    quick: false,
+    queryLog: c.server.query_log === null ? undefined : c.server.query_log === '-' ? '-' : configPath(cfg, c.server.query_log),
+  };
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
+  const cfg = loadConfig(values.config);
+  const log = createLogger(cfg.config.log.level);
+  log.info({ config: cfg.file }, `quorumbl ${VERSION} starting`);
+  await run(specFromConfig(cfg), log);
+}
+
+function checkConfig(args: string[]): void {
+  const file = args[0];
+  if (!file) fail('usage: quorumbl check-config FILE', 2);
+  const cfg = loadConfig(file);
+  const missing = cfg.config.zones.flatMap((z) =>
+    z.datasets.flatMap((d) => d.files.map((f) => configPath(cfg, f)).filter((f) => {
+      try {
+        readFileSync(f, { flag: 'r' }).length;
+        return false;
+      } catch {
+        return true;
+      }
+    }).map((f) => `zone ${z.name}: data file ${f} cannot be read`)),
+  );
+  if (missing.length) fail(`${cfg.file}: ${missing.join('\n')}`);
+  process.stdout.write(`ok: ${cfg.file} (${cfg.config.zones.length} zones)\n`);
+}
+
+async function rbldnsd(args: string[]): Promise<void> {
+  const a = parseRbldnsdArgs(args);
+  const settings: LoadSettings = { ttl: a.ttl, acceptHostBits: a.acceptHostBits, gunzip: a.gunzip };
+  if (a.dump) return dump(a.zones, settings);
+  const listen = (await Promise.all(a.binds.map((b) => resolveBind(b, a.family)))).flat();
+  const log = createLogger(process.env.QUORUMBL_LOG__LEVEL ?? 'info');
+  if (a.ignored.length) log.info({ options: a.ignored }, 'options accepted for compatibility, no effect');
+  await run(
+    {
+      zones: a.zones,
+      settings,
+      server: {
+        listen,
+        tcp: { enabled: true, idleTimeoutMs: 10_000, maxConnections: 256 },
+        maxUdpPayload: 4096,
+        allowQuery: null,
+        lazy: a.lazy,
+        version: a.hideVersion === 0 ? 'version' : a.hideVersion === 1 ? 'hide' : 'refuse',
+        versionText: `quorumbl ${VERSION} (rbldnsd compatible)`,
+      },
+      checkInterval: a.checkInterval,
+      stateDir: process.env.QUORUMBL_STATE_DIR,
+      quick: a.quick,
+      queryLog: a.queryLog,
+      statsFile: a.statsFile,
+      pidFile: a.pidFile,
+      user: a.user,
+    },
+    log,
+  );
+}
+
+/** rbldnsd -d: the zones in BIND master-file format on stdout. */
+function dump(zones: ZoneSpec[], settings: LoadSettings): void {
+  const out: string[] = [];
+  for (const z of zones) {
+    for (const d of z.datasets) {
+      const r = loadDataset(datasetType(d.type)!, d.files, {
+        ...settings,
+        warn: (at, msg) => process.stderr.write(`${at.file}:${at.line}: ${msg}\n`),
+      });
+      out.push(`$ORIGIN ${z.name}.`);
+      r.dataset.dump(z.name, (line) => out.push(line));
+    }
+  }
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'serve': return await serve(rest);
+      case 'check-config': return checkConfig(rest);
+      case 'rbldnsd': return await rbldnsd(rest);
+      case undefined: case 'help': case '--help': case '-h':
+        process.stdout.write(HELP + '\n');
+        return;
+      default:
+        fail(`unknown command "${cmd}"\n\n${HELP}`, 2);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) fail(e.message === 'help' ? HELP : `quorumbl rbldnsd: ${e.message}`, 2);
+    if (e instanceof ConfigError) fail(`invalid config:\n${e.problems.map((p) => `  ${p}`).join('\n')}`);
+    if (e instanceof StartupError || e instanceof LoadError) fail(e.message);
+    throw e;
+  }
+}
+
+await main(process.argv.slice(2));

@@ -1,0 +1,61 @@
+// Worker-thread entry: loads datasets off the main thread and hands back snapshot parts, whose
+// typed arrays are transferred (not copied) to the thread that answers DNS.
+
+import { parentPort } from 'node:worker_threads';
+import { datasetType } from '../datasets/index.ts';
+import { loadDataset, type FileStamp } from '../rbldnsd/reader.ts';
+import type { SnapshotPart } from '../datasets/types.ts';
+import type { DatasetSpec, LoadSettings } from './spec.ts';
+
+export interface LoadRequest {
+  specs: DatasetSpec[];
+  settings: LoadSettings;
+  /** How many warning lines to send back per dataset (all are counted). */
+  maxWarnings: number;
+}
+
+export type LoadReply =
+  | { ok: true; part: SnapshotPart; stamps: FileStamp[]; warnings: number; samples: string[] }
+  | { ok: false; error: string; warnings: number; samples: string[] };
+
+export function loadOne(spec: DatasetSpec, settings: LoadSettings, maxWarnings: number): LoadReply {
+  const samples: string[] = [];
+  let warnings = 0;
+  try {
+    const type = datasetType(spec.type);
+    if (!type) throw new Error(`unknown dataset type "${spec.type}"`);
+    const r = loadDataset(type, spec.files, {
+      ...settings,
+      warn(at, msg) {
+        warnings++;
+        if (samples.length < maxWarnings) samples.push(`${at.file}:${at.line}: ${msg}`);
+      },
+    });
+    return { ok: true, part: r.dataset.snapshot(), stamps: r.stamps, warnings, samples };
+  } catch (e) {
+    return { ok: false, error: (e as Error).message, warnings, samples };
+  }
+}
+
+export function transferList(part: SnapshotPart, out: ArrayBuffer[] = []): ArrayBuffer[] {
+  for (const a of part.arrays) if (a.buffer instanceof ArrayBuffer && !out.includes(a.buffer)) out.push(a.buffer);
+  for (const c of part.children ?? []) transferList(c, out);
+  return out;
+}
+
+if (parentPort) {
+  const port = parentPort;
+  port.on('message', (req: LoadRequest) => {
+    for (const spec of req.specs) {
+      const reply = loadOne(spec, req.settings, req.maxWarnings);
+      // Typed arrays that are views into a shared pool (e.g. a Buffer slice) cannot be moved;
+      // transfer only whole, exclusively owned buffers and let the rest be copied.
+      const list = reply.ok ? transferList(reply.part).filter((b) => b.byteLength > 0) : [];
+      try {
+        port.postMessage(reply, list);
+      } catch {
+        port.postMessage(reply);
+      }
+    }
+  });
+}

@@ -1,0 +1,240 @@
+// Keeps the loaded datasets of all zones: first answers from snapshots, notices changed files
+// (mtime or size, like rbldnsd), reloads them in a worker thread, and keeps the last good data
+// when a reload fails (rbldnsd would answer SERVFAIL instead).
+
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { datasetType } from '../datasets/index.ts';
+import type { Dataset } from '../datasets/types.ts';
+import { stampOf, type FileStamp } from '../rbldnsd/reader.ts';
+import { readSnapshot, writeSnapshot } from '../snapshot.ts';
+import type { Logger } from '../log.ts';
+import { datasetKey, type DatasetSpec, type LoadSettings, type ZoneSpec } from './spec.ts';
+import type { LoadReply, LoadRequest } from './load-worker.ts';
+
+const MAX_WARNING_LINES = 20;
+
+/** One shared dataset instance and what we know about its files. */
+interface Entry {
+  key: string;
+  spec: DatasetSpec;
+  dataset?: Dataset;
+  /** Stamps of the files the current data was loaded from. */
+  stamps?: FileStamp[];
+  /** Stamps seen at the last failed attempt: not retried until the files change again. */
+  failedAt?: string;
+  error?: string;
+}
+
+export interface LoadedZone {
+  name: string;
+  datasets: Dataset[];
+  newestMtime: number;
+  /** True when a dataset of the zone has never loaded, or its $TIMESTAMP expired. */
+  failed: boolean;
+}
+
+export interface StoreOptions {
+  settings: LoadSettings;
+  stateDir?: string;
+  log: Logger;
+  /** Called with the full zone list every time any dataset changed. */
+  onChange(zones: LoadedZone[]): void;
+}
+
+function stampsText(s: FileStamp[]): string {
+  return s.map((x) => `${x.file}@${x.mtime}/${x.size}`).join(' ');
+}
+
+/** Runs the load of several datasets in one short-lived worker thread. */
+function loadInWorker(specs: DatasetSpec[], settings: LoadSettings): Promise<LoadReply[]> {
+  return new Promise((resolve, reject) => {
+    // Workers cannot start from a .ts file directly; an eval'd import goes through the same
+    // loader hooks (tsx) as the main thread, which the worker inherits via execArgv.
+    const url = new URL('./load-worker.ts', import.meta.url).href;
+    const w = new Worker(`import(${JSON.stringify(url)})`, { eval: true });
+    const replies: LoadReply[] = [];
+    w.on('message', (r: LoadReply) => {
+      replies.push(r);
+      if (replies.length === specs.length) {
+        void w.terminate();
+        resolve(replies);
+      }
+    });
+    w.on('error', reject);
+    w.on('exit', (code) => {
+      if (replies.length < specs.length) reject(new Error(`dataset loader thread exited (code ${code})`));
+    });
+    const req: LoadRequest = { specs, settings, maxWarnings: MAX_WARNING_LINES };
+    w.postMessage(req);
+  });
+}
+
+export class ZoneStore {
+  private readonly entries = new Map<string, Entry>();
+  private running: Promise<boolean> | null = null;
+  private again = false;
+
+  constructor(
+    private readonly zones: ZoneSpec[],
+    private readonly opts: StoreOptions,
+  ) {
+    for (const z of zones) {
+      for (const d of z.datasets) {
+        const key = datasetKey(d);
+        if (!this.entries.has(key)) this.entries.set(key, { key, spec: d });
+      }
+    }
+  }
+
+  /** True when every dataset has data (from a snapshot or a load). */
+  get complete(): boolean {
+    return [...this.entries.values()].every((e) => e.dataset);
+  }
+
+  /** Datasets that have never loaded, with the reason. */
+  get failures(): { spec: DatasetSpec; error: string }[] {
+    return [...this.entries.values()].filter((e) => !e.dataset).map((e) => ({ spec: e.spec, error: e.error ?? 'not loaded' }));
+  }
+
+  private snapshotPath(e: Entry): string | undefined {
+    if (!this.opts.stateDir) return undefined;
+    const id = createHash('sha256').update(this.snapshotKey(e)).digest('hex').slice(0, 32);
+    return join(this.opts.stateDir, 'snapshots', `${id}.qsnap`);
+  }
+
+  private snapshotKey(e: Entry): string {
+    return JSON.stringify({ dataset: e.key, settings: this.opts.settings });
+  }
+
+  /** Loads whatever snapshots exist, so the server can answer before any text is read. */
+  async loadSnapshots(): Promise<number> {
+    let n = 0;
+    for (const e of this.entries.values()) {
+      const path = this.snapshotPath(e);
+      if (!path) continue;
+      try {
+        const snap = await readSnapshot(path);
+        if (snap.key !== this.snapshotKey(e)) continue;
+        const type = datasetType(snap.part.type);
+        if (!type) continue;
+        e.dataset = type.fromSnapshot(snap.part);
+        e.stamps = snap.stamps;
+        n++;
+        this.opts.log.info({ dataset: e.key, snapshot: path, entries: e.dataset.size }, 'dataset loaded from snapshot');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+          this.opts.log.warn({ dataset: e.key, snapshot: path, err: (err as Error).message }, 'snapshot ignored');
+        }
+      }
+    }
+    if (n) this.publish();
+    return n;
+  }
+
+  /** Stats every file and reloads changed datasets. `force` retries failed ones too (SIGHUP).
+   *  Resolves true when something changed. Concurrent calls coalesce. */
+  check(force = false): Promise<boolean> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.runCheck(force).finally(() => {
+      this.running = null;
+      if (this.again) {
+        this.again = false;
+        void this.check(force);
+      }
+    });
+    return this.running;
+  }
+
+  private async runCheck(force: boolean): Promise<boolean> {
+    const todo: { e: Entry; now: string }[] = [];
+    for (const e of this.entries.values()) {
+      let now: FileStamp[];
+      try {
+        now = e.spec.files.map(stampOf);
+      } catch (err) {
+        const msg = `cannot read data file: ${(err as Error).message}`;
+        if (e.error !== msg) this.opts.log.error({ dataset: e.key, err: msg, serving: e.dataset ? 'last good data' : 'nothing' }, 'dataset not reloaded');
+        e.error = msg;
+        continue;
+      }
+      const text = stampsText(now);
+      if (e.stamps && stampsText(e.stamps) === text) continue;
+      if (!force && e.failedAt === text) continue;
+      todo.push({ e, now: text });
+    }
+    let changed = this.expiryChanged();
+    if (todo.length) {
+      const started = Date.now();
+      const replies = await loadInWorker(
+        todo.map((t) => t.e.spec),
+        this.opts.settings,
+      );
+      replies.forEach((r, i) => {
+        const { e, now } = todo[i]!;
+        const ctx = { dataset: e.key, warnings: r.warnings };
+        for (const s of r.samples) this.opts.log.warn({ dataset: e.key }, s);
+        if (r.warnings > r.samples.length) this.opts.log.warn(ctx, `${r.warnings - r.samples.length} more warnings suppressed`);
+        if (!r.ok) {
+          e.failedAt = now;
+          e.error = r.error;
+          this.opts.log.error({ ...ctx, err: r.error, serving: e.dataset ? 'last good data' : 'nothing' }, 'dataset load failed');
+          return;
+        }
+        const type = datasetType(r.part.type)!;
+        e.dataset = type.fromSnapshot(r.part);
+        e.stamps = r.stamps;
+        e.failedAt = undefined;
+        e.error = undefined;
+        changed = true;
+        this.opts.log.info({ ...ctx, entries: e.dataset.size, ms: Date.now() - started }, 'dataset loaded');
+        const path = this.snapshotPath(e);
+        if (path) {
+          writeSnapshot(path, { key: this.snapshotKey(e), stamps: r.stamps, part: r.part }).catch((err) =>
+            this.opts.log.warn({ dataset: e.key, err: (err as Error).message }, 'snapshot not written'),
+          );
+        }
+      });
+    }
+    if (changed) this.publish();
+    return changed;
+  }
+
+  private expired = new Set<string>();
+
+  /** `$TIMESTAMP` expiry is evaluated at every check, like rbldnsd. */
+  private expiryChanged(): boolean {
+    const now = Date.now() / 1000;
+    let changed = false;
+    for (const e of this.entries.values()) {
+      const exp = e.dataset?.meta.expires;
+      const isExpired = !!exp && exp < now;
+      if (isExpired !== this.expired.has(e.key)) {
+        changed = true;
+        if (isExpired) {
+          this.expired.add(e.key);
+          this.opts.log.error({ dataset: e.key }, 'dataset data expired ($TIMESTAMP): zone answers SERVFAIL');
+        } else this.expired.delete(e.key);
+      }
+    }
+    return changed;
+  }
+
+  private publish(): void {
+    const zones: LoadedZone[] = this.zones.map((z) => {
+      const entries = z.datasets.map((d) => this.entries.get(datasetKey(d))!);
+      const loaded = entries.filter((e) => e.dataset);
+      return {
+        name: z.name,
+        datasets: loaded.map((e) => e.dataset!),
+        newestMtime: Math.max(0, ...loaded.flatMap((e) => e.stamps!.map((s) => s.mtime))),
+        failed: loaded.length < entries.length || entries.some((e) => this.expired.has(e.key)),
+      };
+    });
+    this.opts.onChange(zones);
+  }
+}

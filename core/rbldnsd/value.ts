@@ -21,7 +21,10 @@ export function parseAValue(text: string): number | undefined {
   if (p.some((x) => x > 255)) return undefined;
   let v: number;
   switch (p.length) {
-    case 1: v = 0x7f000000 + p[0]!; break;
+    case 1:
+      if (p[0] === 0) return undefined;
+      v = 0x7f000000 + p[0]!;
+      break;
     case 2: v = p[0]! * 0x1000000 + p[1]!; break;
     case 3: v = p[0]! * 0x1000000 + p[1]! * 0x10000 + p[2]!; break;
     default: v = p[0]! * 0x1000000 + p[1]! * 0x10000 + p[2]! * 0x100 + p[3]!;

@@ -1,0 +1,199 @@
+// Growable parallel typed arrays of (uint32 key, value index), a stable radix sort and a
+// binary search: the storage of the IPv4 dataset types (no per-entry JS objects).
+
+import type { RecordSink } from './types.ts';
+import type { LoadState, Loc } from '../rbldnsd/state.ts';
+import { BUILTIN_DEFAULT, ValueTable, expandTxt, parseDefaultLine, parseEntryValue, type Substitutions, type Value } from '../rbldnsd/value.ts';
+import { ip4Dotted, isDefaultValue } from '../ip4.ts';
+
+export type IndexArray = Uint16Array | Uint32Array;
+
+/** Value index 0 is reserved for exclusions; real values are table index + 1. */
+export const EXCLUDED = 0;
+
+export class EntryList {
+  keys: Uint32Array;
+  vals: IndexArray;
+  /** Optional third column (ip4trie keeps source line refs for duplicate warnings). */
+  refs: Uint32Array | null;
+  n = 0;
+
+  constructor(withRefs = false, capacity = 256) {
+    this.keys = new Uint32Array(capacity);
+    this.vals = new Uint16Array(capacity);
+    this.refs = withRefs ? new Uint32Array(capacity) : null;
+  }
+
+  push(key: number, val: number, ref = 0): void {
+    if (this.n === this.keys.length) this.grow();
+    if (val > 0xffff && this.vals instanceof Uint16Array) this.vals = Uint32Array.from(this.vals);
+    this.keys[this.n] = key;
+    this.vals[this.n] = val;
+    if (this.refs) this.refs[this.n] = ref;
+    this.n++;
+  }
+
+  private grow(): void {
+    const cap = Math.max(256, Math.ceil(this.keys.length * 1.5));
+    this.keys = resized(this.keys, cap);
+    this.vals = resized(this.vals, cap);
+    if (this.refs) this.refs = resized(this.refs, cap);
+  }
+
+  /** Sorts by key, keeping file order among equal keys (LSD radix sort is stable). */
+  sort(): void {
+    const n = this.n;
+    const k = this.keys;
+    let sorted = true;
+    for (let i = 1; i < n; i++) {
+      if (k[i - 1]! > k[i]!) {
+        sorted = false;
+        break;
+      }
+    }
+    if (sorted) return;
+    let keys: Uint32Array = this.keys;
+    let vals: IndexArray = this.vals;
+    let refs: Uint32Array | null = this.refs;
+    let tk: Uint32Array = new Uint32Array(n);
+    let tv: IndexArray = vals instanceof Uint16Array ? new Uint16Array(n) : new Uint32Array(n);
+    let tr: Uint32Array | null = refs ? new Uint32Array(n) : null;
+    // 11-bit digits: 3 passes, but bucket scatter stays cache-friendly (16-bit digits thrash)
+    const count = new Uint32Array(2048);
+    for (const shift of [0, 11, 22]) {
+      count.fill(0);
+      for (let i = 0; i < n; i++) count[(keys[i]! >>> shift) & 0x7ff]!++;
+      let sum = 0;
+      for (let d = 0; d < 2048; d++) {
+        const c = count[d]!;
+        count[d] = sum;
+        sum += c;
+      }
+      if (tr && refs) {
+        for (let i = 0; i < n; i++) {
+          const key = keys[i]!;
+          const p = count[(key >>> shift) & 0x7ff]!++;
+          tk[p] = key;
+          tv[p] = vals[i]!;
+          tr[p] = refs[i]!;
+        }
+      } else {
+        for (let i = 0; i < n; i++) {
+          const key = keys[i]!;
+          const p = count[(key >>> shift) & 0x7ff]!++;
+          tk[p] = key;
+          tv[p] = vals[i]!;
+        }
+      }
+      [keys, tk] = [tk, keys];
+      [vals, tv] = [tv, vals];
+      [refs, tr] = [tr, refs];
+    }
+    this.keys = keys;
+    this.vals = vals;
+    this.refs = refs;
+  }
+
+  /** Trims the arrays to their length (copies, so the spare capacity is freed). */
+  trimmed(): { keys: Uint32Array; vals: IndexArray } {
+    return { keys: this.keys.slice(0, this.n), vals: this.vals.slice(0, this.n) };
+  }
+}
+
+function resized<T extends Uint16Array | Uint32Array>(a: T, cap: number): T {
+  const b = new (a.constructor as new (n: number) => T)(cap);
+  b.set(a);
+  return b;
+}
+
+/** Index of the first key >= key in keys[0..n). */
+export function lowerBound(keys: Uint32Array, key: number): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Narrows a value-index column to Uint16 when every index fits. */
+export function compactIndexes(vals: IndexArray): IndexArray {
+  if (vals instanceof Uint16Array) return vals;
+  for (let i = 0; i < vals.length; i++) if (vals[i]! > 0xffff) return vals;
+  return Uint16Array.from(vals);
+}
+
+/** The value column's side: the current default and the interned table of A/TXT values. */
+export class ValueColumn {
+  readonly table = new ValueTable();
+  current: Value = BUILTIN_DEFAULT;
+  private currentIndex = -1;
+
+  /** Start of a file for types whose default is per file. */
+  resetDefault(): void {
+    this.current = BUILTIN_DEFAULT;
+    this.currentIndex = -1;
+  }
+
+  /** A `:A:TXT` default line. */
+  setDefault(line: string, state: LoadState, at: Loc): void {
+    const before = this.current;
+    this.current = parseDefaultLine(line, this.current, state, at);
+    if (this.current !== before) this.currentIndex = -1;
+  }
+
+  /** Value index (table index + 1) for the value text starting at `i` of `line`, or the
+   *  reason the value is invalid. Entries without a value reuse the cached default index. */
+  indexAt(line: string, i: number, state: LoadState, at: Loc): number | string {
+    if (isDefaultValue(line, i)) {
+      if (this.currentIndex < 0) this.currentIndex = this.table.intern(this.current) + 1;
+      return this.currentIndex;
+    }
+    const v = parseEntryValue(line.slice(i), this.current, state, at);
+    if (typeof v === 'string') return v;
+    return this.table.intern(v) + 1;
+  }
+}
+
+/** Adds one entry's records: A, then the expanded TXT (subject = the queried address). */
+export function emitValue(v: Value, ttl: number, subject: string, subs: Substitutions, out: RecordSink): void {
+  if (out.wantA) out.a(v.a, ttl);
+  if (out.wantTxt) {
+    const t = expandTxt(v.txt, subject, subs);
+    if (t !== null) out.txt(t, ttl);
+  }
+}
+
+/** BIND-style quoted TXT string: `"` and `\` escaped, bytes outside printable ASCII as \DDD. */
+export function quoteTxt(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 34 || c === 92) out += '\\' + s[i];
+    else if (c < 32 || c > 126) out += '\\' + String(c).padStart(3, '0');
+    else out += s[i];
+  }
+  return out + '"';
+}
+
+/** Dump lines of one entry, rbldnsd -d style (`name A ip` then a continuation TXT line). */
+export function dumpValue(name: string, v: Value | null, subject: string, subs: Substitutions, write: (line: string) => void): void {
+  if (!v) {
+    write(`${name}\tCNAME\texcluded`);
+    return;
+  }
+  write(`${name}\tA\t${ip4Dotted(v.a)}`);
+  const t = expandTxt(v.txt, subject, subs);
+  if (t !== null) write(`\tTXT\t${quoteTxt(t)}`);
+}
+
+/** JSON form of a value table (snapshot meta). */
+export function valuesToJson(values: readonly Value[]): [number, string | null][] {
+  return values.map((v) => [v.a, v.txt]);
+}
+
+export function valuesFromJson(rows: [number, string | null][]): Value[] {
+  return rows.map(([a, txt]) => ({ a, txt }));
+}

@@ -1,0 +1,187 @@
+// rbldnsd `ip4trie`: CIDR prefixes (/0../32, no ranges) with one value each, looked up by
+// longest matching prefix; an exclusion as the longest match means not listed. A duplicate
+// prefix keeps the first value (with a warning). Storage: one sorted key array per prefix
+// length; a lookup binary-searches the non-empty lengths from the longest down.
+
+import type { Dataset, DatasetLoader, DatasetMeta, DatasetType, Query, RecordSink, SnapshotPart } from './types.ts';
+import type { LoadState, Loc } from '../rbldnsd/state.ts';
+import { substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
+import { IP4TRIE_KEYS, Ip4Key, ip4Dotted, parseIp4Key, valueStart } from '../ip4.ts';
+import {
+  EXCLUDED, EntryList, ValueColumn, compactIndexes, dumpValue, emitValue, lowerBound, valuesFromJson, valuesToJson,
+  type IndexArray,
+} from './ip4list.ts';
+
+interface Prefixes {
+  bits: number;
+  /** Prefix mask as uint32 (0 for /0). */
+  mask: number;
+  keys: Uint32Array;
+  vals: IndexArray;
+}
+
+interface Ip4TrieMeta {
+  values: [number, string | null][];
+  ttl: number;
+  subs: Substitutions;
+  meta: DatasetMeta;
+  bits: number[];
+}
+
+function maskOf(bits: number): number {
+  return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+}
+
+/** The owner name of a prefix in a dump: a name for /32, else a wildcard at the octet
+ *  boundary that contains it (rbldnsd's dump expands non-octet prefixes; we do not). */
+function dumpName(ip: number, bits: number): string {
+  const o = [ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255];
+  if (bits === 32) return o.reverse().join('.');
+  const octets = bits >> 3;
+  return octets === 0 ? '*' : `*.${o.slice(0, octets).reverse().join('.')}`;
+}
+
+class Ip4TrieDataset implements Dataset {
+  readonly type = 'ip4trie';
+  readonly size: number;
+
+  /** `byLength` holds only the non-empty prefix lengths, longest first. */
+  constructor(
+    private readonly byLength: Prefixes[],
+    private readonly values: Value[],
+    readonly ttl: number,
+    private readonly subs: Substitutions,
+    readonly meta: DatasetMeta,
+  ) {
+    this.size = byLength.reduce((s, p) => s + p.keys.length, 0);
+  }
+
+  query(q: Query, out: RecordSink): boolean {
+    const ip = q.ip4;
+    if (ip < 0) return false;
+    for (const p of this.byLength) {
+      const key = (ip & p.mask) >>> 0;
+      const i = lowerBound(p.keys, key);
+      if (i >= p.keys.length || p.keys[i] !== key) continue;
+      const v = p.vals[i]!;
+      if (v === EXCLUDED) return false;
+      if (out.wantA || out.wantTxt) emitValue(this.values[v - 1]!, this.ttl, ip4Dotted(ip), this.subs, out);
+      return true;
+    }
+    return false;
+  }
+
+  dump(_zone: string, write: (line: string) => void): void {
+    write(`$TTL ${this.ttl}`);
+    for (let n = this.byLength.length - 1; n >= 0; n--) {
+      const p = this.byLength[n]!;
+      for (let i = 0; i < p.keys.length; i++) {
+        const ip = p.keys[i]!;
+        const v = p.vals[i] === EXCLUDED ? null : this.values[p.vals[i]! - 1]!;
+        dumpValue(dumpName(ip, p.bits), v, ip4Dotted(ip), this.subs, write);
+      }
+    }
+  }
+
+  snapshot(): SnapshotPart {
+    const meta: Ip4TrieMeta = {
+      values: valuesToJson(this.values),
+      ttl: this.ttl,
+      subs: this.subs,
+      meta: this.meta,
+      bits: this.byLength.map((p) => p.bits),
+    };
+    return { type: this.type, meta, arrays: this.byLength.flatMap((p) => [p.keys, p.vals]) };
+  }
+}
+
+// Source reference of an entry, kept only while loading (for duplicate warnings):
+// file index in the high 8 bits, line number in the low 24; NO_REF when it does not fit.
+const NO_REF = 0xffffffff;
+
+class Ip4TrieLoader implements DatasetLoader {
+  private readonly lists: (EntryList | undefined)[] = new Array(33);
+  private readonly values = new ValueColumn();
+  private readonly key = new Ip4Key();
+  private readonly files: string[] = [];
+
+  constructor(readonly state: LoadState) {}
+
+  startFile(file: string): void {
+    this.files.push(file);
+    this.values.resetDefault();
+  }
+
+  addLine(line: string, at: Loc): void {
+    const c = line.charCodeAt(0);
+    if (c === 58 /* : */) {
+      this.values.setDefault(line, this.state, at);
+      return;
+    }
+    const excluded = c === 33; /* ! */
+    const k = this.key;
+    const err = parseIp4Key(line, excluded ? valueStart(line, 1) : 0, IP4TRIE_KEYS, this.state.options.acceptHostBits, k);
+    if (err !== null) return this.state.warn({ file: at.file, line: at.line }, err);
+    const count = k.last - k.first + 1;
+    if (count > this.state.maxRange4) {
+      return this.state.warn({ file: at.file, line: at.line }, `too large range (${count}) ignored (${this.state.maxRange4} max)`);
+    }
+    let v = EXCLUDED;
+    if (!excluded) {
+      const r = this.values.indexAt(line, valueStart(line, k.end), this.state, at);
+      if (typeof r === 'string') return this.state.warn({ file: at.file, line: at.line }, r);
+      v = r;
+    }
+    const fileIndex = this.files.length - 1;
+    const ref = fileIndex < 256 && at.line < 0x1000000 ? fileIndex * 0x1000000 + at.line : NO_REF;
+    (this.lists[k.bits] ??= new EntryList(true)).push(k.first, v, ref);
+  }
+
+  finish(meta: DatasetMeta): Dataset {
+    const byLength: Prefixes[] = [];
+    for (let bits = 32; bits >= 0; bits--) {
+      const list = this.lists[bits];
+      if (!list || list.n === 0) continue;
+      list.sort();
+      this.dropDuplicates(list, bits);
+      const t = list.trimmed();
+      byLength.push({ bits, mask: maskOf(bits), keys: t.keys, vals: compactIndexes(t.vals) });
+    }
+    const ttl = this.state.ttl ?? this.state.options.ttl.def;
+    return new Ip4TrieDataset(byLength, this.values.table.values, ttl, substitutionsOf(this.state), meta);
+  }
+
+  /** Keeps the first entry (file order) of each prefix and warns about the others. */
+  private dropDuplicates(list: EntryList, bits: number): void {
+    const { keys, vals, refs } = list;
+    let w = 0;
+    for (let i = 0; i < list.n; i++) {
+      if (w > 0 && keys[w - 1] === keys[i]) {
+        const ref = refs![i]!;
+        const at = ref === NO_REF ? { file: this.files.at(-1) ?? '', line: 0 } : { file: this.files[ref >>> 24]!, line: ref & 0xffffff };
+        this.state.warn(at, `duplicated entry for ${ip4Dotted(keys[i]!)}/${bits}`);
+        continue;
+      }
+      keys[w] = keys[i]!;
+      vals[w] = vals[i]!;
+      w++;
+    }
+    list.n = w;
+    list.refs = null;
+  }
+}
+
+export const ip4trie: DatasetType = {
+  name: 'ip4trie',
+  createLoader: (state) => new Ip4TrieLoader(state),
+  fromSnapshot(part: SnapshotPart): Dataset {
+    const m = part.meta as Ip4TrieMeta;
+    const byLength = m.bits.map((bits, i) => ({
+      bits,
+      mask: maskOf(bits),
+      keys: part.arrays[2 * i] as Uint32Array,
+      vals: part.arrays[2 * i + 1] as IndexArray,
+    }));
+    return new Ip4TrieDataset(byLength, valuesFromJson(m.values), m.ttl, m.subs, m.meta);
+  },
+};

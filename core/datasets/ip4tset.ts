@@ -1,0 +1,99 @@
+// rbldnsd `ip4tset` ("trivial" set): complete dotted quads only, no exclusions, one A+TXT for
+// the whole dataset (the first valid default line anywhere; values after keys are ignored).
+// Storage: one sorted, deduplicated Uint32Array (4 bytes per entry).
+
+import type { Dataset, DatasetLoader, DatasetMeta, DatasetType, Query, RecordSink, SnapshotPart } from './types.ts';
+import type { LoadState, Loc } from '../rbldnsd/state.ts';
+import { BUILTIN_DEFAULT, parseEntryValue, substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
+import { IP4TSET_KEYS, Ip4Key, ip4Dotted, ip4ReverseName, parseIp4Key } from '../ip4.ts';
+import { EntryList, dumpValue, emitValue, lowerBound } from './ip4list.ts';
+
+interface Ip4TsetMeta {
+  value: [number, string | null];
+  ttl: number;
+  subs: Substitutions;
+  meta: DatasetMeta;
+}
+
+class Ip4TsetDataset implements Dataset {
+  readonly type = 'ip4tset';
+
+  constructor(
+    private readonly keys: Uint32Array,
+    private readonly value: Value,
+    readonly ttl: number,
+    private readonly subs: Substitutions,
+    readonly meta: DatasetMeta,
+  ) {}
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  query(q: Query, out: RecordSink): boolean {
+    const ip = q.ip4;
+    if (ip < 0) return false;
+    const i = lowerBound(this.keys, ip);
+    if (i >= this.keys.length || this.keys[i] !== ip) return false;
+    if (out.wantA || out.wantTxt) emitValue(this.value, this.ttl, ip4Dotted(ip), this.subs, out);
+    return true;
+  }
+
+  dump(_zone: string, write: (line: string) => void): void {
+    write(`$TTL ${this.ttl}`);
+    for (let i = 0; i < this.keys.length; i++) {
+      const ip = this.keys[i]!;
+      dumpValue(ip4ReverseName(ip, 4), this.value, ip4Dotted(ip), this.subs, write);
+    }
+  }
+
+  snapshot(): SnapshotPart {
+    const meta: Ip4TsetMeta = { value: [this.value.a, this.value.txt], ttl: this.ttl, subs: this.subs, meta: this.meta };
+    return { type: this.type, meta, arrays: [this.keys] };
+  }
+}
+
+class Ip4TsetLoader implements DatasetLoader {
+  // the value column stays empty (all zeros): Uint16 costs 2 bytes/entry while loading only
+  private readonly list = new EntryList();
+  private value: Value | undefined;
+  private readonly key = new Ip4Key();
+
+  constructor(readonly state: LoadState) {}
+
+  /** The default is dataset-wide: nothing resets at a file boundary. */
+  startFile(): void {}
+
+  addLine(line: string, at: Loc): void {
+    if (line.charCodeAt(0) === 58 /* : */) {
+      if (this.value) return; // only the first valid default counts
+      const v = parseEntryValue(line, BUILTIN_DEFAULT, this.state, at);
+      if (typeof v === 'string') this.state.warn({ file: at.file, line: at.line }, v);
+      else this.value = v;
+      return;
+    }
+    const err = parseIp4Key(line, 0, IP4TSET_KEYS, false, this.key);
+    if (err !== null) return this.state.warn({ file: at.file, line: at.line }, err);
+    this.list.push(this.key.first, 0);
+  }
+
+  finish(meta: DatasetMeta): Dataset {
+    const list = this.list;
+    list.sort();
+    const k = list.keys;
+    let w = 0;
+    for (let i = 0; i < list.n; i++) if (w === 0 || k[w - 1] !== k[i]) k[w++] = k[i]!;
+    const keys = k.slice(0, w);
+    const ttl = this.state.ttl ?? this.state.options.ttl.def;
+    return new Ip4TsetDataset(keys, this.value ?? BUILTIN_DEFAULT, ttl, substitutionsOf(this.state), meta);
+  }
+}
+
+export const ip4tset: DatasetType = {
+  name: 'ip4tset',
+  createLoader: (state) => new Ip4TsetLoader(state),
+  fromSnapshot(part: SnapshotPart): Dataset {
+    const m = part.meta as Ip4TsetMeta;
+    return new Ip4TsetDataset(part.arrays[0] as Uint32Array, { a: m.value[0], txt: m.value[1] }, m.ttl, m.subs, m.meta);
+  },
+};

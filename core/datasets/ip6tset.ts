@@ -1,0 +1,155 @@
+// rbldnsd `ip6tset` ("trivial" IPv6 set): /64 entries written as exactly four groups, /128
+// exclusions (`!` + a full address), and one A+TXT for the whole dataset (the first valid
+// default line anywhere; values after keys are ignored). Listed iff the query's /64 is present
+// and its exact /128 is not excluded.
+// Storage: sorted (hi, lo) word pairs for the /64s, sorted 4-word records for the exclusions.
+
+import type { Dataset, DatasetLoader, DatasetMeta, DatasetType, Query, RecordSink, SnapshotPart } from './types.ts';
+import type { LoadState, Loc } from '../rbldnsd/state.ts';
+import { BUILTIN_DEFAULT, parseEntryValue, substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
+import {
+  Ip6Scanner, WordList, findWordRecord, formatIp6, ip6NibbleName, ip6Word, sortWordRecords,
+} from '../ip6.ts';
+import { dumpValue, emitValue } from './ip4list.ts';
+
+interface Ip6TsetMeta {
+  value: [number, string | null];
+  ttl: number;
+  subs: Substitutions;
+  meta: DatasetMeta;
+}
+
+/** Sorts records and drops duplicates (all `stride` words are the key). */
+function sortedUnique(list: WordList): Uint32Array {
+  const { words, stride, n } = list;
+  const order = sortWordRecords(words, stride, stride, n);
+  const out = new Uint32Array(n * stride);
+  let w = 0;
+  for (let i = 0; i < n; i++) {
+    const o = order[i]! * stride;
+    if (w > 0) {
+      let same = true;
+      for (let k = 0; k < stride && same; k++) same = out[w - stride + k] === words[o + k];
+      if (same) continue;
+    }
+    for (let k = 0; k < stride; k++) out[w + k] = words[o + k]!;
+    w += stride;
+  }
+  return out.slice(0, w);
+}
+
+function addrOf(words: Uint32Array, o: number, count: number): Uint8Array {
+  const a = new Uint8Array(16);
+  const dv = new DataView(a.buffer);
+  for (let k = 0; k < count; k++) dv.setUint32(k * 4, words[o + k]!);
+  return a;
+}
+
+class Ip6TsetDataset implements Dataset {
+  readonly type = 'ip6tset';
+
+  constructor(
+    /** /64 keys: (hi, lo) word pairs, sorted. */
+    private readonly halves: Uint32Array,
+    /** /128 exclusions: 4 words each, sorted. */
+    private readonly excl: Uint32Array,
+    private readonly value: Value,
+    readonly ttl: number,
+    private readonly subs: Substitutions,
+    readonly meta: DatasetMeta,
+  ) {}
+
+  get size(): number {
+    return this.halves.length / 2 + this.excl.length / 4;
+  }
+
+  query(q: Query, out: RecordSink): boolean {
+    const ip = q.ip6;
+    if (!ip) return false;
+    const w0 = ip6Word(ip, 0);
+    const w1 = ip6Word(ip, 1);
+    if (findWordRecord(this.halves, 2, 2, 0, this.halves.length / 2, w0, w1, 0, 0) < 0) return false;
+    if (this.excl.length && findWordRecord(this.excl, 4, 4, 0, this.excl.length / 4, w0, w1, ip6Word(ip, 2), ip6Word(ip, 3)) >= 0) {
+      return false;
+    }
+    if (out.wantA || out.wantTxt) emitValue(this.value, this.ttl, out.wantTxt ? formatIp6(ip) : '', this.subs, out);
+    return true;
+  }
+
+  dump(_zone: string, write: (line: string) => void): void {
+    write(`$TTL ${this.ttl}`);
+    for (let o = 0; o < this.halves.length; o += 2) {
+      const a = addrOf(this.halves, o, 2);
+      dumpValue(`*.${ip6NibbleName(a, 16)}`, this.value, formatIp6(a), this.subs, write);
+    }
+    for (let o = 0; o < this.excl.length; o += 4) {
+      dumpValue(ip6NibbleName(addrOf(this.excl, o, 4), 32), null, '', this.subs, write);
+    }
+  }
+
+  snapshot(): SnapshotPart {
+    const meta: Ip6TsetMeta = { value: [this.value.a, this.value.txt], ttl: this.ttl, subs: this.subs, meta: this.meta };
+    return { type: this.type, meta, arrays: [this.halves, this.excl] };
+  }
+}
+
+class Ip6TsetLoader implements DatasetLoader {
+  private readonly halves = new WordList(2);
+  private readonly excl = new WordList(4, 64);
+  private value: Value | undefined;
+  private readonly scan = new Ip6Scanner();
+
+  constructor(readonly state: LoadState) {}
+
+  /** The default is dataset-wide: nothing resets at a file boundary. */
+  startFile(): void {}
+
+  addLine(line: string, at: Loc): void {
+    if (line.charCodeAt(0) === 58 /* : */) {
+      if (this.value) return; // only the first valid default counts; later ones are not parsed
+      const v = parseEntryValue(line, BUILTIN_DEFAULT, this.state, at);
+      if (typeof v === 'string') this.state.warn({ file: at.file, line: at.line }, v);
+      else this.value = v;
+      return;
+    }
+    let pos = 0;
+    const excl = line.charCodeAt(0) === 33; /* ! */
+    if (excl) {
+      pos = 1;
+      while (line.charCodeAt(pos) === 32 || line.charCodeAt(pos) === 9) pos++;
+    }
+    const s = this.scan;
+    const ok = s.prefix(line, pos);
+    const c = line.charCodeAt(s.end);
+    // after the key: end of line, blank, comment or the `:` of a (ignored) value
+    if (!ok || (s.end < line.length && c !== 32 && c !== 9 && c !== 35 && c !== 59 && c !== 58)) {
+      return this.state.warn({ file: at.file, line: at.line }, 'invalid address');
+    }
+    const want = excl ? 128 : 64;
+    if (s.bits !== want) {
+      const what = excl ? 'exclusion' : 'regular entry';
+      return this.state.warn({ file: at.file, line: at.line }, `invalid address for ${what} (should be ${want} bits)`);
+    }
+    const list = excl ? this.excl : this.halves;
+    const o = list.add();
+    for (let k = 0; k < list.stride; k++) list.words[o + k] = ip6Word(s.addr, k);
+  }
+
+  finish(meta: DatasetMeta): Dataset {
+    const ttl = this.state.ttl ?? this.state.options.ttl.def;
+    return new Ip6TsetDataset(
+      sortedUnique(this.halves), sortedUnique(this.excl), this.value ?? BUILTIN_DEFAULT, ttl, substitutionsOf(this.state), meta,
+    );
+  }
+}
+
+export const ip6tset: DatasetType = {
+  name: 'ip6tset',
+  createLoader: (state) => new Ip6TsetLoader(state),
+  fromSnapshot(part: SnapshotPart): Dataset {
+    const m = part.meta as Ip6TsetMeta;
+    return new Ip6TsetDataset(
+      part.arrays[0] as Uint32Array, part.arrays[1] as Uint32Array, { a: m.value[0], txt: m.value[1] }, m.ttl, m.subs, m.meta,
+    );
+  },
+};

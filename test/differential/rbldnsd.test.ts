@@ -6,12 +6,14 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { renameSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { UdpClient } from './client.ts';
 import { compareQueries, compareRaw, formatMismatches, lines } from './compare.ts';
 import { INSTANCES, TOPICS, v4 } from './corpus.ts';
 import { RAW_CASES } from './malformed.ts';
-import { haveDig, haveQuorumbl, haveRbldnsd, prepareDataDir, removeDataDir, startServer, type Impl, type Server } from './servers.ts';
+import { haveDig, haveQuorumbl, haveRbldnsd, makeDataDir, prepareDataDir, removeDataDir, startServer, writeDataFile, type Impl, type Server } from './servers.ts';
 import { buildQuery, normalize, QTYPE, type Normalized } from './wire.ts';
 
 const CI = process.env.CI === 'true';
@@ -172,4 +174,70 @@ test('EDNS query: same records as rbldnsd, plus an OPT record in our reply', { s
   assert.deepEqual(o.answer, r.answer);
   assert.deepEqual(o.authority, r.authority);
   assert.ok(o.additional.some((l) => / OPT /.test(l)), lines(o).join('\n'));
+});
+
+// ---- reload on SIGHUP -----------------------------------------------------------------------
+
+const RELOAD_SOA = '$SOA 1h ns1.example.net hostmaster.example.net 0 1h 10m 1w 3m\n$NS 1h ns1.example.net\n';
+const reloadVersion = (tag: string, a: string, ips: string[]) => `${RELOAD_SOA}:${a}:${tag} $\n${ips.join('\n')}\n`;
+const RELOAD_ZONES = ['reload.example:ip4set:reload.txt', 'reload.example:generic:reload-gen.txt'];
+const RELOAD_QUERIES = ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4']
+  .flatMap((ip) => [QTYPE.A!, QTYPE.TXT!].map((qtype) => ({ name: v4(ip, 'reload.example'), qtype })))
+  .concat([{ name: 'reload.example', qtype: QTYPE.SOA! }, { name: 'www.reload.example', qtype: QTYPE.A! }]);
+
+/** Polls until the zone's SOA serial is `serial` (or the rcode is `rcode`); false after ~30 s. */
+async function waitFor(port: number, pred: (n: Normalized) => boolean): Promise<boolean> {
+  for (let i = 0; i < 150; i++) {
+    const n = await ask(port, 'reload.example', QTYPE.SOA!);
+    if (pred(n)) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+const hasSerial = (serial: number) => (n: Normalized) => n.answer.some((l) => l.includes(` ${serial} 3600 600 604800 180`));
+
+test('reload on SIGHUP: same answers as rbldnsd after a good reload; a failed reload keeps our old data', { skip }, async () => {
+  if (missing) throw new Error(missing);
+  const rdir = makeDataDir({
+    'reload.txt': reloadVersion('v1', '127.0.0.2', ['192.0.2.1', '192.0.2.2']),
+    'reload-gen.txt': 'www A 127.0.0.8\n',
+  });
+  const servers = await Promise.all([startServer('rbldnsd', rdir, [], RELOAD_ZONES), startServer(TARGET, rdir, [], RELOAD_ZONES)]);
+  const [ref, ours] = servers;
+  try {
+    const check = async (stage: string) => {
+      const { mismatches, total } = await compareQueries(ref.port, ours.port, RELOAD_QUERIES);
+      assert.equal(mismatches.length, 0, `${stage}: ${mismatches.length}/${total} differ\n${formatMismatches(mismatches, 'rbldnsd', TARGET)}`);
+    };
+    await check('initial load');
+
+    writeDataFile(rdir, 'reload.txt', reloadVersion('v2', '127.0.0.3', ['192.0.2.2', '192.0.2.3']), 1700000500);
+    ref.signal('SIGHUP');
+    ours.signal('SIGHUP');
+    assert.ok(await waitFor(ref.port, hasSerial(1700000500)), 'rbldnsd reloaded');
+    assert.ok(await waitFor(ours.port, hasSerial(1700000500)), `${TARGET} reloaded`);
+    await check('after a good reload');
+
+    // Failed reload: the file disappears. rbldnsd drops the dataset (SERVFAIL); we keep v2.
+    renameSync(join(rdir, 'reload.txt'), join(rdir, 'reload.txt.gone'));
+    ref.signal('SIGHUP');
+    ours.signal('SIGHUP');
+    assert.ok(await waitFor(ref.port, (n) => n.header.rcode === 'SERVFAIL'), 'rbldnsd answers SERVFAIL after a failed load');
+    if (TARGET === 'quorumbl') {
+      await new Promise((r) => setTimeout(r, 2000)); // give the reload time to fail; the answer must not change
+      const n = await ask(ours.port, v4('192.0.2.3', 'reload.example'), QTYPE.TXT!);
+      assert.equal(n.header.rcode, 'NOERROR', lines(n).join('\n'));
+      assert.ok(n.answer.some((l) => l.endsWith('"v2 192.0.2.3"')), lines(n).join('\n'));
+    }
+
+    writeDataFile(rdir, 'reload.txt', reloadVersion('v3', '127.0.0.4', ['192.0.2.4', '192.0.2.1']), 1700000900);
+    ref.signal('SIGHUP');
+    ours.signal('SIGHUP');
+    assert.ok(await waitFor(ref.port, hasSerial(1700000900)), 'rbldnsd recovered');
+    assert.ok(await waitFor(ours.port, hasSerial(1700000900)), `${TARGET} recovered`);
+    await check('after recovery');
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    removeDataDir(rdir);
+  }
 });

@@ -2,7 +2,7 @@
 // same arguments, and waits until each one answers a DNS query.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +56,7 @@ export interface Server {
   port: number;
   argv: string[];
   output: () => string;
+  signal: (sig: NodeJS.Signals) => void;
   stop: () => Promise<void>;
 }
 
@@ -85,6 +86,7 @@ export async function startServer(impl: Impl, dir: string, opts: string[], zones
     if (ok) {
       return {
         impl, port, argv: [cmd, ...argv], output: () => out,
+        signal: (sig) => { proc.kill(sig); },
         stop: () => stopProc(proc, exitP),
       };
     }
@@ -114,4 +116,21 @@ async function waitReady(port: number, exited: () => boolean, limitMs: number): 
   } finally {
     c.close();
   }
+}
+
+/** A world-readable temp dir holding just `files` (name -> content), all with mtime `mtime`. */
+export function makeDataDir(files: Record<string, string>, mtime = BASE_MTIME): string {
+  const dir = mkdtempSync(join(tmpdir(), 'qbl-diff-'));
+  chmodSync(dir, 0o755);
+  for (const [name, text] of Object.entries(files)) writeDataFile(dir, name, text, mtime);
+  return dir;
+}
+
+/** Replaces a data file the way rbldnsd wants it: temp file + rename, then a fixed mtime. */
+export function writeDataFile(dir: string, name: string, text: string, mtime: number): void {
+  const tmp = join(dir, `.${name}.tmp`);
+  writeFileSync(tmp, text);
+  chmodSync(tmp, 0o644);
+  utimesSync(tmp, mtime, mtime);
+  renameSync(tmp, join(dir, name));
 }

@@ -33,7 +33,7 @@ export const RAW_CASES: RawCase[] = [
     packet: Buffer.concat([buildHeader(ID, {}, [1, 0, 0, 0]), Buffer.from([64]), Buffer.alloc(64, 0x61), encodeName('ip4set.bl.example'), qtail()]),
   },
   {
-    title: 'label of 63 bytes (legal, out of zone)',
+    title: 'label of 63 bytes (legal, not listed)',
     packet: Buffer.concat([buildHeader(ID, {}, [1, 0, 0, 0]), Buffer.from([63]), Buffer.alloc(63, 0x61), encodeName('ip4set.bl.example'), qtail()]),
   },
   {

@@ -1,0 +1,150 @@
+// The DNS server: UDP (+TCP) listeners on every configured address, one shared responder,
+// atomic swaps of the zone table, counters. See server/README.md.
+
+import { isIP } from 'node:net';
+import type { Logger } from 'pino';
+import { ClientAcl } from './acl.ts';
+import { Counters } from './counters.ts';
+import { Responder, type VersionMode } from './responder.ts';
+import { TcpListener } from './tcp.ts';
+import { UdpListener, type PacketHooks } from './udp.ts';
+import type { ZoneTable } from './zones.ts';
+
+export { Counters } from './counters.ts';
+export { ZoneTable, type ZoneSource } from './zones.ts';
+
+export interface ServerOptions {
+  /** IPv4 and IPv6 addresses; each gets UDP (+TCP when tcp.enabled). Port 0 = pick one. */
+  listen: { address: string; port: number }[];
+  tcp: { enabled: boolean; idleTimeoutMs: number; maxConnections: number };
+  /** EDNS ceiling, default 4096. */
+  maxUdpPayload: number;
+  /** CIDR list (v4/v6); others get REFUSED; null = everyone. */
+  allowQuery: string[] | null;
+  /** rbldnsd -a: no NS in AUTHORITY of positive answers. */
+  lazy: boolean;
+  /** CH TXT version.bind/version.server: real version / plain name / REFUSED (-v, -vv). */
+  version: VersionMode;
+  versionText: string;
+  /** rbldnsd -l line format. */
+  queryLog?: (line: string) => void;
+  logger: Logger;
+}
+
+export interface BoundAddress {
+  address: string;
+  port: number;
+  proto: 'udp' | 'tcp';
+}
+
+const FAILURE_LOG_EVERY_MS = 10_000;
+
+export class DnsServer {
+  readonly counters = new Counters();
+  readonly addresses: BoundAddress[] = [];
+  private readonly responder: Responder;
+  private readonly udp: UdpListener[] = [];
+  private readonly tcp: TcpListener[] = [];
+  private readonly hooks: PacketHooks;
+  private lastFailureLog = 0;
+  private suppressedFailures = 0;
+
+  constructor(
+    private readonly options: ServerOptions,
+    zones: ZoneTable,
+  ) {
+    const max = Math.max(512, Math.min(65535, options.maxUdpPayload || 4096));
+    this.responder = new Responder(
+      {
+        lazy: options.lazy,
+        version: options.version,
+        versionText: options.versionText,
+        maxUdpPayload: max,
+        acl: options.allowQuery ? new ClientAcl(options.allowQuery) : null,
+        counters: this.counters,
+        queryLog: options.queryLog,
+      },
+      zones,
+    );
+    this.hooks = {
+      failure: (err) => this.onFailure(err),
+      socketError: (err) => this.options.logger.warn({ err }, 'DNS socket error'),
+    };
+  }
+
+  /** Binds every listener; rejects with an error naming the address:port that failed. */
+  async start(): Promise<void> {
+    const get = () => this.responder;
+    try {
+      for (const { address, port } of this.options.listen) {
+        if (!isIP(address)) throw new Error(`cannot listen on ${address}:${port}: not an IP address`);
+        await this.bindPair(get, address, port);
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** UDP first, then TCP on the same port (with port 0 both must agree: retry a few times). */
+  private async bindPair(get: () => Responder, address: string, port: number): Promise<void> {
+    const shown = address.includes(':') ? `[${address}]` : address;
+    for (let attempt = 0; ; attempt++) {
+      const udp = new UdpListener(get, this.hooks, address);
+      let udpPort: number;
+      try {
+        udpPort = await udp.bind(port);
+      } catch (err) {
+        await udp.close();
+        throw new Error(`cannot listen on ${shown}:${port}/udp: ${(err as Error).message}`, { cause: err });
+      }
+      if (!this.options.tcp.enabled) {
+        this.udp.push(udp);
+        this.addresses.push({ address, port: udpPort, proto: 'udp' });
+        return;
+      }
+      const tcp = new TcpListener(get, this.hooks, address, this.options.tcp);
+      try {
+        const tcpPort = await tcp.listen(udpPort);
+        this.udp.push(udp);
+        this.tcp.push(tcp);
+        this.addresses.push({ address, port: udpPort, proto: 'udp' }, { address, port: tcpPort, proto: 'tcp' });
+        return;
+      } catch (err) {
+        await udp.close();
+        await tcp.close();
+        if (port === 0 && attempt < 20) continue; // the random UDP port is taken for TCP
+        throw new Error(`cannot listen on ${shown}:${udpPort}/tcp: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  }
+
+  /** Atomic: the next query sees the new table. */
+  swap(zones: ZoneTable): void {
+    this.responder.setTable(zones);
+  }
+
+  async stop(): Promise<void> {
+    const all = [...this.udp.map((u) => u.close()), ...this.tcp.map((t) => t.close())];
+    this.udp.length = 0;
+    this.tcp.length = 0;
+    await Promise.all(all);
+  }
+
+  /** Open TCP connections (all listeners). */
+  get tcpConnections(): number {
+    return this.tcp.reduce((s, t) => s + t.connections, 0);
+  }
+
+  private onFailure(err: unknown): void {
+    this.counters.failures++;
+    const now = Date.now();
+    if (now - this.lastFailureLog < FAILURE_LOG_EVERY_MS) {
+      this.suppressedFailures++;
+      return;
+    }
+    this.options.logger.error({ err, suppressed: this.suppressedFailures }, 'query handling failed; packet dropped');
+    this.lastFailureLog = now;
+    this.suppressedFailures = 0;
+  }
+}

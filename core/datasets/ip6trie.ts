@@ -166,6 +166,8 @@ class Ip6TrieLoader implements DatasetLoader {
   private readonly list = new WordList(STRIDE);
   private readonly table = new ValueTable();
   private current: Value = BUILTIN_DEFAULT;
+  /** The current default's index in the value table, interned on first use. */
+  private currentIndex = -1;
   private readonly files: string[] = [];
   private readonly scan = new Ip6Scanner();
 
@@ -173,16 +175,23 @@ class Ip6TrieLoader implements DatasetLoader {
 
   startFile(file: string): void {
     this.current = BUILTIN_DEFAULT;
+    this.currentIndex = -1;
     this.files.push(file);
   }
 
+  private warn(at: Loc, msg: string): void {
+    this.state.warn({ file: at.file, line: at.line }, msg);
+  }
+
   addLine(line: string, at: Loc): void {
-    const warn = (msg: string): void => this.state.warn({ file: at.file, line: at.line }, msg);
     if (line.charCodeAt(0) === 58 /* : */ && line.charCodeAt(1) !== 58) {
       // a default line falls back to the built-in value, not the previous default
       const v = parseEntryValue(line, BUILTIN_DEFAULT, this.state, at);
-      if (typeof v === 'string') warn(v);
-      else this.current = v;
+      if (typeof v === 'string') this.warn(at, v);
+      else {
+        this.current = v;
+        this.currentIndex = -1;
+      }
       return;
     }
     let pos = 0;
@@ -195,14 +204,20 @@ class Ip6TrieLoader implements DatasetLoader {
     const ok = s.cidr(line, pos);
     let p = s.end;
     const c = line.charCodeAt(p);
-    if (!ok || (p < line.length && c !== 32 && c !== 9 && c !== 35 && c !== 59 && c !== 58)) return warn('invalid address');
-    if (ip6HostBits(s.addr, s.bits, true) && !this.state.options.acceptHostBits) return warn('invalid range (non-zero host part)');
+    if (!ok || (p < line.length && c !== 32 && c !== 9 && c !== 35 && c !== 59 && c !== 58)) return this.warn(at, 'invalid address');
+    if (ip6HostBits(s.addr, s.bits, true) && !this.state.options.acceptHostBits) return this.warn(at, 'invalid range (non-zero host part)');
     let val = 0;
     if (!excl) {
       while (line.charCodeAt(p) === 32 || line.charCodeAt(p) === 9) p++;
-      const v = parseEntryValue(line.slice(p), this.current, this.state, at);
-      if (typeof v === 'string') return warn(v);
-      val = this.table.intern(v) + 1;
+      const c2 = line.charCodeAt(p);
+      if (p >= line.length || c2 === 35 || c2 === 59) {
+        if (this.currentIndex < 0) this.currentIndex = this.table.intern(this.current);
+        val = this.currentIndex + 1;
+      } else {
+        const v = parseEntryValue(line.slice(p), this.current, this.state, at);
+        if (typeof v === 'string') return this.warn(at, v);
+        val = this.table.intern(v) + 1;
+      }
     }
     const l = this.list;
     const o = l.add();

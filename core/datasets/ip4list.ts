@@ -125,23 +125,46 @@ export function compactIndexes(vals: IndexArray): IndexArray {
   return Uint16Array.from(vals);
 }
 
-/** The value column's side: the current default and the interned table of A/TXT values. */
+/** The value column's side: the current default and the interned table of A/TXT values.
+ *
+ *  It also tracks rbldnsd's answer order: values of entries that share an ip4set level entry
+ *  are answered in the order their value was *created* (rbldnsd sorts by the address of the
+ *  value's memory, [oracle]), not in file order. A value is created at a default line or at
+ *  an entry with an explicit value, except that a value identical to the last created one is
+ *  reused; the built-in default comes first. `rank` is that creation number of the value the
+ *  last `indexAt` returned. */
 export class ValueColumn {
   readonly table = new ValueTable();
   current: Value = BUILTIN_DEFAULT;
   private currentIndex = -1;
+  private currentRank = 0;
+  private created = 0;
+  private last: Value = BUILTIN_DEFAULT;
+  rank = 0;
 
   /** Start of a file for types whose default is per file. */
   resetDefault(): void {
     this.current = BUILTIN_DEFAULT;
     this.currentIndex = -1;
+    this.currentRank = 0;
   }
 
   /** A `:A:TXT` default line. */
   setDefault(line: string, state: LoadState, at: Loc): void {
     const before = this.current;
     this.current = parseDefaultLine(line, this.current, state, at);
-    if (this.current !== before) this.currentIndex = -1;
+    if (this.current !== before) {
+      this.currentIndex = -1;
+      this.currentRank = this.create(this.current);
+    }
+  }
+
+  private create(v: Value): number {
+    if (v.a !== this.last.a || v.txt !== this.last.txt || this.created === 0) {
+      this.created++;
+      this.last = v;
+    }
+    return this.created;
   }
 
   /** Value index (table index + 1) for the value text starting at `i` of `line`, or the
@@ -149,10 +172,12 @@ export class ValueColumn {
   indexAt(line: string, i: number, state: LoadState, at: Loc): number | string {
     if (isDefaultValue(line, i)) {
       if (this.currentIndex < 0) this.currentIndex = this.table.intern(this.current) + 1;
+      this.rank = this.currentRank;
       return this.currentIndex;
     }
     const v = parseEntryValue(line.slice(i), this.current, state, at);
     if (typeof v === 'string') return v;
+    this.rank = this.create(v);
     return this.table.intern(v) + 1;
   }
 }

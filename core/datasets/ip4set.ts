@@ -87,7 +87,8 @@ class Ip4SetDataset implements Dataset {
 }
 
 class Ip4SetLoader implements DatasetLoader {
-  private readonly lists = [new EntryList(), new EntryList(), new EntryList(), new EntryList()];
+  // refs column: the value's creation rank (answer order among entries of one level entry)
+  private readonly lists = [new EntryList(true), new EntryList(true), new EntryList(true), new EntryList(true)];
   private readonly values = new ValueColumn();
   private readonly key = new Ip4Key();
 
@@ -112,31 +113,33 @@ class Ip4SetLoader implements DatasetLoader {
       return this.state.warn({ file: at.file, line: at.line }, `too large range (${count}) ignored (${this.state.maxRange4} max)`);
     }
     let v = EXCLUDED;
+    let rank = 0;
     if (!excluded) {
       const r = this.values.indexAt(line, valueStart(line, k.end), this.state, at);
       if (typeof r === 'string') return this.state.warn({ file: at.file, line: at.line }, r);
       v = r;
+      rank = this.values.rank;
     }
-    if (k.first === k.last) this.lists[0]!.push(k.first, v);
-    else this.addRange(k.first, k.last, v);
+    if (k.first === k.last) this.lists[0]!.push(k.first, v, rank);
+    else this.addRange(k.first, k.last, v, rank);
   }
 
   /** Cuts [a, b] into the largest aligned octet blocks: /8, /16, /24 or single addresses. */
-  private addRange(a: number, b: number, v: number): void {
+  private addRange(a: number, b: number, v: number, rank: number): void {
     const [l32, l24, l16, l8] = this.lists as [EntryList, EntryList, EntryList, EntryList];
     while (a <= b) {
       const rest = b - a;
       if ((a & 0xffffff) === 0 && rest >= 0xffffff) {
-        l8.push(a, v);
+        l8.push(a, v, rank);
         a += 0x1000000;
       } else if ((a & 0xffff) === 0 && rest >= 0xffff) {
-        l16.push(a, v);
+        l16.push(a, v, rank);
         a += 0x10000;
       } else if ((a & 0xff) === 0 && rest >= 0xff) {
-        l24.push(a, v);
+        l24.push(a, v, rank);
         a += 0x100;
       } else {
-        l32.push(a, v);
+        l32.push(a, v, rank);
         a += 1;
       }
     }
@@ -145,7 +148,7 @@ class Ip4SetLoader implements DatasetLoader {
   finish(meta: DatasetMeta): Dataset {
     const levels = this.lists.map((list) => {
       list.sort();
-      dedup(list);
+      orderGroups(list);
       const t = list.trimmed();
       return { keys: t.keys, vals: compactIndexes(t.vals) };
     });
@@ -154,31 +157,52 @@ class Ip4SetLoader implements DatasetLoader {
   }
 }
 
-/** Drops repeated (key, value) pairs of a sorted list, keeping the first occurrence. */
-function dedup(list: EntryList): void {
+/** Orders each group of equal keys by value creation rank (exclusions first), then drops
+ *  repeated (key, value) pairs. Groups are rare and tiny: insertion sort in place. */
+function rankAt(vals: IndexArray, ranks: Uint32Array, i: number): number {
+  return vals[i] === EXCLUDED ? -1 : ranks[i]!;
+}
+
+function orderGroups(list: EntryList): void {
   const { keys, vals } = list;
+  const ranks = list.refs!;
   let w = 0;
-  let groupStart = 0;
-  for (let i = 0; i < list.n; i++) {
+  let i = 0;
+  while (i < list.n) {
     const key = keys[i]!;
-    const val = vals[i]!;
-    if (w > 0 && keys[w - 1] === key) {
-      let dup = false;
-      for (let j = groupStart; j < w; j++) {
-        if (vals[j] === val) {
-          dup = true;
-          break;
-        }
+    let end = i + 1;
+    while (end < list.n && keys[end] === key) end++;
+    const start = w;
+    for (let j = i; j < end; j++) {
+      const v = vals[j]!;
+      const r = v === EXCLUDED ? -1 : ranks[j]!;
+      let p = w;
+      while (p > start && rankAt(vals, ranks, p - 1) > r) {
+        vals[p] = vals[p - 1]!;
+        ranks[p] = ranks[p - 1]!;
+        p--;
       }
-      if (dup) continue;
-    } else {
-      groupStart = w;
+      keys[w] = key;
+      vals[p] = v;
+      ranks[p] = r < 0 ? 0 : r;
+      w++;
     }
-    keys[w] = key;
-    vals[w] = val;
-    w++;
+    // identical values collapse (the lowest rank stays)
+    let u = start;
+    for (let j = start; j < w; j++) {
+      let dup = false;
+      for (let m = start; m < u; m++) if (vals[m] === vals[j]) dup = true;
+      if (!dup) {
+        vals[u] = vals[j]!;
+        ranks[u] = ranks[j]!;
+        u++;
+      }
+    }
+    w = u;
+    i = end;
   }
   list.n = w;
+  list.refs = null;
 }
 
 export const ip4set: DatasetType = {

@@ -1,0 +1,332 @@
+// Resolution rules, checked on the reply bytes (decoded with dns-packet) against what the
+// rbldnsd oracle answers for the same data (reference rbldnsd.md sections 4 and 6).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import dnsPacket from 'dns-packet';
+import { Counters } from '../../server/counters.ts';
+import { ClientAcl } from '../../server/acl.ts';
+import { Responder, type ResponderOptions } from '../../server/responder.ts';
+import { ZoneTable } from '../../server/zones.ts';
+import { dataset, query } from './helpers.ts';
+
+const IP4SET = `$SOA 1h ns1.gen.example hostmaster.example.net 2024010101 2h 30m 1w 5m
+$NS 1d ns1.gen.example ns2.gen.example ns3.example.net
+$TTL 15m
+:127.0.0.2:Listed: see https://bl.example/lookup?ip=$
+192.0.2.2 :127.0.0.3:Custom text for $
+192.0.2.4 :5:
+198.51.100.0/24
+!198.51.100.7
+10.20.0.0/20 :127.0.0.10:narrow /20
+10.20.0.0/17 :127.0.0.11:wide /17
+`;
+const GENERIC = `$SOA 0 ns1.gen.example hostmaster.example.net 0 2h 30m 1w 5m
+$NS 1d ns1.gen.example
+ns1 A 192.0.2.53
+ns2 600 A 192.0.2.55
+@ TXT "apex text"
+mx MX 10 mail.example.net
+`;
+const TRIE = `$TTL 2100
+192.0.2.0/24 :127.0.0.2:Listed: see https://bl.example/lookup?ip=$
+`;
+
+function zones(): ZoneTable {
+  return new ZoneTable([
+    { name: 'ip4set.bl.example', datasets: [dataset('ip4set', IP4SET)], newestMtime: 1700000000 },
+    { name: 'Gen.Example.', datasets: [dataset('generic', GENERIC)], newestMtime: 1700000000 },
+    { name: 'multi.example', datasets: [dataset('ip4trie', TRIE), dataset('ip4set', IP4SET)], newestMtime: 1 },
+    { name: 'nosoa.example', datasets: [dataset('ip4trie', TRIE)], newestMtime: 1 },
+    { name: 'broken.example', datasets: [], newestMtime: 0, failed: true },
+  ]);
+}
+
+function responder(over: Partial<ResponderOptions> = {}, t = zones()): Responder {
+  return new Responder(
+    { lazy: false, version: 'version', versionText: 'quorumbl 0.1.0', maxUdpPayload: 4096, acl: null, counters: new Counters(), ...over },
+    t,
+  );
+}
+
+function ask(r: Responder, msg: Buffer, tcp = false, client = '127.0.0.1') {
+  const n = r.respond(msg, msg.length, client, tcp);
+  if (n === 0) return null;
+  const raw = Buffer.from(r.out.subarray(0, n));
+  return { raw, p: dnsPacket.decode(raw) as dnsPacket.DecodedPacket & { rcode: string } };
+}
+
+function get(r: Responder, name: string, type: string, over: Partial<dnsPacket.Packet> = {}, tcp = false) {
+  const res = ask(r, query(name, type, over), tcp);
+  assert.ok(res, `no reply to ${name} ${type}`);
+  return res;
+}
+
+const data = (a: dnsPacket.Answer) => {
+  const d = (a as { data: unknown }).data;
+  if (Array.isArray(d)) return d.map((x) => Buffer.from(x as Buffer).toString('latin1')).join('');
+  return d;
+};
+
+test('listed address: A + TXT, NS authority, glue, AA, RD echoed, case kept', () => {
+  const r = responder();
+  const { p, raw } = get(r, '2.2.0.192.IP4SET.bl.Example', 'ANY');
+  assert.equal(p.rcode, 'NOERROR');
+  assert.equal(p.flag_aa, true);
+  assert.equal(p.flag_rd, true);
+  assert.equal(p.flag_ra, false);
+  assert.deepEqual(p.answers!.map((a) => [a.name, a.type, a.ttl, data(a)]), [
+    ['2.2.0.192.IP4SET.bl.Example', 'A', 900, '127.0.0.3'],
+    ['2.2.0.192.IP4SET.bl.Example', 'TXT', 900, 'Custom text for 192.0.2.2'],
+  ]);
+  assert.deepEqual(p.authorities!.map((a) => [a.name, a.type, a.ttl]), [
+    ['IP4SET.bl.Example', 'NS', 86400], ['IP4SET.bl.Example', 'NS', 86400], ['IP4SET.bl.Example', 'NS', 86400],
+  ]);
+  // glue: NS names inside gen.example, found through its generic data; one shared (min) TTL
+  assert.deepEqual(p.additionals!.map((a) => [a.name, a.type, a.ttl, data(a)]).sort(), [
+    ['ns1.gen.example', 'A', 600, '192.0.2.53'], ['ns2.gen.example', 'A', 600, '192.0.2.55'],
+  ]);
+  assert.equal(raw.readUInt16BE(12 + 29 + 4), 0xc00c, 'answer owner points at the question');
+});
+
+test('NS rotation: each write advances the zone rotation', () => {
+  const r = responder();
+  const order = () => get(r, '2.2.0.192.ip4set.bl.example', 'A').p.authorities!.map((a) => data(a));
+  const a = order();
+  const b = order();
+  assert.deepEqual(b, [...a.slice(1), a[0]]);
+});
+
+test('NODATA, NXDOMAIN, exclusions, SOA minimum TTL in authority', () => {
+  const r = responder();
+  let { p } = get(r, '4.2.0.192.ip4set.bl.example', 'TXT');
+  assert.equal(p.rcode, 'NOERROR');
+  assert.equal(p.answers!.length, 0);
+  assert.deepEqual(p.authorities!.map((a) => [a.type, a.ttl]), [['SOA', 300]]);
+  ({ p } = get(r, '7.100.51.198.ip4set.bl.example', 'ANY'));
+  assert.equal(p.rcode, 'NXDOMAIN');
+  assert.equal(p.flag_aa, true);
+  const soa = p.authorities![0] as dnsPacket.Answer & { data: dnsPacket.SoaData };
+  assert.equal(soa.ttl, 300);
+  assert.equal(soa.data.serial, 2024010101);
+  assert.equal(soa.data.mname, 'ns1.gen.example');
+  ({ p } = get(r, '2.0.192.ip4set.bl.example', 'A'));
+  assert.equal(p.rcode, 'NXDOMAIN', 'empty non-terminal: NXDOMAIN like rbldnsd');
+  ({ p } = get(r, '1.2.0.192.ip4set.bl.example', 'AAAA'));
+  assert.equal(p.rcode, 'NXDOMAIN');
+  ({ p } = get(r, '5.0.20.10.ip4set.bl.example', 'ANY'));
+  assert.deepEqual(p.answers!.map((a) => data(a)), ['127.0.0.10', 'narrow /20', '127.0.0.11', 'wide /17']);
+});
+
+test('apex: SOA, NS, ANY, other types NODATA; serial 0 = newest mtime', () => {
+  const r = responder();
+  let { p } = get(r, 'ip4set.bl.example', 'SOA');
+  assert.deepEqual(p.answers!.map((a) => [a.type, a.ttl]), [['SOA', 3600]]);
+  assert.equal(p.authorities!.length, 3);
+  ({ p } = get(r, 'ip4set.bl.example', 'NS'));
+  assert.equal(p.answers!.length, 3);
+  assert.equal(p.authorities!.length, 3);
+  ({ p } = get(r, 'ip4set.bl.example', 'ANY'));
+  assert.deepEqual(p.answers!.map((a) => a.type), ['SOA', 'NS', 'NS', 'NS']);
+  ({ p } = get(r, 'ip4set.bl.example', 'A'));
+  assert.equal(p.rcode, 'NOERROR');
+  assert.deepEqual(p.authorities!.map((a) => [a.type, a.ttl]), [['SOA', 300]]);
+  ({ p } = get(r, 'gen.example', 'SOA'));
+  assert.equal((p.answers![0] as { data: dnsPacket.SoaData }).data.serial, 1700000000);
+  ({ p } = get(r, 'gen.example', 'TXT'));
+  assert.deepEqual(p.answers!.map((a) => data(a)), ['apex text']);
+  ({ p } = get(r, 'nosoa.example', 'SOA'));
+  assert.equal(p.rcode, 'REFUSED');
+  assert.equal(p.flag_aa, false);
+  ({ p } = get(r, 'nosoa.example', 'NS'));
+  assert.equal(p.rcode, 'REFUSED');
+  ({ p } = get(r, '9.9.9.9.nosoa.example', 'A'));
+  assert.equal(p.rcode, 'NXDOMAIN');
+  assert.equal(p.authorities!.length, 0, 'no SOA configured: empty authority');
+});
+
+test('generic MX and lazy mode', () => {
+  let r = responder();
+  let { p } = get(r, 'mx.gen.example', 'MX');
+  assert.deepEqual(p.answers!.map((a) => data(a)), [{ preference: 10, exchange: 'mail.example.net' }]);
+  r = responder({ lazy: true });
+  ({ p } = get(r, 'ns1.gen.example', 'A'));
+  assert.equal(p.answers!.length, 1);
+  assert.equal(p.authorities!.length, 0);
+  assert.equal(p.additionals!.length, 0);
+});
+
+test('several datasets merge: dedup and the smallest TTL per type', () => {
+  const r = responder();
+  const { p } = get(r, '2.2.0.192.multi.example', 'ANY');
+  // ip4trie gives A .2 + TXT (2100), ip4set gives A .3 + its TXT (900): all share 900
+  assert.deepEqual(p.answers!.map((a) => [a.type, a.ttl, data(a)]), [
+    ['A', 900, '127.0.0.2'], ['TXT', 900, 'Listed: see https://bl.example/lookup?ip=192.0.2.2'],
+    ['A', 900, '127.0.0.3'], ['TXT', 900, 'Custom text for 192.0.2.2'],
+  ]);
+  const dup = get(r, '9.2.0.192.multi.example', 'TXT').p;
+  assert.equal(dup.answers!.length, 1, 'identical TXT from two datasets appears once');
+});
+
+test('header rules: NOTIMP, REFUSED, SERVFAIL, class ANY, CH version', () => {
+  const r = responder();
+  const notimp = (over: Partial<dnsPacket.Packet>, type = 'A') => get(r, '2.2.0.192.ip4set.bl.example', type, over).raw;
+  let raw = notimp({ flags: dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_DESIRED });
+  assert.equal(raw[2], 0x80);
+  assert.equal(raw[3], 4);
+  raw = notimp({ flags: dnsPacket.TRUNCATED_RESPONSE });
+  assert.equal(raw[3], 4);
+  raw = notimp({ flags: 2 << 11 | dnsPacket.RECURSION_DESIRED }); // opcode STATUS
+  assert.equal(raw[2], 0x80);
+  assert.equal(raw[3], 4);
+  raw = notimp({}, 'AXFR');
+  assert.equal(raw[2], 0x81, 'QR+RD');
+  assert.equal(raw[3], 4);
+  raw = notimp({}, 'CAA');
+  assert.equal(raw[3], 4);
+  let { p } = get(r, '1.2.0.192.example', 'A');
+  assert.equal(p.rcode, 'REFUSED');
+  assert.equal(p.flag_aa, false);
+  ({ p } = get(r, 'x.broken.example', 'A'));
+  assert.equal(p.rcode, 'SERVFAIL');
+  assert.equal(p.flag_aa, false);
+  const anyClass = query('ip4set.bl.example', 'A');
+  anyClass.writeUInt16BE(255, anyClass.length - 2);
+  ({ p } = ask(r, anyClass)!);
+  assert.equal(p.rcode, 'NOERROR');
+  assert.equal(p.flag_aa, false, 'class ANY: no AA');
+  assert.equal(p.authorities![0]!.class, 'IN');
+  const ch = query('VERSION.bind', 'TXT', { flags: dnsPacket.AUTHENTIC_DATA });
+  ch.writeUInt16BE(3, ch.length - 2);
+  ({ p, raw } = ask(r, ch)!);
+  assert.equal(p.answers![0]!.class, 'CH');
+  assert.equal(p.answers![0]!.ttl, 0);
+  assert.equal(data(p.answers![0]!), 'quorumbl 0.1.0');
+  assert.equal(p.flag_ad, true, 'rbldnsd echoes the second flags byte on this path');
+  const hide = ask(responder({ version: 'hide' }), ch)!.p;
+  assert.equal(data(hide.answers![0]!), 'quorumbl');
+  assert.equal(ask(responder({ version: 'refuse' }), ch)!.p.rcode, 'REFUSED');
+  const chA = query('version.bind', 'A');
+  chA.writeUInt16BE(3, chA.length - 2);
+  assert.equal(ask(r, chA)!.p.rcode, 'REFUSED');
+  const hs = query('2.2.0.192.ip4set.bl.example', 'A');
+  hs.writeUInt16BE(4, hs.length - 2);
+  assert.equal(ask(r, hs)!.p.rcode, 'REFUSED');
+});
+
+test('EDNS: OPT echoed on every reply, FORMERR on a broken OPT, BADVERS', () => {
+  const r = responder({ maxUdpPayload: 1232 });
+  const opt = { additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096, flags: 0 } as dnsPacket.Answer] };
+  for (const [name, type] of [['2.2.0.192.ip4set.bl.example', 'A'], ['1.1.1.1.ip4set.bl.example', 'A'], ['nowhere.test', 'A'], ['x.ip4set.bl.example', 'AXFR']]) {
+    const { p } = get(r, name!, type!, opt);
+    const o = p.additionals!.find((a) => a.type === 'OPT') as { udpPayloadSize: number } | undefined;
+    assert.ok(o, `OPT in reply to ${name} ${type}`);
+    assert.equal(o.udpPayloadSize, 1232);
+  }
+  assert.equal(get(r, '1.1.1.1.ip4set.bl.example', 'A').p.additionals!.length, 0, 'no OPT without one in the query');
+  const bad = query('2.2.0.192.ip4set.bl.example', 'A');
+  bad[11] = 1;
+  const formerr = ask(r, Buffer.concat([bad, Buffer.from([1, 97, 0, 0, 41, 16, 0, 0, 0, 0, 0, 0, 0])]))!;
+  assert.equal(formerr.p.rcode, 'FORMERR');
+  const v1 = ask(r, Buffer.concat([bad, Buffer.from([0, 0, 41, 16, 0, 0, 1, 0, 0, 0, 0])]))!;
+  const o = v1.p.additionals![0] as unknown as { extendedRcode: number };
+  assert.equal(v1.raw[3]! & 15, 0);
+  assert.equal(o.extendedRcode, 1, 'BADVERS = extended rcode 16');
+});
+
+function bigZone(): ZoneTable {
+  const lines = ['$SOA 1h ns1.example.net hostmaster.example.net 1 2h 30m 1w 5m', '$NS 1d ns1.example.net ns2.example.net'];
+  for (let i = 0; i < 12; i++) lines.push(`192.0.2.1 :127.0.0.${i + 2}:${`text ${i} `.padEnd(90, 'x')}`);
+  return new ZoneTable([{ name: 'big.example', datasets: [dataset('ip4set', lines.join('\n'))], newestMtime: 1 }]);
+}
+
+test('TC when the answer does not fit; EDNS size honoured up to the ceiling; TCP gets it all', () => {
+  const r = responder({ maxUdpPayload: 1232 }, bigZone());
+  let res = get(r, '1.2.0.192.big.example', 'TXT');
+  assert.equal(res.p.flag_tc, true);
+  assert.equal(res.p.answers!.length, 0);
+  assert.ok(res.raw.length <= 512);
+  const edns = (size: number) => ({ additionals: [{ type: 'OPT', name: '.', udpPayloadSize: size, flags: 0 } as dnsPacket.Answer] });
+  res = get(r, '1.2.0.192.big.example', 'TXT', edns(4096)); // capped at 1232: still too big
+  assert.equal(res.p.flag_tc, true);
+  assert.ok(res.raw.length <= 1232);
+  res = get(r, '1.2.0.192.big.example', 'A', edns(600));
+  assert.equal(res.p.flag_tc, false);
+  assert.equal(res.p.answers!.length, 12);
+  res = get(r, '1.2.0.192.big.example', 'TXT', {}, true);
+  assert.equal(res.p.flag_tc, false);
+  assert.equal(res.p.answers!.length, 12);
+  assert.equal(res.p.authorities!.length, 2);
+  // the answer fits but the NS authority does not: dropped silently, no TC
+  const r2 = responder({ maxUdpPayload: 4096 }, bigZone());
+  const full = get(r2, '1.2.0.192.big.example', 'ANY', edns(4096)).raw.length;
+  const tight = get(r2, '1.2.0.192.big.example', 'ANY', edns(full - 30)); // 2 NS RRs are 58 bytes
+  assert.equal(tight.p.flag_tc, false);
+  assert.equal(tight.p.answers!.length, 24);
+  assert.equal(tight.p.authorities!.length, 0);
+});
+
+test('allowQuery: other clients get REFUSED', () => {
+  const r = responder({ acl: new ClientAcl(['10.0.0.0/8', '2001:db8::/32']) });
+  const msg = query('2.2.0.192.ip4set.bl.example', 'A');
+  assert.equal(ask(r, msg, false, '127.0.0.1')!.p.rcode, 'REFUSED');
+  assert.equal(ask(r, msg, false, '10.1.2.3')!.p.rcode, 'NOERROR');
+  assert.equal(ask(r, msg, false, '::ffff:10.1.2.3')!.p.rcode, 'NOERROR');
+  assert.equal(ask(r, msg, false, '2001:db8::1')!.p.rcode, 'NOERROR');
+  assert.equal(ask(r, msg, false, '::1')!.p.rcode, 'REFUSED');
+});
+
+test('counters and query log', () => {
+  const counters = new Counters();
+  const lines: string[] = [];
+  const r = responder({ counters, queryLog: (l) => lines.push(l) });
+  get(r, '2.2.0.192.ip4set.bl.example', 'A');
+  get(r, '1.1.1.1.ip4set.bl.example', 'A');
+  get(r, 'elsewhere.test', 'A');
+  r.respond(Buffer.alloc(5), 5, '127.0.0.1', false);
+  const j = counters.toJSON();
+  assert.equal(j.total.queries, 3);
+  assert.equal(j.zones['ip4set.bl.example']!.ok, 1);
+  assert.equal(j.zones['ip4set.bl.example']!.nxdomain, 1);
+  assert.equal(j.total.errors, 1);
+  assert.equal(j.dropped, 1);
+  assert.match(counters.statsLine(), /^\d+ .*ip4set\.bl\.example:2:1:1:\d+:\d+ .*\*:3:1:1:\d+:\d+$/);
+  assert.match(lines[0]!, /^\d+ 127\.0\.0\.1 2\.2\.0\.192\.ip4set\.bl\.example A IN: NOERROR\/1\/\d+$/);
+  assert.match(lines[2]!, /elsewhere\.test A IN: REFUSED\/0\/\d+$/);
+  counters.reset();
+  assert.equal(counters.toJSON().total.queries, 0);
+});
+
+test('swap: the next query sees the new table, counters continue', () => {
+  const counters = new Counters();
+  const r = responder({ counters });
+  assert.equal(get(r, '1.1.1.1.ip4set.bl.example', 'A').p.rcode, 'NXDOMAIN');
+  r.setTable(new ZoneTable([{ name: 'ip4set.bl.example', datasets: [dataset('ip4set', '1.1.1.1\n')], newestMtime: 1 }]));
+  assert.equal(get(r, '1.1.1.1.ip4set.bl.example', 'A').p.rcode, 'NOERROR');
+  assert.equal(counters.toJSON().zones['ip4set.bl.example']!.queries, 2);
+});
+
+test('glue: a missing A for an NS inside a served zone is a warning', () => {
+  const warnings: string[] = [];
+  new ZoneTable(
+    [
+      { name: 'a.example', datasets: [dataset('ip4set', '$NS 1h ns9.gen.example\n1.2.3.4\n')], newestMtime: 1 },
+      { name: 'gen.example', datasets: [dataset('generic', 'ns1 A 192.0.2.1\n')], newestMtime: 1 },
+    ],
+    (m) => warnings.push(m),
+  );
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /ns9\.gen\.example/);
+});
+
+test('IPv6 names and dnset names reach the datasets', () => {
+  const t = new ZoneTable([
+    { name: 'ip6.example', datasets: [dataset('ip6trie', ':127.0.1.2:v6 $\n2001:db8:c000::/36\n')], newestMtime: 1 },
+    { name: 'dn.example', datasets: [dataset('dnset', ':127.0.0.2:Domain $ is listed\n.evil.test\n!ok.evil.test\n')], newestMtime: 1 },
+  ]);
+  const r = responder({}, t);
+  const name = '1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.f.c.8.b.d.0.1.0.0.2.ip6.example';
+  assert.deepEqual(get(r, name, 'A').p.answers!.map((a) => data(a)), ['127.0.1.2']);
+  assert.deepEqual(get(r, 'X.Evil.Test.dn.example', 'TXT').p.answers!.map((a) => data(a)), ['Domain evil.test is listed']);
+  assert.equal(get(r, 'ok.evil.test.dn.example', 'A').p.rcode, 'NXDOMAIN');
+});

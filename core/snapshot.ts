@@ -81,7 +81,7 @@ export function decodeSnapshot(buf: Buffer): SnapshotFile {
       if (!C) throw new Error(`snapshot: unknown array type ${r.t}`);
       const end = r.o + r.n * C.BYTES_PER_ELEMENT;
       if (end > data.length) throw new Error('snapshot is truncated');
-      return new C(data.buffer, data.byteOffset + r.o, r.n);
+      return new C(data.buffer as ArrayBuffer, data.byteOffset + r.o, r.n);
     }),
     ...(p.children ? { children: p.children.map(load) } : {}),
   });

@@ -26,7 +26,9 @@ const listenAddr = z.string().transform((v, ctx) => {
   return { address: m[1]!, port };
 });
 
-const cidr = z.string().refine((v) => parseCidr(v) !== undefined, (v) => ({ message: `"${v}" is not an IPv4 or IPv6 CIDR` }));
+const cidr = z.string().superRefine((v, ctx) => {
+  if (parseCidr(v) === undefined) ctx.addIssue({ code: 'custom', message: `"${v}" is not an IPv4 or IPv6 CIDR` });
+});
 
 const zoneName = z
   .string()
@@ -43,7 +45,7 @@ const dataset = z.strictObject({
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
-      listen: z.array(listenAddr).min(1).default(['127.0.0.1:5353', '[::1]:5353']),
+      listen: z.array(listenAddr).min(1).prefault(['127.0.0.1:5353', '[::1]:5353']),
       tcp: z
         .strictObject({
           enabled: z.boolean().default(true),

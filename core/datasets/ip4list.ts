@@ -11,32 +11,66 @@ export type IndexArray = Uint16Array | Uint32Array;
 /** Value index 0 is reserved for exclusions; real values are table index + 1. */
 export const EXCLUDED = 0;
 
+/** A value column that may be uniform: `vals` stays null while every entry has the same value
+ *  (the common case: 10M /32 entries with the default value), saving memory and sort work. */
+export interface ValueColumnData {
+  vals: IndexArray | null;
+  uniform: number;
+}
+
+export function valueAt(c: ValueColumnData, i: number): number {
+  return c.vals ? c.vals[i]! : c.uniform;
+}
+
 export class EntryList {
   keys: Uint32Array;
-  vals: IndexArray;
-  /** Optional third column (ip4trie keeps source line refs for duplicate warnings). */
-  refs: Uint32Array | null;
+  /** Value index per entry, null while all equal `uniformVal`. */
+  vals: IndexArray | null = null;
+  uniformVal = 0;
+  /** Optional third column (ip4set: value creation rank; ip4trie: source line refs), null
+   *  while all equal `uniformRef`. */
+  refs: Uint32Array | null = null;
+  uniformRef = 0;
   n = 0;
 
-  constructor(withRefs = false, capacity = 256) {
+  constructor(capacity = 256) {
     this.keys = new Uint32Array(capacity);
-    this.vals = new Uint16Array(capacity);
-    this.refs = withRefs ? new Uint32Array(capacity) : null;
   }
 
   push(key: number, val: number, ref = 0): void {
-    if (this.n === this.keys.length) this.grow();
-    if (val > 0xffff && this.vals instanceof Uint16Array) this.vals = Uint32Array.from(this.vals);
-    this.keys[this.n] = key;
-    this.vals[this.n] = val;
-    if (this.refs) this.refs[this.n] = ref;
-    this.n++;
+    const n = this.n;
+    if (n === this.keys.length) this.grow();
+    this.keys[n] = key;
+    if (this.vals) {
+      if (val > 0xffff && this.vals instanceof Uint16Array) this.vals = Uint32Array.from(this.vals);
+      this.vals[n] = val;
+    } else if (n === 0) {
+      this.uniformVal = val;
+    } else if (val !== this.uniformVal) {
+      this.vals = (val > 0xffff || this.uniformVal > 0xffff ? new Uint32Array(this.keys.length) : new Uint16Array(this.keys.length)).fill(this.uniformVal);
+      this.vals[n] = val;
+    }
+    if (this.refs) this.refs[n] = ref;
+    else if (n === 0) this.uniformRef = ref;
+    else if (ref !== this.uniformRef) {
+      this.refs = new Uint32Array(this.keys.length).fill(this.uniformRef);
+      this.refs[n] = ref;
+    }
+    this.n = n + 1;
+  }
+
+  valAt(i: number): number {
+    return this.vals ? this.vals[i]! : this.uniformVal;
+  }
+
+  refAt(i: number): number {
+    return this.refs ? this.refs[i]! : this.uniformRef;
   }
 
   private grow(): void {
     const cap = Math.max(256, Math.ceil(this.keys.length * 1.5));
     this.keys = resized(this.keys, cap);
-    this.vals = resized(this.vals, cap);
+    if (this.vals) this.vals = resized(this.vals, cap);
     if (this.refs) this.refs = resized(this.refs, cap);
   }
 
@@ -52,12 +86,14 @@ export class EntryList {
       }
     }
     if (sorted) return;
+    // satellite columns travel with the keys; permuting them one by one keeps the loops simple
+    const cols: (IndexArray | Uint32Array)[] = [];
+    if (this.vals) cols.push(this.vals);
+    if (this.refs) cols.push(this.refs);
     let keys: Uint32Array = this.keys;
-    let vals: IndexArray = this.vals;
-    let refs: Uint32Array | null = this.refs;
     let tk: Uint32Array = new Uint32Array(n);
-    let tv: IndexArray = vals instanceof Uint16Array ? new Uint16Array(n) : new Uint32Array(n);
-    let tr: Uint32Array | null = refs ? new Uint32Array(n) : null;
+    const tmp: (IndexArray | Uint32Array)[] = cols.map((c) => (c instanceof Uint16Array ? new Uint16Array(n) : new Uint32Array(n)));
+    const pos = cols.length ? new Uint32Array(n) : null;
     // 11-bit digits: 3 passes, but bucket scatter stays cache-friendly (16-bit digits thrash)
     const count = new Uint32Array(2048);
     for (const shift of [0, 11, 22]) {
@@ -69,34 +105,37 @@ export class EntryList {
         count[d] = sum;
         sum += c;
       }
-      if (tr && refs) {
+      if (pos) {
         for (let i = 0; i < n; i++) {
           const key = keys[i]!;
           const p = count[(key >>> shift) & 0x7ff]!++;
           tk[p] = key;
-          tv[p] = vals[i]!;
-          tr[p] = refs[i]!;
+          pos[i] = p;
+        }
+        for (let c = 0; c < cols.length; c++) {
+          const src = cols[c]!;
+          const dst = tmp[c]!;
+          for (let i = 0; i < n; i++) dst[pos[i]!] = src[i]!;
+          cols[c] = dst;
+          tmp[c] = src;
         }
       } else {
         for (let i = 0; i < n; i++) {
           const key = keys[i]!;
-          const p = count[(key >>> shift) & 0x7ff]!++;
-          tk[p] = key;
-          tv[p] = vals[i]!;
+          tk[count[(key >>> shift) & 0x7ff]!++] = key;
         }
       }
       [keys, tk] = [tk, keys];
-      [vals, tv] = [tv, vals];
-      [refs, tr] = [tr, refs];
     }
     this.keys = keys;
-    this.vals = vals;
-    this.refs = refs;
+    let c = 0;
+    if (this.vals) this.vals = cols[c++] as IndexArray;
+    if (this.refs) this.refs = cols[c++] as Uint32Array;
   }
 
-  /** Trims the arrays to their length (copies, so the spare capacity is freed). */
-  trimmed(): { keys: Uint32Array; vals: IndexArray } {
-    return { keys: this.keys.slice(0, this.n), vals: this.vals.slice(0, this.n) };
+  /** Trims the columns to their length (copies, so the spare capacity is freed). */
+  trimmed(): { keys: Uint32Array } & ValueColumnData {
+    return { keys: this.keys.slice(0, this.n), vals: this.vals ? compactIndexes(this.vals.slice(0, this.n)) : null, uniform: this.uniformVal };
   }
 }
 

@@ -8,19 +8,18 @@ import type { LoadState, Loc } from '../rbldnsd/state.ts';
 import { substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
 import { IP4SET_KEYS, Ip4Key, ip4Dotted, ip4ReverseName, parseIp4Key, valueStart } from '../ip4.ts';
 import {
-  EXCLUDED, EntryList, ValueColumn, compactIndexes, dumpValue, emitValue, lowerBound, valuesFromJson, valuesToJson,
-  type IndexArray,
+  EXCLUDED, EntryList, ValueColumn, dumpValue, emitValue, lowerBound, valueAt, valuesFromJson, valuesToJson,
+  type IndexArray, type ValueColumnData,
 } from './ip4list.ts';
 
 /** Levels in lookup order: the number of leading octets that form the key. */
 const LEVEL_OCTETS = [4, 3, 2, 1] as const;
 const LEVEL_MASKS = [0xffffffff, 0xffffff00, 0xffff0000, 0xff000000] as const;
 
-interface Level {
-  /** Masked first address of each entry, sorted; equal keys in file order. */
+/** One level: masked first address of each entry, sorted, and the value index per entry
+ *  (0 = exclusion, else value table index + 1; `uniform` when `vals` is null). */
+interface Level extends ValueColumnData {
   keys: Uint32Array;
-  /** Value index per entry (0 = exclusion, else value table index + 1). */
-  vals: IndexArray;
 }
 
 interface Ip4SetMeta {
@@ -28,6 +27,8 @@ interface Ip4SetMeta {
   ttl: number;
   subs: Substitutions;
   meta: DatasetMeta;
+  /** Per level: the value index of every entry, or -1 when the level has a value column. */
+  uniform: number[];
 }
 
 class Ip4SetDataset implements Dataset {
@@ -48,17 +49,18 @@ class Ip4SetDataset implements Dataset {
     const ip = q.ip4;
     if (ip < 0) return false;
     for (let l = 0; l < 4; l++) {
-      const { keys, vals } = this.levels[l]!;
+      const level = this.levels[l]!;
+      const keys = level.keys;
       if (keys.length === 0) continue;
       const key = (ip & LEVEL_MASKS[l]!) >>> 0;
       const lo = lowerBound(keys, key);
       if (lo >= keys.length || keys[lo] !== key) continue;
       let hi = lo + 1;
       while (hi < keys.length && keys[hi] === key) hi++;
-      for (let i = lo; i < hi; i++) if (vals[i] === EXCLUDED) return false;
+      for (let i = lo; i < hi; i++) if (valueAt(level, i) === EXCLUDED) return false;
       if (out.wantA || out.wantTxt) {
         const subject = ip4Dotted(ip);
-        for (let i = lo; i < hi; i++) emitValue(this.values[vals[i]! - 1]!, this.ttl, subject, this.subs, out);
+        for (let i = lo; i < hi; i++) emitValue(this.values[valueAt(level, i) - 1]!, this.ttl, subject, this.subs, out);
       }
       return true;
     }
@@ -69,26 +71,34 @@ class Ip4SetDataset implements Dataset {
     write(`$TTL ${this.ttl}`);
     // coarse levels first, so the wildcards precede the names they cover
     for (let l = 3; l >= 0; l--) {
-      const { keys, vals } = this.levels[l]!;
+      const level = this.levels[l]!;
+      const keys = level.keys;
       const octets = LEVEL_OCTETS[l]!;
       for (let i = 0; i < keys.length; i++) {
         const ip = keys[i]!;
         const name = octets === 4 ? ip4ReverseName(ip, 4) : `*.${ip4ReverseName(ip, octets)}`;
-        const v = vals[i] === EXCLUDED ? null : this.values[vals[i]! - 1]!;
+        const vi = valueAt(level, i);
+        const v = vi === EXCLUDED ? null : this.values[vi - 1]!;
         dumpValue(name, v, ip4Dotted(ip), this.subs, write);
       }
     }
   }
 
   snapshot(): SnapshotPart {
-    const meta: Ip4SetMeta = { values: valuesToJson(this.values), ttl: this.ttl, subs: this.subs, meta: this.meta };
-    return { type: this.type, meta, arrays: this.levels.flatMap((l) => [l.keys, l.vals]) };
+    const meta: Ip4SetMeta = {
+      values: valuesToJson(this.values),
+      ttl: this.ttl,
+      subs: this.subs,
+      meta: this.meta,
+      uniform: this.levels.map((l) => (l.vals ? -1 : l.uniform)),
+    };
+    return { type: this.type, meta, arrays: this.levels.flatMap((l) => [l.keys, l.vals ?? new Uint16Array(0)]) };
   }
 }
 
 class Ip4SetLoader implements DatasetLoader {
   // refs column: the value's creation rank (answer order among entries of one level entry)
-  private readonly lists = [new EntryList(true), new EntryList(true), new EntryList(true), new EntryList(true)];
+  private readonly lists = [new EntryList(), new EntryList(), new EntryList(), new EntryList()];
   private readonly values = new ValueColumn();
   private readonly key = new Ip4Key();
 
@@ -149,8 +159,7 @@ class Ip4SetLoader implements DatasetLoader {
     const levels = this.lists.map((list) => {
       list.sort();
       orderGroups(list);
-      const t = list.trimmed();
-      return { keys: t.keys, vals: compactIndexes(t.vals) };
+      return list.trimmed();
     });
     const ttl = this.state.ttl ?? this.state.options.ttl.def;
     return new Ip4SetDataset(levels, this.values.table.values, ttl, substitutionsOf(this.state), meta);
@@ -163,9 +172,20 @@ function rankAt(vals: IndexArray, ranks: Uint32Array, i: number): number {
   return vals[i] === EXCLUDED ? -1 : ranks[i]!;
 }
 
+/** Orders each group of equal keys by value creation rank (exclusions first), then drops
+ *  repeated (key, value) pairs. Groups are rare and tiny: insertion sort in place. */
 function orderGroups(list: EntryList): void {
-  const { keys, vals } = list;
-  const ranks = list.refs!;
+  const keys = list.keys;
+  const vals = list.vals;
+  if (!vals) {
+    // one value for the whole level: equal keys are plain duplicates
+    let w = 0;
+    for (let i = 0; i < list.n; i++) if (w === 0 || keys[w - 1] !== keys[i]) keys[w++] = keys[i]!;
+    list.n = w;
+    list.refs = null;
+    return;
+  }
+  const ranks = list.refs ?? new Uint32Array(list.n).fill(list.uniformRef);
   let w = 0;
   let i = 0;
   while (i < list.n) {
@@ -211,7 +231,11 @@ export const ip4set: DatasetType = {
   fromSnapshot(part: SnapshotPart): Dataset {
     const m = part.meta as Ip4SetMeta;
     const a = part.arrays;
-    const levels: Level[] = [0, 1, 2, 3].map((l) => ({ keys: a[2 * l] as Uint32Array, vals: a[2 * l + 1] as IndexArray }));
+    const levels: Level[] = [0, 1, 2, 3].map((l) => ({
+      keys: a[2 * l] as Uint32Array,
+      vals: m.uniform[l]! < 0 ? (a[2 * l + 1] as IndexArray) : null,
+      uniform: Math.max(0, m.uniform[l]!),
+    }));
     return new Ip4SetDataset(levels, valuesFromJson(m.values), m.ttl, m.subs, m.meta);
   },
 };

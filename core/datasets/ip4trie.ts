@@ -8,16 +8,15 @@ import type { LoadState, Loc } from '../rbldnsd/state.ts';
 import { substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
 import { IP4TRIE_KEYS, Ip4Key, ip4Dotted, parseIp4Key, valueStart } from '../ip4.ts';
 import {
-  EXCLUDED, EntryList, ValueColumn, compactIndexes, dumpValue, emitValue, lowerBound, valuesFromJson, valuesToJson,
-  type IndexArray,
+  EXCLUDED, EntryList, ValueColumn, dumpValue, emitValue, lowerBound, valueAt, valuesFromJson, valuesToJson,
+  type IndexArray, type ValueColumnData,
 } from './ip4list.ts';
 
-interface Prefixes {
+interface Prefixes extends ValueColumnData {
   bits: number;
   /** Prefix mask as uint32 (0 for /0). */
   mask: number;
   keys: Uint32Array;
-  vals: IndexArray;
 }
 
 interface Ip4TrieMeta {
@@ -26,6 +25,8 @@ interface Ip4TrieMeta {
   subs: Substitutions;
   meta: DatasetMeta;
   bits: number[];
+  /** Per prefix length: the value index of every entry, or -1 when it has a value column. */
+  uniform: number[];
 }
 
 function maskOf(bits: number): number {
@@ -63,7 +64,7 @@ class Ip4TrieDataset implements Dataset {
       const key = (ip & p.mask) >>> 0;
       const i = lowerBound(p.keys, key);
       if (i >= p.keys.length || p.keys[i] !== key) continue;
-      const v = p.vals[i]!;
+      const v = valueAt(p, i);
       if (v === EXCLUDED) return false;
       if (out.wantA || out.wantTxt) emitValue(this.values[v - 1]!, this.ttl, ip4Dotted(ip), this.subs, out);
       return true;
@@ -77,7 +78,8 @@ class Ip4TrieDataset implements Dataset {
       const p = this.byLength[n]!;
       for (let i = 0; i < p.keys.length; i++) {
         const ip = p.keys[i]!;
-        const v = p.vals[i] === EXCLUDED ? null : this.values[p.vals[i]! - 1]!;
+        const vi = valueAt(p, i);
+        const v = vi === EXCLUDED ? null : this.values[vi - 1]!;
         dumpValue(dumpName(ip, p.bits), v, ip4Dotted(ip), this.subs, write);
       }
     }
@@ -90,8 +92,9 @@ class Ip4TrieDataset implements Dataset {
       subs: this.subs,
       meta: this.meta,
       bits: this.byLength.map((p) => p.bits),
+      uniform: this.byLength.map((p) => (p.vals ? -1 : p.uniform)),
     };
-    return { type: this.type, meta, arrays: this.byLength.flatMap((p) => [p.keys, p.vals]) };
+    return { type: this.type, meta, arrays: this.byLength.flatMap((p) => [p.keys, p.vals ?? new Uint16Array(0)]) };
   }
 }
 
@@ -134,7 +137,7 @@ class Ip4TrieLoader implements DatasetLoader {
     }
     const fileIndex = this.files.length - 1;
     const ref = fileIndex < 256 && at.line < 0x1000000 ? fileIndex * 0x1000000 + at.line : NO_REF;
-    (this.lists[k.bits] ??= new EntryList(true)).push(k.first, v, ref);
+    (this.lists[k.bits] ??= new EntryList()).push(k.first, v, ref);
   }
 
   finish(meta: DatasetMeta): Dataset {
@@ -144,8 +147,7 @@ class Ip4TrieLoader implements DatasetLoader {
       if (!list || list.n === 0) continue;
       list.sort();
       this.dropDuplicates(list, bits);
-      const t = list.trimmed();
-      byLength.push({ bits, mask: maskOf(bits), keys: t.keys, vals: compactIndexes(t.vals) });
+      byLength.push({ bits, mask: maskOf(bits), ...list.trimmed() });
     }
     const ttl = this.state.ttl ?? this.state.options.ttl.def;
     return new Ip4TrieDataset(byLength, this.values.table.values, ttl, substitutionsOf(this.state), meta);
@@ -153,17 +155,17 @@ class Ip4TrieLoader implements DatasetLoader {
 
   /** Keeps the first entry (file order) of each prefix and warns about the others. */
   private dropDuplicates(list: EntryList, bits: number): void {
-    const { keys, vals, refs } = list;
+    const { keys, vals } = list;
     let w = 0;
     for (let i = 0; i < list.n; i++) {
       if (w > 0 && keys[w - 1] === keys[i]) {
-        const ref = refs![i]!;
+        const ref = list.refAt(i);
         const at = ref === NO_REF ? { file: this.files.at(-1) ?? '', line: 0 } : { file: this.files[ref >>> 24]!, line: ref & 0xffffff };
         this.state.warn(at, `duplicated entry for ${ip4Dotted(keys[i]!)}/${bits}`);
         continue;
       }
       keys[w] = keys[i]!;
-      vals[w] = vals[i]!;
+      if (vals) vals[w] = vals[i]!;
       w++;
     }
     list.n = w;
@@ -180,7 +182,8 @@ export const ip4trie: DatasetType = {
       bits,
       mask: maskOf(bits),
       keys: part.arrays[2 * i] as Uint32Array,
-      vals: part.arrays[2 * i + 1] as IndexArray,
+      vals: m.uniform[i]! < 0 ? (part.arrays[2 * i + 1] as IndexArray) : null,
+      uniform: Math.max(0, m.uniform[i]!),
     }));
     return new Ip4TrieDataset(byLength, valuesFromJson(m.values), m.ttl, m.subs, m.meta);
   },

@@ -61,7 +61,7 @@ export function forEachLine(buf: Buffer, fn: (line: string, lineNo: number) => v
       onLong?.(lineNo);
       e = s + MAX_LINE;
     }
-    if (e > s) fn(buf.latin1Slice(s, e), lineNo);
+    if (e > s) fn(buf.toString('latin1', s, e), lineNo);
     start = end + 1;
   }
 }

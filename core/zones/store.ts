@@ -14,6 +14,7 @@ import { datasetKey, type DatasetSpec, type LoadSettings, type ZoneSpec } from '
 import type { LoadReply, LoadRequest } from './load-worker.ts';
 
 const MAX_WARNING_LINES = 20;
+const TSX_API = import.meta.resolve('tsx/esm/api');
 
 /** One shared dataset instance and what we know about its files. */
 interface Entry {
@@ -50,10 +51,10 @@ function stampsText(s: FileStamp[]): string {
 /** Runs the load of several datasets in one short-lived worker thread. */
 function loadInWorker(specs: DatasetSpec[], settings: LoadSettings): Promise<LoadReply[]> {
   return new Promise((resolve, reject) => {
-    // Workers cannot start from a .ts file directly; an eval'd import goes through the same
-    // loader hooks (tsx) as the main thread, which the worker inherits via execArgv.
-    const url = new URL('./load-worker.ts', import.meta.url).href;
-    const w = new Worker(`import(${JSON.stringify(url)})`, { eval: true });
+    // Workers cannot start from a .ts file directly, and loader hooks are per thread: the
+    // eval'd entry loads the TypeScript module through tsx's API inside the worker.
+    const url = JSON.stringify(new URL('./load-worker.ts', import.meta.url).href);
+    const w = new Worker(`import(${JSON.stringify(TSX_API)}).then((t) => t.tsImport(${url}, ${url}))`, { eval: true });
     const replies: LoadReply[] = [];
     w.on('message', (r: LoadReply) => {
       replies.push(r);

@@ -17,9 +17,6 @@ export interface ZoneSource {
   newestMtime: number;
   /** Not loaded / `$TIMESTAMP` expired: SERVFAIL (AA clear). */
   failed?: boolean;
-  /** Answer NODATA instead of NXDOMAIN for names that only exist as parents of listed names
-   *  is not implemented yet; reserved. */
-  entNodata?: boolean;
 }
 
 function u32(b: Buffer, o: number, v: number): void {
@@ -45,7 +42,6 @@ export class Zone {
   readonly labelCount: number;
   readonly datasets: Dataset[];
   readonly failed: boolean;
-  readonly entNodata: boolean;
   /** SOA RR tails: in the answer (SOA ttl) and in the authority of negative answers (minimum). */
   soaAnswer: Buffer | null = null;
   soaAuthority: Buffer | null = null;
@@ -68,7 +64,6 @@ export class Zone {
     this.labelCount = this.name === '' ? 0 : this.name.split('.').length;
     this.datasets = src.datasets.slice();
     this.failed = !!src.failed;
-    this.entNodata = !!src.entNodata;
     const soa = this.datasets.find((d) => d.meta.soa)?.meta.soa;
     if (soa) {
       const mname = encodeName(soa.mname);

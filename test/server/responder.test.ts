@@ -49,11 +49,26 @@ function responder(over: Partial<ResponderOptions> = {}, t = zones()): Responder
   );
 }
 
+/** dns-packet's decoded records, loosely typed (its Answer union has OPT without ttl). */
+interface RR {
+  name: string;
+  type: string;
+  class: string;
+  ttl: number;
+  data: unknown;
+}
+type Decoded = Omit<dnsPacket.DecodedPacket, 'answers' | 'authorities' | 'additionals'> & {
+  rcode: string;
+  answers?: RR[];
+  authorities?: RR[];
+  additionals?: RR[];
+};
+
 function ask(r: Responder, msg: Buffer, tcp = false, client = '127.0.0.1') {
   const n = r.respond(msg, msg.length, client, tcp);
   if (n === 0) return null;
   const raw = Buffer.from(r.out.subarray(0, n));
-  return { raw, p: dnsPacket.decode(raw) as dnsPacket.DecodedPacket & { rcode: string } };
+  return { raw, p: dnsPacket.decode(raw) as unknown as Decoded };
 }
 
 function get(r: Responder, name: string, type: string, over: Partial<dnsPacket.Packet> = {}, tcp = false) {
@@ -62,7 +77,7 @@ function get(r: Responder, name: string, type: string, over: Partial<dnsPacket.P
   return res;
 }
 
-const data = (a: dnsPacket.Answer) => {
+const data = (a: RR) => {
   const d = (a as { data: unknown }).data;
   if (Array.isArray(d)) return d.map((x) => Buffer.from(x as Buffer).toString('latin1')).join('');
   return d;
@@ -106,7 +121,7 @@ test('NODATA, NXDOMAIN, exclusions, SOA minimum TTL in authority', () => {
   ({ p } = get(r, '7.100.51.198.ip4set.bl.example', 'ANY'));
   assert.equal(p.rcode, 'NXDOMAIN');
   assert.equal(p.flag_aa, true);
-  const soa = p.authorities![0] as dnsPacket.Answer & { data: dnsPacket.SoaData };
+  const soa = p.authorities![0] as RR & { data: dnsPacket.SoaData };
   assert.equal(soa.ttl, 300);
   assert.equal(soa.data.serial, 2024010101);
   assert.equal(soa.data.mname, 'ns1.gen.example');

@@ -1,6 +1,7 @@
 // `npm run bench`: rbldnsd vs `bin/quorumbl rbldnsd` on generated 1M/10M ip4set zones.
 // See test/bench/README.md. Env: BENCH_SIZES (1M,10M), BENCH_DURATION (15),
-// BENCH_SERVERS (rbldnsd,quorumbl), BENCH_LATENCY_QPS (20000), BENCH_OUT; flag --quick.
+// BENCH_SERVERS (rbldnsd,quorumbl), BENCH_LATENCY_QPS (20000), BENCH_USER (nobody), BENCH_READY_TIMEOUT (300),
+// BENCH_OUT; flag --quick.
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -54,7 +55,7 @@ function gitCommit(): string {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write('usage: npm run bench [-- --quick]\nenv: BENCH_SIZES=1M,10M BENCH_DURATION=15 BENCH_SERVERS=rbldnsd,quorumbl BENCH_LATENCY_QPS=20000 BENCH_OUT=file\n');
+    process.stdout.write('usage: npm run bench [-- --quick]\nenv: BENCH_SIZES=1M,10M BENCH_DURATION=15 BENCH_SERVERS=rbldnsd,quorumbl BENCH_LATENCY_QPS=20000 BENCH_USER=nobody BENCH_READY_TIMEOUT=300 BENCH_OUT=file\n');
     return;
   }
   const unknown = argv.filter((a) => a !== '--quick');
@@ -71,10 +72,10 @@ async function main(): Promise<void> {
   const quorumbl = join(repo, 'bin/quorumbl');
   const servers: ServerSpec[] = [];
   for (const w of wanted) {
-    if (w === 'rbldnsd') servers.push({ name: 'rbldnsd', cmd: rbldnsd });
+    if (w === 'rbldnsd') servers.push({ name: 'rbldnsd', cmd: rbldnsd, prefix: [] });
     else if (w === 'quorumbl') {
       if (!existsSync(quorumbl)) fail(`${quorumbl} does not exist (set BENCH_SERVERS=rbldnsd to measure rbldnsd alone)`);
-      servers.push({ name: 'quorumbl', cmd: quorumbl });
+      servers.push({ name: 'quorumbl', cmd: quorumbl, prefix: ['rbldnsd'] });
     } else fail(`unknown server "${w}" in BENCH_SERVERS (rbldnsd, quorumbl)`);
   }
 
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
     latencySeconds: quick ? 2 : 5,
     latencyQps: Number(process.env.BENCH_LATENCY_QPS ?? 20000),
     readyTimeoutMs: Number(process.env.BENCH_READY_TIMEOUT ?? 300) * 1000,
+    user: process.env.BENCH_USER ?? 'nobody',
   };
 
   installCleanupHandlers();

@@ -25,7 +25,7 @@ export function verdicts(entries: number, r?: ServerResult, q?: ServerResult): V
   };
 }
 
-type Row = [label: string, get: (s: ServerResult) => number | undefined, digits: number, note?: (v: Verdicts) => string];
+type Row = [label: string, get: (s: ServerResult) => number | undefined, digits: number, note?: (v: Verdicts) => string, noRatio?: boolean];
 
 export function formatTable(title: string, results: ServerResult[], v: Verdicts): string {
   const r = results.find((x) => x.server === 'rbldnsd');
@@ -39,14 +39,14 @@ export function formatTable(title: string, results: ServerResult[], v: Verdicts)
     [`p50 latency ms @${latQps} qps`, (s) => s.latency?.p50Ms, 3],
     [`p99 latency ms @${latQps} qps`, (s) => s.latency?.p99Ms, 3],
     [`p99.9 latency ms @${latQps} qps`, (s) => s.latency?.p999Ms, 3],
-    ['lost queries', (s) => s.throughput?.lost, 0],
+    ['lost queries', (s) => s.throughput?.lost, 0, undefined, true],
     ['RSS after load MiB', (s) => s.rssAfterLoadMiB, 1,
       (x) => `<= ${TARGETS.rssMaxRatio}x  ${x.rssTargetApplies ? mark(x.rssMet) : `(${mark(x.rssMet) || '-'}; target is at 10M)`}`],
     ['peak RSS MiB (VmHWM)', (s) => s.peakRssMiB, 1],
     ['first answer s', (s) => (s.firstAnswerMs === undefined ? undefined : s.firstAnswerMs / 1000), 2],
     ['server CPU us/query', (s) => s.serverCpuUsPerQuery, 2],
     ['server / dnsperf cores', (s) => s.serverCores, 2],
-    ['other load on box, cores', (s) => s.otherCores, 2],
+    ['other load on box, cores', (s) => s.otherCores, 2, undefined, true],
   ];
   const fmt = (n: number | undefined, d: number): string =>
     n === undefined ? (d === -1 ? '' : '-') : n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
@@ -55,7 +55,7 @@ export function formatTable(title: string, results: ServerResult[], v: Verdicts)
   const line = (cells: string[]): string =>
     cells.map((c, i) => (i === 0 ? c.padEnd(w[0]!) : i < 4 ? c.padStart(w[i]!) : '  ' + c)).join(' ').trimEnd();
   out.push(line(['', 'rbldnsd', 'quorumbl', 'q/r', 'target']));
-  for (const [label, get, d, note] of rows) {
+  for (const [label, get, d, note, noRatio] of rows) {
     let rv = r ? get(r) : undefined;
     let qv = q ? get(q) : undefined;
     let rs = fmt(rv, d), qs = fmt(qv, d);
@@ -64,7 +64,7 @@ export function formatTable(title: string, results: ServerResult[], v: Verdicts)
       qs = q?.serverCores === undefined ? '-' : `${fmt(q.serverCores, 2)}/${fmt(q.dnsperfCores, 2)}`;
       rv = qv = undefined;
     }
-    const rat = ratio(qv, rv);
+    const rat = noRatio ? undefined : ratio(qv, rv);
     out.push(line([label, rs, qs, rat === undefined ? '' : `${rat.toFixed(2)}x`, note ? note(v) : '']));
   }
   for (const s of results) if (!s.ok) out.push(`  ${s.server} FAILED: ${s.error}`);

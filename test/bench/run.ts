@@ -12,6 +12,7 @@ import { CLK_TCK, cpuTotals, procInfo, serverProcesses, spawnTracked, stop, type
 export interface ServerSpec {
   name: string;
   cmd: string;
+  prefix: string[]; // e.g. ['rbldnsd'] for `bin/quorumbl rbldnsd ...`
 }
 
 export interface RunSettings {
@@ -20,6 +21,7 @@ export interface RunSettings {
   latencySeconds: number;
   latencyQps: number; // offered rate for the percentile run
   readyTimeoutMs: number;
+  user: string; // -u argument for both servers
   workDir: string; // logs and dnsperf -v output
 }
 
@@ -66,7 +68,7 @@ function tail(file: string, lines = 15): string {
 
 export async function runServer(spec: ServerSpec, ds: Dataset, label: string, s: RunSettings): Promise<ServerResult> {
   const port = await freePort();
-  const args = ['-n', '-u', 'nobody', '-b', `127.0.0.1/${port}`, '-w', ds.dir, `${ZONE}:ip4set:${ds.dataFile}`];
+  const args = [...spec.prefix, '-n', '-u', s.user, '-b', `127.0.0.1/${port}`, '-w', ds.dir, `${ZONE}:ip4set:${ds.dataFile}`];
   const result: ServerResult = { server: spec.name, command: [spec.cmd, ...args].join(' '), ok: false };
   const logFile = join(s.workDir, `${spec.name}-${label}.log`);
   const logFd = openSync(logFile, 'w');

@@ -45,7 +45,7 @@ function capTemplate(txt: string, state: LoadState, at: Loc): string {
 export function parseEntryValue(text: string, current: Value, state: LoadState, at: Loc): Value | string {
   if (text === '' || text[0] === '#' || text[0] === ';') return current;
   if (text[0] !== ':') return { a: current.a, txt: capTemplate(text, state, at) };
-  const m = /^:([^:\s]*)(?::[ \t]*(.*))?$/s.exec(text);
+  const m = /^:([^:\s]*)(?:[ \t]*:[ \t]*(.*))?$/s.exec(text);
   if (!m) return 'unrecognized value for an entry';
   const a = parseAValue(m[1]!);
   if (a === undefined) return 'invalid A RR';

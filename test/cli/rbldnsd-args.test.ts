@@ -18,7 +18,8 @@ test('rbldnsd options, grouped flags and attached values', () => {
 });
 
 test('-t parts may be empty; bad values are usage errors', () => {
-  assert.deepEqual(parseTtlOption('::10m'), { def: 2100, min: 0, max: 600 });
+  assert.deepEqual(parseTtlOption('::1h'), { def: 2100, min: 0, max: 3600 });
+  assert.throws(() => parseTtlOption('::10m'), /default TTL 2100 outside 0..600/); // rbldnsd: inconsistent def:min:max
   assert.throws(() => parseTtlOption('0'), UsageError);
   assert.throws(() => parseTtlOption('1h:2h'), /outside/);
 });

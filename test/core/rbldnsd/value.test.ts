@@ -28,6 +28,7 @@ test('entry value forms follow rbldnsd', () => {
   assert.deepEqual(parseEntryValue('text: with colons', cur, st, at), { a: ip('127.0.0.2'), txt: 'text: with colons' });
   assert.deepEqual(parseEntryValue(':127.0.0.6:   spaced', cur, st, at), { a: ip('127.0.0.6'), txt: 'spaced' });
   assert.equal(parseEntryValue(':4 # comment', cur, st, at), 'unrecognized value for an entry');
+  assert.deepEqual(parseEntryValue(':127.0.0.3 :spaced', cur, st, at), { a: ip('127.0.0.3'), txt: 'spaced' });
   assert.equal(parseEntryValue(':bad:x', cur, st, at), 'invalid A RR');
   assert.equal(parseEntryValue(':0:x', cur, st, at), 'invalid A RR');
   const long = parseEntryValue(':2:' + 'x'.repeat(300), cur, st, at) as Value;

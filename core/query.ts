@@ -48,12 +48,14 @@ export function ip6FromLabels(labels: readonly string[]): Uint8Array | null {
   return b;
 }
 
-export function makeQuery(labels: readonly string[], qtype: number): Query {
+/** `zoneHasIp4`: rbldnsd maps 32-nibble names to IPv4 (v4-mapped: IPv4 only; 6to4: both) only
+ *  in zones that hold an IPv4 dataset; elsewhere they stay plain IPv6 names. */
+export function makeQuery(labels: readonly string[], qtype: number, zoneHasIp4 = true): Query {
   let ip4 = ip4FromLabels(labels);
   let ip6: Uint8Array | null = null;
   if (ip4 < 0 && labels.length === 32) {
     ip6 = ip6FromLabels(labels);
-    if (ip6) {
+    if (ip6 && zoneHasIp4) {
       const mapped = ip6.subarray(0, 10).every((x) => x === 0) && ip6[10] === 0xff && ip6[11] === 0xff;
       if (mapped) {
         ip4 = ((ip6[12]! << 24) | (ip6[13]! << 16) | (ip6[14]! << 8) | ip6[15]!) >>> 0;

@@ -168,7 +168,7 @@ export class ZoneStore {
       if (!force && e.failedAt === text) continue;
       todo.push({ e, now: text });
     }
-    let changed = this.expiryChanged();
+    let changed = false;
     if (todo.length) {
       const started = Date.now();
       const replies = await loadInWorker(
@@ -201,6 +201,7 @@ export class ZoneStore {
         }
       });
     }
+    if (this.expiryChanged()) changed = true;
     if (changed) this.publish();
     return changed;
   }

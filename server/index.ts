@@ -7,7 +7,8 @@ import { ClientAcl } from './acl.ts';
 import { Counters } from './counters.ts';
 import { Responder, type VersionMode } from './responder.ts';
 import { TcpListener } from './tcp.ts';
-import { UdpListener, type PacketHooks } from './udp.ts';
+import type { PacketHooks } from './udp.ts';
+import { batchAvailable, createUdpListener, SLOT, type AnyUdpListener } from './udp-batch.ts';
 import type { ZoneTable } from './zones.ts';
 
 export { Counters } from './counters.ts';
@@ -43,7 +44,7 @@ export class DnsServer {
   readonly counters = new Counters();
   readonly addresses: BoundAddress[] = [];
   private readonly responder: Responder;
-  private readonly udp: UdpListener[] = [];
+  private readonly udp: AnyUdpListener[] = [];
   private readonly tcp: TcpListener[] = [];
   private readonly hooks: PacketHooks;
   private lastFailureLog = 0;
@@ -53,7 +54,7 @@ export class DnsServer {
     private readonly options: ServerOptions,
     zones: ZoneTable,
   ) {
-    const max = Math.max(512, Math.min(65535, options.maxUdpPayload || 4096));
+    const max = Math.max(512, Math.min(SLOT, options.maxUdpPayload || 4096));
     this.responder = new Responder(
       {
         lazy: options.lazy,
@@ -75,6 +76,7 @@ export class DnsServer {
   /** Binds every listener; rejects with an error naming the address:port that failed. */
   async start(): Promise<void> {
     const get = () => this.responder;
+    this.options.logger.info({ udp: batchAvailable ? 'recvmmsg/sendmmsg batches (native)' : 'node:dgram (native module not built)' }, 'UDP I/O');
     try {
       for (const { address, port } of this.options.listen) {
         if (!isIP(address)) throw new Error(`cannot listen on ${address}:${port}: not an IP address`);
@@ -90,7 +92,7 @@ export class DnsServer {
   private async bindPair(get: () => Responder, address: string, port: number): Promise<void> {
     const shown = address.includes(':') ? `[${address}]` : address;
     for (let attempt = 0; ; attempt++) {
-      const udp = new UdpListener(get, this.hooks, address);
+      const udp = createUdpListener(get, this.hooks, address);
       let udpPort: number;
       try {
         udpPort = await udp.bind(port);

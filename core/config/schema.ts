@@ -53,7 +53,7 @@ export const configSchema = z.strictObject({
           max_connections: z.number().int().positive().default(256),
         })
         .prefault({}),
-      max_udp_payload: z.number().int().min(512).max(65535).default(4096),
+      max_udp_payload: z.number().int().min(512).max(4096).default(4096),
       allow_query: z.array(cidr).nullable().default(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']),
       lazy_ns: z.boolean().default(false),
       version: z.enum(['version', 'hide', 'refuse']).default('version'),

@@ -104,7 +104,8 @@ async function rbldnsd(args: string[]): Promise<void> {
         allowQuery: null,
         lazy: a.lazy,
         version: a.hideVersion === 0 ? 'version' : a.hideVersion === 1 ? 'hide' : 'refuse',
-        versionText: `quorumbl ${VERSION} (rbldnsd compatible)`,
+        // -v answers the first word only: "rbldnsd", as rbldnsd -v does.
+        versionText: `rbldnsd (quorumbl ${VERSION})`,
       },
       checkInterval: a.checkInterval,
       stateDir: process.env.QUORUMBL_STATE_DIR,

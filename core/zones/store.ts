@@ -159,7 +159,7 @@ export class ZoneStore {
         now = e.spec.files.map(stampOf);
       } catch (err) {
         const msg = `cannot read data file: ${(err as Error).message}`;
-        if (e.error !== msg) this.opts.log.error({ dataset: e.key, err: msg, serving: e.dataset ? 'last good data' : 'nothing' }, 'dataset not reloaded');
+        if (e.error !== msg) this.opts.log.error({ dataset: e.key, err: msg, serving: e.dataset ? 'last good data' : 'nothing' }, e.dataset ? 'dataset not reloaded' : 'dataset not loaded');
         e.error = msg;
         continue;
       }
@@ -171,10 +171,17 @@ export class ZoneStore {
     let changed = false;
     if (todo.length) {
       const started = Date.now();
-      const replies = await loadInWorker(
-        todo.map((t) => t.e.spec),
-        this.opts.settings,
-      );
+      let replies: LoadReply[];
+      try {
+        replies = await loadInWorker(
+          todo.map((t) => t.e.spec),
+          this.opts.settings,
+        );
+      } catch (err) {
+        // The loader thread itself failed (out of memory, crash): keep serving what we have.
+        const msg = `loader thread failed: ${(err as Error).message}`;
+        replies = todo.map(() => ({ ok: false as const, error: msg, warnings: 0, samples: [] }));
+      }
       replies.forEach((r, i) => {
         const { e, now } = todo[i]!;
         const ctx = { dataset: e.key, warnings: r.warnings };

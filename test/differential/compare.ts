@@ -50,13 +50,15 @@ export async function compareQueries(refPort: number, oursPort: number, qs: read
   }
 }
 
+/** Header and question at byte level, then the records as for ordinary queries (compression aside). */
 function rawLines(replies: Buffer[]): string[] {
   if (replies.length === 0) return ['(no reply)'];
   return replies.flatMap((b, i) => {
     const h = parseHeader(b);
+    const n = normalize(b);
     return [
-      `#${i} id=${h.id} opcode=${h.opcode} rcode=${h.rcode} flags=[${h.flags}] qd/an/ns/ar=${h.counts} len=${b.length}`,
-      `#${i} body ${b.subarray(12).toString('hex')}`,
+      `#${i} id=${h.id} header=${b.subarray(0, 12).toString('hex')} opcode=${h.opcode} rcode=${h.rcode} flags=[${h.flags}] qd/an/ns/ar=${h.counts}`,
+      ...lines(n).slice(1).map((l) => `#${i} ${l}`),
     ];
   });
 }

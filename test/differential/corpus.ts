@@ -42,6 +42,8 @@ const ZONES_A = [
   'lttl.example:ip4set:lttl-1.txt,lttl-2.txt',
   'big.example:ip4set:big.txt',
   'crlf.example:ip4set:crlf.txt',
+  'fit.example:ip4set:fit.txt',
+  'fit.example:generic:fit-gen.txt',
   // same type:filelist as dnset.example -> one shared dataset instance
   'dnset2.example:dnset:dnset.txt',
   'Upper.Example.:ip4tset:ip4tset.txt,ip4tset-2.txt',
@@ -315,6 +317,16 @@ export const TOPICS: Topic[] = [
       // answers that fit in 512 bytes from big.example (255-byte template, 254-byte expansion cap)
       ...cross([v4('192.0.2.2', 'big.example'), v4('192.0.2.3', 'big.example')], BASIC),
       ...cross([v4('192.0.2.1', 'big.example'), 'big.example'], [T.A!, T.SOA!, T.NS!, T.AAAA!]),
+    ],
+  },
+  {
+    // Sizes chosen around 512 bytes: glue dropped, NS dropped, answer complete (checked against rbldnsd).
+    // 7 and 8 ANY do not fit at all (rbldnsd drops records, we set TC): see the big-answer test.
+    title: '512-byte limit without EDNS: additional and authority dropped, answer kept (fit.example)', instance: 'A',
+    queries: [
+      ...cross([1, 2, 3, 4, 5, 6, 7, 8].map((i) => v4(`192.0.2.${i}`, 'fit.example')), [T.TXT!, T.A!, T.AAAA!]),
+      ...cross([1, 2, 3, 4, 5, 6].map((i) => v4(`192.0.2.${i}`, 'fit.example')), [T.ANY!]),
+      ...cross(['fit.example', 'ns1.fit.example'], ALL_TYPES),
     ],
   },
   {

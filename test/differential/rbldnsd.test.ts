@@ -168,17 +168,20 @@ test('CRLF data file: rbldnsd keeps the CR in TXT and rejects bare addresses, we
 
 test('EDNS query: same records as rbldnsd, plus an OPT record in our reply', { skip: onlyQuorumbl }, async () => {
   const { ref, ours } = pair('A');
-  const name = v4('192.0.2.2', 'ip4set.bl.example');
-  const withOpt = (id: number) => {
+  const withOpt = (name: string, size: number) => (id: number) => {
     const q = buildQuery(id, name, QTYPE.ANY!);
     q.writeUInt16BE(1, 10); // ARCOUNT 1
-    return Buffer.concat([q, Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0])]); // OPT, 1232 bytes
+    return Buffer.concat([q, Buffer.from([0, 0, 41, size >> 8, size & 0xff, 0, 0, 0, 0, 0, 0])]);
   };
-  const r = await ask(ref.port, name, 0, withOpt);
-  const o = await ask(ours.port, name, 0, withOpt);
-  assert.deepEqual(o.answer, r.answer);
-  assert.deepEqual(o.authority, r.authority);
-  assert.ok(o.additional.some((l) => / OPT /.test(l)), lines(o).join('\n'));
+  // a small answer, and the 12-TXT answer that needs more than 512 bytes (rbldnsd: all fit in EDNS 4096)
+  for (const [name, size] of [[v4('192.0.2.2', 'ip4set.bl.example'), 1232], [v4('192.0.2.1', 'big.example'), 4096]] as const) {
+    const r = await ask(ref.port, name, 0, withOpt(name, size));
+    const o = await ask(ours.port, name, 0, withOpt(name, size));
+    assert.deepEqual(o.answer, r.answer, name);
+    assert.deepEqual(o.authority, r.authority, name);
+    assert.deepEqual(o.header.flags, r.header.flags, name);
+    assert.ok(o.additional.some((l) => / OPT /.test(l)), lines(o).join('\n'));
+  }
 });
 
 // ---- reload on SIGHUP -----------------------------------------------------------------------

@@ -91,7 +91,10 @@ export async function startServer(impl: Impl, dir: string, opts: string[], zones
       };
     }
     await stopProc(proc, exitP);
-    lastErr = `${impl} on port ${port} did not answer (${exited ? 'exited' : 'timeout'}):\n${cmd} ${argv.join(' ')}\n${out.slice(-3000)}`;
+    // errors first (a JSON log may bury them), then the end of the output
+    const errs = out.split('\n').filter((l) => /"level":(50|60)|error|fatal|abort/i.test(l)).slice(0, 20).join('\n');
+    lastErr = `${impl} on port ${port} did not answer (${exited ? 'exited' : 'timeout'}):\n${cmd} ${argv.join(' ')}\n` +
+      `--- error lines:\n${errs}\n--- last output:\n${out.slice(-1500)}`;
     if (!/address already in use|EADDRINUSE/i.test(out)) break;
   }
   throw new Error(lastErr);

@@ -64,10 +64,22 @@ const ZONES_B = [
   'multi.example:ip4set:multi-set.txt',
 ];
 
-/** A: defaults, version text hidden (-v). B: clamped TTLs, lazy NS (-a), -e, version REFUSED (-vv). */
-export const INSTANCES: Record<'A' | 'B', Instance> = {
+// Zone ACLs (the client is always 127.0.0.1), in their own instance: quorumbl's rbldnsd mode
+// refuses acl datasets (CLI contract: no query ACL in this mode), which must not hide the rest.
+const ZONES_C = ['ignore', 'refuse', 'empty', 'pass', 'listed', 'other'].flatMap((a) => [
+  `acl${a}.example:acl:acl-${a}.txt`, `acl${a}.example:ip4set:acl-data.txt`, `acl${a}.example:generic:acl-gen.txt`,
+]);
+
+export type InstanceName = 'A' | 'B' | 'C';
+
+/**
+ * A: defaults, version text hidden (-v). B: clamped TTLs, lazy NS (-a), -e, version REFUSED (-vv).
+ * C: zone ACLs.
+ */
+export const INSTANCES: Record<InstanceName, Instance> = {
   A: { opts: ['-v'], zones: ZONES_A },
   B: { opts: ['-vv', '-a', '-e', '-t', '5m:1m:10m'], zones: ZONES_B },
+  C: { opts: ['-v'], zones: ZONES_C },
 };
 
 const T = QTYPE;
@@ -110,7 +122,9 @@ export function v6(addr: string, zone: string, upper = false): string {
 
 export interface Topic {
   title: string;
-  instance: 'A' | 'B';
+  instance: InstanceName;
+  /** Set when quorumbl knowingly does not support the topic: reported as a todo, not a failure. */
+  unsupported?: string;
   queries: Q[];
 }
 
@@ -328,6 +342,17 @@ export const TOPICS: Topic[] = [
       ...cross([1, 2, 3, 4, 5, 6].map((i) => v4(`192.0.2.${i}`, 'fit.example')), [T.ANY!]),
       ...cross(['fit.example', 'ns1.fit.example'], ALL_TYPES),
     ],
+  },
+  {
+    title: 'zone ACLs (client 127.0.0.1): ignore, refuse, empty, pass, always listed, no match', instance: 'C',
+    unsupported: 'quorumbl rbldnsd mode rejects acl datasets (CLI contract: no query ACL in this mode)',
+    queries: ['ignore', 'refuse', 'empty', 'pass', 'listed', 'other'].flatMap((a) => {
+      const z = `acl${a}.example`;
+      return [
+        ...cross([z, v4('192.0.2.1', z), v4('192.0.2.99', z), `www.${z}`, `nothing.${z}`, `2.0.192.${z}`, v6('2001:db8::1', z)],
+          a === 'ignore' ? [T.A!, T.SOA!] : [T.A!, T.TXT!, T.ANY!, T.SOA!, T.NS!, T.AAAA!]),
+      ];
+    }),
   },
   {
     title: 'names outside every zone, version.bind (-v)', instance: 'A',

@@ -3,14 +3,14 @@
 
 import { mapLimit, UdpClient } from './client.ts';
 import { describe, lines } from './compare.ts';
-import { INSTANCES, TOPICS } from './corpus.ts';
+import { INSTANCES, TOPICS, type InstanceName } from './corpus.ts';
 import { prepareDataDir, removeDataDir, startServer, type Impl, type Server } from './servers.ts';
 import { buildQuery, normalize } from './wire.ts';
 
 const impl = (process.argv[2] ?? 'rbldnsd') as Impl;
 const filter = process.argv[3] ?? '';
 const dir = prepareDataDir();
-const servers: Partial<Record<'A' | 'B', Server>> = {};
+const servers: Partial<Record<InstanceName, Server>> = {};
 try {
   for (const topic of TOPICS.filter((t) => t.title.includes(filter))) {
     const s = (servers[topic.instance] ??= await startServer(impl, dir, INSTANCES[topic.instance].opts, INSTANCES[topic.instance].zones));

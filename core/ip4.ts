@@ -63,6 +63,33 @@ function scanOctets(s: string, i: number, out: Ip4Key): void {
   out.end = i;
 }
 
+/** The common data line, read straight from file bytes: exactly `a.b.c.d` (1-3 digits per
+ *  octet, each <= 255) filling bytes [s, e). Returns the address as uint32, or -1 for anything
+ *  else (the caller then parses the line as text). */
+export function parseIp4QuadBytes(b: Uint8Array, s: number, e: number): number {
+  let ip = 0;
+  for (let k = 0; ; k++) {
+    if (s >= e) return -1;
+    let d = b[s]! - 48;
+    if (d < 0 || d > 9) return -1;
+    let v = d;
+    s++;
+    if (s < e && (d = b[s]! - 48) >= 0 && d <= 9) {
+      v = v * 10 + d;
+      s++;
+      if (s < e && (d = b[s]! - 48) >= 0 && d <= 9) {
+        v = v * 10 + d;
+        s++;
+        if (v > 255) return -1;
+      }
+    }
+    ip = (ip << 8) | v;
+    if (k === 3) return s === e ? ip >>> 0 : -1;
+    if (s >= e || b[s] !== 46 /* . */) return -1;
+    s++;
+  }
+}
+
 /** True when the character at `i` may follow a key: end, blank, `#`, `;`, `:`. */
 export function keyEndsAt(s: string, i: number): boolean {
   if (i >= s.length) return true;

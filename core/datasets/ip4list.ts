@@ -1,4 +1,4 @@
-// Growable parallel typed arrays of (uint32 key, value index), a stable radix sort and a
+// Chunked parallel typed arrays of (uint32 key, value index), a stable radix sort and a
 // binary search: the storage of the IPv4 dataset types (no per-entry JS objects).
 
 import type { RecordSink } from './types.ts';
@@ -22,127 +22,245 @@ export function valueAt(c: ValueColumnData, i: number): number {
   return c.vals ? c.vals[i]! : c.uniform;
 }
 
-export class EntryList {
+/** Sorted, contiguous columns of an EntryList (see `EntryList.sorted`). */
+export interface SortedEntries {
   keys: Uint32Array;
-  /** Value index per entry, null while all equal `uniformVal`. */
-  vals: IndexArray | null = null;
-  uniformVal = 0;
+  vals: IndexArray | null;
+  refs: Uint32Array | null;
+  n: number;
+  uniformVal: number;
+  uniformRef: number;
+}
+
+const FIRST_CHUNK = 256;
+const MAX_CHUNK = 1 << 20; // 4 MiB of keys: big enough to be mmapped (returned to the OS when freed)
+// The first (MSD) pass buckets by the top TOP_BITS bits; two LSD passes then sort each bucket
+// by the low bits (LOW_A, then LOW_B bits) while it sits in cache.
+const TOP_SHIFT = 22;
+const BUCKETS = 2 ** (32 - TOP_SHIFT);
+const LOW_A = Math.ceil(TOP_SHIFT / 2);
+const LOW_B = TOP_SHIFT - LOW_A;
+const MASK_A = (1 << LOW_A) - 1;
+const MASK_B = (1 << LOW_B) - 1;
+
+/** Append-only (key, value, ref) columns in chunks: no copy while growing, and the chunks are
+ *  dropped as soon as `sorted()` has scattered them into exact-size arrays (peak ~2x keys). */
+export class EntryList {
+  private keyChunks: Uint32Array[] = [];
+  /** Value index column, null while all equal `uniformVal`. */
+  private valChunks: IndexArray[] | null = null;
   /** Optional third column (ip4set: value creation rank; ip4trie: source line refs), null
    *  while all equal `uniformRef`. */
-  refs: Uint32Array | null = null;
+  private refChunks: Uint32Array[] | null = null;
+  private ck: Uint32Array = new Uint32Array(0);
+  private cv: IndexArray | null = null;
+  private cr: Uint32Array | null = null;
+  private pos = 0;
+  uniformVal = 0;
   uniformRef = 0;
   n = 0;
 
-  constructor(capacity = 256) {
-    this.keys = new Uint32Array(capacity);
-  }
-
   push(key: number, val: number, ref = 0): void {
-    const n = this.n;
-    if (n === this.keys.length) this.grow();
-    this.keys[n] = key;
-    if (this.vals) {
-      if (val > 0xffff && this.vals instanceof Uint16Array) this.vals = Uint32Array.from(this.vals);
-      this.vals[n] = val;
-    } else if (n === 0) {
-      this.uniformVal = val;
+    if (this.pos === this.ck.length) this.addChunk();
+    const p = this.pos++;
+    this.ck[p] = key;
+    const cv = this.cv;
+    if (cv !== null) {
+      if (val > 0xffff && cv instanceof Uint16Array) this.widenVals();
+      this.cv![p] = val;
     } else if (val !== this.uniformVal) {
-      this.vals = (val > 0xffff || this.uniformVal > 0xffff ? new Uint32Array(this.keys.length) : new Uint16Array(this.keys.length)).fill(this.uniformVal);
-      this.vals[n] = val;
+      if (this.n === 0) this.uniformVal = val;
+      else {
+        this.valChunks = this.keyChunks.map((c) => newIndexArray(c.length, val > 0xffff || this.uniformVal > 0xffff).fill(this.uniformVal));
+        this.cv = this.valChunks.at(-1)!;
+        this.cv[p] = val;
+      }
     }
-    if (this.refs) this.refs[n] = ref;
-    else if (n === 0) this.uniformRef = ref;
+    const cr = this.cr;
+    if (cr !== null) cr[p] = ref;
     else if (ref !== this.uniformRef) {
-      this.refs = new Uint32Array(this.keys.length).fill(this.uniformRef);
-      this.refs[n] = ref;
+      if (this.n === 0) this.uniformRef = ref;
+      else {
+        this.refChunks = this.keyChunks.map((c) => new Uint32Array(c.length).fill(this.uniformRef));
+        this.cr = this.refChunks.at(-1)!;
+        this.cr[p] = ref;
+      }
     }
-    this.n = n + 1;
+    this.n++;
   }
 
-  valAt(i: number): number {
-    return this.vals ? this.vals[i]! : this.uniformVal;
+  private addChunk(): void {
+    const size = Math.min(MAX_CHUNK, Math.max(FIRST_CHUNK, this.ck.length * 2));
+    this.ck = new Uint32Array(size);
+    this.keyChunks.push(this.ck);
+    if (this.valChunks) {
+      this.cv = newIndexArray(size, this.cv instanceof Uint32Array);
+      this.valChunks.push(this.cv);
+    }
+    if (this.refChunks) {
+      this.cr = new Uint32Array(size);
+      this.refChunks.push(this.cr);
+    }
+    this.pos = 0;
   }
 
-  refAt(i: number): number {
-    return this.refs ? this.refs[i]! : this.uniformRef;
+  private widenVals(): void {
+    this.valChunks = this.valChunks!.map((c) => Uint32Array.from(c));
+    this.cv = this.valChunks.at(-1)!;
   }
 
-  private grow(): void {
-    const cap = Math.max(256, Math.ceil(this.keys.length * 1.5));
-    this.keys = resized(this.keys, cap);
-    if (this.vals) this.vals = resized(this.vals, cap);
-    if (this.refs) this.refs = resized(this.refs, cap);
-  }
-
-  /** Sorts by key, keeping file order among equal keys (LSD radix sort is stable). */
-  sort(): void {
+  /**
+   * Returns the entries sorted by key, file order kept among equal keys, in fresh arrays with
+   * room for `extra` more entries at the end, and empties the list. A first pass buckets by
+   * the top 11 bits straight out of the chunks; each bucket is then small enough to finish
+   * with a stable LSD radix sort in cache.
+   */
+  sorted(extra = 0): SortedEntries {
     const n = this.n;
-    const k = this.keys;
-    let sorted = true;
-    for (let i = 1; i < n; i++) {
-      if (k[i - 1]! > k[i]!) {
-        sorted = false;
-        break;
+    const kc = this.keyChunks;
+    const vc = this.valChunks;
+    const rc = this.refChunks;
+    const lastUsed = this.pos;
+    this.keyChunks = [];
+    this.valChunks = null;
+    this.refChunks = null;
+    this.ck = new Uint32Array(0);
+    this.cv = this.cr = null;
+    this.pos = 0;
+    this.n = 0;
+    const used = (c: number): number => (c === kc.length - 1 ? lastUsed : kc[c]!.length);
+    const keys = new Uint32Array(n + extra);
+    const vals = vc ? newIndexArray(n + extra, vc[0] instanceof Uint32Array) : null;
+    const refs = rc ? new Uint32Array(n + extra) : null;
+    const out: SortedEntries = { keys, vals, refs, n, uniformVal: this.uniformVal, uniformRef: this.uniformRef };
+    const start = new Uint32Array(BUCKETS + 1);
+    let inOrder = true;
+    let prev = 0;
+    for (let c = 0; c < kc.length; c++) {
+      const ck = kc[c]!;
+      const m = used(c);
+      for (let i = 0; i < m; i++) {
+        const k = ck[i]!;
+        start[(k >>> TOP_SHIFT) + 1]!++;
+        if (k < prev) inOrder = false;
+        prev = k;
       }
     }
-    if (sorted) return;
-    // satellite columns travel with the keys; permuting them one by one keeps the loops simple
-    const cols: (IndexArray | Uint32Array)[] = [];
-    if (this.vals) cols.push(this.vals);
-    if (this.refs) cols.push(this.refs);
-    let keys: Uint32Array = this.keys;
-    let tk: Uint32Array = new Uint32Array(n);
-    const tmp: (IndexArray | Uint32Array)[] = cols.map((c) => (c instanceof Uint16Array ? new Uint16Array(n) : new Uint32Array(n)));
-    const pos = cols.length ? new Uint32Array(n) : null;
-    // 11-bit digits: 3 passes, but bucket scatter stays cache-friendly (16-bit digits thrash)
-    const count = new Uint32Array(2048);
-    for (const shift of [0, 11, 22]) {
-      count.fill(0);
-      for (let i = 0; i < n; i++) count[(keys[i]! >>> shift) & 0x7ff]!++;
-      let sum = 0;
-      for (let d = 0; d < 2048; d++) {
-        const c = count[d]!;
-        count[d] = sum;
-        sum += c;
+    if (inOrder) {
+      for (let c = 0, w = 0; c < kc.length; c++) {
+        const m = used(c);
+        keys.set(kc[c]!.subarray(0, m), w);
+        if (vals) vals.set(vc![c]!.subarray(0, m), w);
+        if (refs) refs.set(rc![c]!.subarray(0, m), w);
+        w += m;
       }
-      if (pos) {
-        for (let i = 0; i < n; i++) {
-          const key = keys[i]!;
-          const p = count[(key >>> shift) & 0x7ff]!++;
-          tk[p] = key;
-          pos[i] = p;
-        }
-        for (let c = 0; c < cols.length; c++) {
-          const src = cols[c]!;
-          const dst = tmp[c]!;
-          for (let i = 0; i < n; i++) dst[pos[i]!] = src[i]!;
-          cols[c] = dst;
-          tmp[c] = src;
-        }
-      } else {
-        for (let i = 0; i < n; i++) {
-          const key = keys[i]!;
-          tk[count[(key >>> shift) & 0x7ff]!++] = key;
-        }
-      }
-      [keys, tk] = [tk, keys];
+      return out;
     }
-    this.keys = keys;
-    let c = 0;
-    if (this.vals) this.vals = cols[c++] as IndexArray;
-    if (this.refs) this.refs = cols[c++] as Uint32Array;
-  }
-
-  /** Trims the columns to their length (copies, so the spare capacity is freed). */
-  trimmed(): { keys: Uint32Array } & ValueColumnData {
-    return { keys: this.keys.slice(0, this.n), vals: this.vals ? compactIndexes(this.vals.slice(0, this.n)) : null, uniform: this.uniformVal };
+    let maxBucket = 0;
+    for (let d = 0; d < BUCKETS; d++) {
+      maxBucket = Math.max(maxBucket, start[d + 1]!);
+      start[d + 1]! += start[d]!;
+    }
+    const next = start.slice(0, BUCKETS);
+    for (let c = 0; c < kc.length; c++) {
+      const ck = kc[c]!;
+      const cv = vc ? vc[c]! : null;
+      const cr = rc ? rc[c]! : null;
+      const m = used(c);
+      for (let i = 0; i < m; i++) {
+        const k = ck[i]!;
+        const p = next[k >>> TOP_SHIFT]!++;
+        keys[p] = k;
+        if (cv !== null) vals![p] = cv[i]!;
+        if (cr !== null) refs![p] = cr[i]!;
+      }
+      kc[c] = EMPTY; // let the chunk go early
+    }
+    const tmp: SortedEntries = {
+      keys: new Uint32Array(maxBucket),
+      vals: vals ? newIndexArray(maxBucket, vals instanceof Uint32Array) : null,
+      refs: refs ? new Uint32Array(maxBucket) : null,
+      n: 0,
+      uniformVal: 0,
+      uniformRef: 0,
+    };
+    const count = new Uint32Array(1 << LOW_A);
+    for (let d = 0; d < BUCKETS; d++) sortLow(out, start[d]!, start[d + 1]!, tmp, count);
+    return out;
   }
 }
 
-function resized<T extends Uint16Array | Uint32Array>(a: T, cap: number): T {
-  const b = new (a.constructor as new (n: number) => T)(cap);
-  b.set(a);
-  return b;
+const EMPTY = new Uint32Array(0);
+
+function newIndexArray(n: number, wide: boolean): IndexArray {
+  return wide ? new Uint32Array(n) : new Uint16Array(n);
+}
+
+/** Stably sorts a[lo, hi) by the low 21 bits of the keys (the top bits are all equal). */
+function sortLow(a: SortedEntries, lo: number, hi: number, t: SortedEntries, count: Uint32Array): void {
+  const m = hi - lo;
+  if (m < 2) return;
+  const { keys, vals, refs } = a;
+  if (m <= 24) {
+    // insertion sort: stable, and cheaper than two counting passes for tiny buckets
+    for (let i = lo + 1; i < hi; i++) {
+      const k = keys[i]!;
+      if (keys[i - 1]! <= k) continue;
+      const v = vals ? vals[i]! : 0;
+      const r = refs ? refs[i]! : 0;
+      let j = i;
+      while (j > lo && keys[j - 1]! > k) {
+        keys[j] = keys[j - 1]!;
+        if (vals) vals[j] = vals[j - 1]!;
+        if (refs) refs[j] = refs[j - 1]!;
+        j--;
+      }
+      keys[j] = k;
+      if (vals) vals[j] = v;
+      if (refs) refs[j] = r;
+    }
+    return;
+  }
+  // two stable counting passes: the lowest LOW_A bits into the scratch arrays, the next back
+  const tk = t.keys;
+  const tv = t.vals;
+  const tr = t.refs;
+  count.fill(0);
+  for (let i = lo; i < hi; i++) count[keys[i]! & MASK_A]!++;
+  prefixSums(count, 1 << LOW_A, 0);
+  for (let i = lo; i < hi; i++) {
+    const k = keys[i]!;
+    const p = count[k & MASK_A]!++;
+    tk[p] = k;
+    if (vals) tv![p] = vals[i]!;
+    if (refs) tr![p] = refs[i]!;
+  }
+  count.fill(0, 0, 1 << LOW_B);
+  for (let i = 0; i < m; i++) count[(tk[i]! >>> LOW_A) & MASK_B]!++;
+  prefixSums(count, 1 << LOW_B, lo);
+  for (let i = 0; i < m; i++) {
+    const k = tk[i]!;
+    const p = count[(k >>> LOW_A) & MASK_B]!++;
+    keys[p] = k;
+    if (vals) vals[p] = tv![i]!;
+    if (refs) refs[p] = tr![i]!;
+  }
+}
+
+function prefixSums(count: Uint32Array, digits: number, base: number): void {
+  let sum = base;
+  for (let d = 0; d < digits; d++) {
+    const c = count[d]!;
+    count[d] = sum;
+    sum += c;
+  }
+}
+
+/** The first `n` entries of a column as its own array: a view when only a sliver would be
+ *  wasted (no 40 MB copy for a few dropped duplicates), else a copy that frees the rest. */
+export function fit<T extends Uint16Array | Uint32Array>(a: T, n: number): T {
+  if (n === a.length) return a;
+  return (a.length - n <= a.length >>> 6 ? a.subarray(0, n) : a.slice(0, n)) as T;
 }
 
 /** Index of the first key >= key in keys[0..n). */
@@ -206,14 +324,17 @@ export class ValueColumn {
     return this.created;
   }
 
+  /** Value index of an entry without a value (the current default); sets `rank`. */
+  defaultIndex(): number {
+    if (this.currentIndex < 0) this.currentIndex = this.table.intern(this.current) + 1;
+    this.rank = this.currentRank;
+    return this.currentIndex;
+  }
+
   /** Value index (table index + 1) for the value text starting at `i` of `line`, or the
    *  reason the value is invalid. Entries without a value reuse the cached default index. */
   indexAt(line: string, i: number, state: LoadState, at: Loc): number | string {
-    if (isDefaultValue(line, i)) {
-      if (this.currentIndex < 0) this.currentIndex = this.table.intern(this.current) + 1;
-      this.rank = this.currentRank;
-      return this.currentIndex;
-    }
+    if (isDefaultValue(line, i)) return this.defaultIndex();
     const v = parseEntryValue(line.slice(i), this.current, state, at);
     if (typeof v === 'string') return v;
     this.rank = this.create(v);

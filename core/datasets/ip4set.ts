@@ -6,10 +6,10 @@
 import type { Dataset, DatasetLoader, DatasetMeta, DatasetType, Query, RecordSink, SnapshotPart } from './types.ts';
 import type { LoadState, Loc } from '../rbldnsd/state.ts';
 import { substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
-import { IP4SET_KEYS, Ip4Key, ip4Dotted, ip4ReverseName, parseIp4Key, valueStart } from '../ip4.ts';
+import { IP4SET_KEYS, Ip4Key, ip4Dotted, ip4ReverseName, parseIp4Key, parseIp4QuadBytes, valueStart } from '../ip4.ts';
 import {
-  EXCLUDED, EntryList, ValueColumn, dumpValue, emitValue, lowerBound, valueAt, valuesFromJson, valuesToJson,
-  type IndexArray, type ValueColumnData,
+  EXCLUDED, EntryList, ValueColumn, compactIndexes, dumpValue, emitValue, fit, lowerBound, valueAt, valuesFromJson, valuesToJson,
+  type IndexArray, type SortedEntries, type ValueColumnData,
 } from './ip4list.ts';
 
 /** Levels in lookup order: the number of leading octets that form the key. */
@@ -97,8 +97,11 @@ class Ip4SetDataset implements Dataset {
 }
 
 class Ip4SetLoader implements DatasetLoader {
-  // refs column: the value's creation rank (answer order among entries of one level entry)
+  // refs column: the value's creation rank (answer order among entries of one level entry).
+  // Exclusions are kept apart while loading so that a few `!` lines do not force a value
+  // column on 10M plain entries before the sort; they are merged back in `finish`.
   private readonly lists = [new EntryList(), new EntryList(), new EntryList(), new EntryList()];
+  private readonly excluded = [new EntryList(), new EntryList(), new EntryList(), new EntryList()];
   private readonly values = new ValueColumn();
   private readonly key = new Ip4Key();
 
@@ -106,6 +109,14 @@ class Ip4SetLoader implements DatasetLoader {
 
   startFile(): void {
     this.values.resetDefault();
+  }
+
+  /** Plain `a.b.c.d` lines (the bulk of big lists) straight from bytes; the rest as text. */
+  addBytes(buf: Buffer, start: number, end: number, at: Loc): void {
+    const ip = parseIp4QuadBytes(buf, start, end);
+    if (ip < 0) return this.addLine(buf.toString('latin1', start, end), at);
+    const v = this.values.defaultIndex();
+    this.lists[0]!.push(ip, v, this.values.rank);
   }
 
   addLine(line: string, at: Loc): void {
@@ -130,99 +141,141 @@ class Ip4SetLoader implements DatasetLoader {
       v = r;
       rank = this.values.rank;
     }
-    if (k.first === k.last) this.lists[0]!.push(k.first, v, rank);
-    else this.addRange(k.first, k.last, v, rank);
-  }
-
-  /** Cuts [a, b] into the largest aligned octet blocks: /8, /16, /24 or single addresses. */
-  private addRange(a: number, b: number, v: number, rank: number): void {
-    const [l32, l24, l16, l8] = this.lists as [EntryList, EntryList, EntryList, EntryList];
-    while (a <= b) {
-      const rest = b - a;
-      if ((a & 0xffffff) === 0 && rest >= 0xffffff) {
-        l8.push(a, v, rank);
-        a += 0x1000000;
-      } else if ((a & 0xffff) === 0 && rest >= 0xffff) {
-        l16.push(a, v, rank);
-        a += 0x10000;
-      } else if ((a & 0xff) === 0 && rest >= 0xff) {
-        l24.push(a, v, rank);
-        a += 0x100;
-      } else {
-        l32.push(a, v, rank);
-        a += 1;
-      }
-    }
+    const lists = excluded ? this.excluded : this.lists;
+    if (k.first === k.last) lists[0]!.push(k.first, v, rank);
+    else addRange(lists, k.first, k.last, v, rank);
   }
 
   finish(meta: DatasetMeta): Dataset {
-    const levels = this.lists.map((list) => {
-      list.sort();
-      orderGroups(list);
-      return list.trimmed();
-    });
+    const levels = this.lists.map((list, l) => levelOf(list, this.excluded[l]!));
     const ttl = this.state.ttl ?? this.state.options.ttl.def;
     return new Ip4SetDataset(levels, this.values.table.values, ttl, substitutionsOf(this.state), meta);
   }
 }
 
-/** Orders each group of equal keys by value creation rank (exclusions first), then drops
- *  repeated (key, value) pairs. Groups are rare and tiny: insertion sort in place. */
-function rankAt(vals: IndexArray, ranks: Uint32Array, i: number): number {
-  return vals[i] === EXCLUDED ? -1 : ranks[i]!;
+/** Cuts [a, b] into the largest aligned octet blocks: /8, /16, /24 or single addresses. */
+function addRange(lists: EntryList[], a: number, b: number, v: number, rank: number): void {
+  const [l32, l24, l16, l8] = lists as [EntryList, EntryList, EntryList, EntryList];
+  while (a <= b) {
+    const rest = b - a;
+    if ((a & 0xffffff) === 0 && rest >= 0xffffff) {
+      l8.push(a, v, rank);
+      a += 0x1000000;
+    } else if ((a & 0xffff) === 0 && rest >= 0xffff) {
+      l16.push(a, v, rank);
+      a += 0x10000;
+    } else if ((a & 0xff) === 0 && rest >= 0xff) {
+      l24.push(a, v, rank);
+      a += 0x100;
+    } else {
+      l32.push(a, v, rank);
+      a += 1;
+    }
+  }
+}
+
+/** Sorts a level, merges its exclusions back in (each before the entries of its key, where
+ *  rbldnsd's order puts them) and orders/deduplicates the groups of equal keys. */
+function levelOf(list: EntryList, excluded: EntryList): Level {
+  const m = excluded.n;
+  if (list.n === 0) {
+    const ex = excluded.sorted();
+    const n = dedupKeys(ex.keys, ex.n);
+    return { keys: fit(ex.keys, n), vals: null, uniform: EXCLUDED };
+  }
+  const e = list.sorted(m);
+  if (m > 0) {
+    const ex = excluded.sorted().keys;
+    const { keys } = e;
+    const vals = e.vals ?? (e.uniformVal > 0xffff ? new Uint32Array(keys.length) : new Uint16Array(keys.length));
+    const refs = e.refs;
+    // merge from the back, into the room left at the end; on equal keys the entry goes later
+    let i = e.n - 1;
+    let j = m - 1;
+    for (let w = e.n + m - 1; j >= 0; w--) {
+      if (i >= 0 && keys[i]! >= ex[j]!) {
+        keys[w] = keys[i]!;
+        vals[w] = e.vals ? vals[i]! : e.uniformVal;
+        if (refs) refs[w] = refs[i]!;
+        i--;
+      } else {
+        keys[w] = ex[j--]!;
+        vals[w] = EXCLUDED;
+        if (refs) refs[w] = 0;
+      }
+    }
+    if (!e.vals) vals.fill(e.uniformVal, 0, i + 1);
+    e.vals = vals;
+    e.n += m;
+  }
+  const n = orderGroups(e);
+  return {
+    keys: fit(e.keys, n),
+    vals: e.vals ? compactIndexes(fit(e.vals, n)) : null,
+    uniform: e.uniformVal,
+  };
+}
+
+/** Drops repeated keys of a sorted array in place; returns the new length. */
+function dedupKeys(keys: Uint32Array, n: number): number {
+  let w = 0;
+  for (let i = 0; i < n; i++) if (w === 0 || keys[w - 1] !== keys[i]) keys[w++] = keys[i]!;
+  return w;
 }
 
 /** Orders each group of equal keys by value creation rank (exclusions first), then drops
- *  repeated (key, value) pairs. Groups are rare and tiny: insertion sort in place. */
-function orderGroups(list: EntryList): void {
-  const keys = list.keys;
-  const vals = list.vals;
-  if (!vals) {
-    // one value for the whole level: equal keys are plain duplicates
-    let w = 0;
-    for (let i = 0; i < list.n; i++) if (w === 0 || keys[w - 1] !== keys[i]) keys[w++] = keys[i]!;
-    list.n = w;
-    list.refs = null;
-    return;
-  }
-  const ranks = list.refs ?? new Uint32Array(list.n).fill(list.uniformRef);
+ *  repeated (key, value) pairs. Groups are rare and tiny: insertion sort in place. Returns
+ *  the new length. */
+function orderGroups(e: SortedEntries): number {
+  const { keys, vals, refs, uniformRef } = e;
+  if (!vals) return dedupKeys(keys, e.n); // one value for the whole level: plain duplicates
+  const rankAt = (i: number): number => (vals[i] === EXCLUDED ? -1 : refs ? refs[i]! : uniformRef);
+  const n = e.n;
   let w = 0;
   let i = 0;
-  while (i < list.n) {
+  while (i < n) {
     const key = keys[i]!;
     let end = i + 1;
-    while (end < list.n && keys[end] === key) end++;
+    while (end < n && keys[end] === key) end++;
+    if (end === i + 1) {
+      // the common case: a key of its own
+      keys[w] = key;
+      vals[w] = vals[i]!;
+      if (refs) refs[w] = refs[i]!;
+      w++;
+      i = end;
+      continue;
+    }
     const start = w;
     for (let j = i; j < end; j++) {
       const v = vals[j]!;
-      const r = v === EXCLUDED ? -1 : ranks[j]!;
+      const r = rankAt(j);
       let p = w;
-      while (p > start && rankAt(vals, ranks, p - 1) > r) {
+      while (p > start && rankAt(p - 1) > r) {
         vals[p] = vals[p - 1]!;
-        ranks[p] = ranks[p - 1]!;
+        if (refs) refs[p] = refs[p - 1]!;
         p--;
       }
       keys[w] = key;
       vals[p] = v;
-      ranks[p] = r < 0 ? 0 : r;
+      if (refs) refs[p] = r < 0 ? 0 : r;
       w++;
     }
     // identical values collapse (the lowest rank stays)
     let u = start;
     for (let j = start; j < w; j++) {
       let dup = false;
-      for (let m = start; m < u; m++) if (vals[m] === vals[j]) dup = true;
+      for (let q = start; q < u; q++) if (vals[q] === vals[j]) dup = true;
       if (!dup) {
         vals[u] = vals[j]!;
-        ranks[u] = ranks[j]!;
+        if (refs) refs[u] = refs[j]!;
         u++;
       }
     }
     w = u;
     i = end;
   }
-  list.n = w;
-  list.refs = null;
+  return w;
 }
 
 export const ip4set: DatasetType = {

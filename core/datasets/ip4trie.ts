@@ -6,10 +6,10 @@
 import type { Dataset, DatasetLoader, DatasetMeta, DatasetType, Query, RecordSink, SnapshotPart } from './types.ts';
 import type { LoadState, Loc } from '../rbldnsd/state.ts';
 import { substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
-import { IP4TRIE_KEYS, Ip4Key, ip4Dotted, parseIp4Key, valueStart } from '../ip4.ts';
+import { IP4TRIE_KEYS, Ip4Key, ip4Dotted, parseIp4Key, parseIp4QuadBytes, valueStart } from '../ip4.ts';
 import {
-  EXCLUDED, EntryList, ValueColumn, dumpValue, emitValue, lowerBound, valueAt, valuesFromJson, valuesToJson,
-  type IndexArray, type ValueColumnData,
+  EXCLUDED, EntryList, ValueColumn, compactIndexes, dumpValue, emitValue, fit, lowerBound, valueAt, valuesFromJson, valuesToJson,
+  type IndexArray, type SortedEntries, type ValueColumnData,
 } from './ip4list.ts';
 
 interface Prefixes extends ValueColumnData {
@@ -135,9 +135,20 @@ class Ip4TrieLoader implements DatasetLoader {
       if (typeof r === 'string') return this.state.warn({ file: at.file, line: at.line }, r);
       v = r;
     }
+    this.push(k.bits, k.first, v, at);
+  }
+
+  /** Plain `a.b.c.d` lines (the bulk of big lists) straight from bytes; the rest as text. */
+  addBytes(buf: Buffer, start: number, end: number, at: Loc): void {
+    const ip = parseIp4QuadBytes(buf, start, end);
+    if (ip < 0) return this.addLine(buf.toString('latin1', start, end), at);
+    this.push(32, ip, this.values.defaultIndex(), at);
+  }
+
+  private push(bits: number, ip: number, v: number, at: Loc): void {
     const fileIndex = this.files.length - 1;
     const ref = fileIndex < 256 && at.line < 0x1000000 ? fileIndex * 0x1000000 + at.line : NO_REF;
-    (this.lists[k.bits] ??= new EntryList()).push(k.first, v, ref);
+    (this.lists[bits] ??= new EntryList()).push(ip, v, ref);
   }
 
   finish(meta: DatasetMeta): Dataset {
@@ -145,21 +156,22 @@ class Ip4TrieLoader implements DatasetLoader {
     for (let bits = 32; bits >= 0; bits--) {
       const list = this.lists[bits];
       if (!list || list.n === 0) continue;
-      list.sort();
-      this.dropDuplicates(list, bits);
-      byLength.push({ bits, mask: maskOf(bits), ...list.trimmed() });
+      const e = list.sorted();
+      const n = this.dropDuplicates(e, bits);
+      byLength.push({ bits, mask: maskOf(bits), keys: fit(e.keys, n), vals: e.vals ? compactIndexes(fit(e.vals, n)) : null, uniform: e.uniformVal });
     }
     const ttl = this.state.ttl ?? this.state.options.ttl.def;
     return new Ip4TrieDataset(byLength, this.values.table.values, ttl, substitutionsOf(this.state), meta);
   }
 
-  /** Keeps the first entry (file order) of each prefix and warns about the others. */
-  private dropDuplicates(list: EntryList, bits: number): void {
-    const { keys, vals } = list;
+  /** Keeps the first entry (file order) of each prefix and warns about the others; returns
+   *  the new length. */
+  private dropDuplicates(e: SortedEntries, bits: number): number {
+    const { keys, vals, refs } = e;
     let w = 0;
-    for (let i = 0; i < list.n; i++) {
+    for (let i = 0; i < e.n; i++) {
       if (w > 0 && keys[w - 1] === keys[i]) {
-        const ref = list.refAt(i);
+        const ref = refs ? refs[i]! : e.uniformRef;
         const at = ref === NO_REF ? { file: this.files.at(-1) ?? '', line: 0 } : { file: this.files[ref >>> 24]!, line: ref & 0xffffff };
         this.state.warn(at, `duplicated entry for ${ip4Dotted(keys[i]!)}/${bits}`);
         continue;
@@ -168,8 +180,7 @@ class Ip4TrieLoader implements DatasetLoader {
       if (vals) vals[w] = vals[i]!;
       w++;
     }
-    list.n = w;
-    list.refs = null;
+    return w;
   }
 }
 

@@ -5,8 +5,8 @@
 import type { Dataset, DatasetLoader, DatasetMeta, DatasetType, Query, RecordSink, SnapshotPart } from './types.ts';
 import type { LoadState, Loc } from '../rbldnsd/state.ts';
 import { BUILTIN_DEFAULT, parseEntryValue, substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
-import { IP4TSET_KEYS, Ip4Key, ip4Dotted, ip4ReverseName, parseIp4Key } from '../ip4.ts';
-import { EntryList, dumpValue, emitValue, lowerBound } from './ip4list.ts';
+import { IP4TSET_KEYS, Ip4Key, ip4Dotted, ip4ReverseName, parseIp4Key, parseIp4QuadBytes } from '../ip4.ts';
+import { EntryList, dumpValue, emitValue, fit, lowerBound } from './ip4list.ts';
 
 interface Ip4TsetMeta {
   value: [number, string | null];
@@ -77,13 +77,18 @@ class Ip4TsetLoader implements DatasetLoader {
     this.list.push(this.key.first, 0);
   }
 
+  /** Plain `a.b.c.d` lines (the bulk of big lists) straight from bytes; the rest as text. */
+  addBytes(buf: Buffer, start: number, end: number, at: Loc): void {
+    const ip = parseIp4QuadBytes(buf, start, end);
+    if (ip < 0) return this.addLine(buf.toString('latin1', start, end), at);
+    this.list.push(ip, 0);
+  }
+
   finish(meta: DatasetMeta): Dataset {
-    const list = this.list;
-    list.sort();
-    const k = list.keys;
+    const { keys: k, n } = this.list.sorted();
     let w = 0;
-    for (let i = 0; i < list.n; i++) if (w === 0 || k[w - 1] !== k[i]) k[w++] = k[i]!;
-    const keys = k.slice(0, w);
+    for (let i = 0; i < n; i++) if (w === 0 || k[w - 1] !== k[i]) k[w++] = k[i]!;
+    const keys = fit(k, w);
     const ttl = this.state.ttl ?? this.state.options.ttl.def;
     return new Ip4TsetDataset(keys, this.value ?? BUILTIN_DEFAULT, ttl, substitutionsOf(this.state), meta);
   }

@@ -87,6 +87,10 @@ export interface DatasetLoader {
   startFile(file: string): void;
   /** A data line, blanks stripped at both ends; comments and specials never reach it. */
   addLine(line: string, at: Loc): void;
+  /** Optional fast path: the same data line as bytes [start, end) of `buf` (latin1), valid
+   *  only during the call. When present the reader calls it instead of `addLine`; loaders
+   *  handle the common shapes from bytes and pass anything else on to `addLine`. */
+  addBytes?(buf: Buffer, start: number, end: number, at: Loc): void;
   /** A `$KEYWORD` line the reader does not know (only `$DATASET` in combined). Return false to
    *  have the reader warn "unknown special". */
   special?(keyword: string, rest: string, at: Loc): boolean;

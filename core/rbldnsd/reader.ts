@@ -1,7 +1,7 @@
 // Reads rbldnsd data files (as if concatenated) into a dataset loader: gzip, CRLF, comments,
 // and the `$` specials common to all types. Type-specific line syntax lives in the loaders.
 
-import { statSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import type { Dataset, DatasetLoader, DatasetMeta, DatasetType } from '../datasets/types.ts';
 import { LoadState, parseTime, type LoadOptions, type Loc } from './state.ts';
@@ -42,27 +42,86 @@ export function readDataFile(file: string, gunzip: boolean): Buffer {
   return raw;
 }
 
+/** Receives one line as bytes [s, e) of buf, blanks (space, tab) and a trailing CR stripped,
+ *  never empty; buf is only valid during the call. */
+export type ByteLineFn = (buf: Buffer, s: number, e: number, lineNo: number) => void;
+
+/** Cuts a byte stream into lines: CRLF is tolerated on purpose (rbldnsd misparses such
+ *  files), lines are capped at MAX_LINE (`onLong` warns), empty lines only count. */
+export class LineSplitter {
+  lineNo = 0;
+
+  constructor(
+    private readonly fn: ByteLineFn,
+    private readonly onLong?: (lineNo: number) => void,
+  ) {}
+
+  /** Handles the complete lines in buf[start, end) (with `eof`, the unterminated rest too);
+   *  returns where the unfinished last line starts. */
+  feed(buf: Buffer, start: number, end: number, eof: boolean): number {
+    const fn = this.fn;
+    while (start < end) {
+      let nl = buf.indexOf(10, start);
+      if (nl < 0 || nl >= end) {
+        if (!eof) return start;
+        nl = end;
+      }
+      const lineNo = ++this.lineNo;
+      let s = start;
+      let e = nl;
+      if (e > s && buf[e - 1] === 13) e--;
+      while (s < e && (buf[s] === 32 || buf[s] === 9)) s++;
+      while (e > s && (buf[e - 1] === 32 || buf[e - 1] === 9)) e--;
+      if (e - s > MAX_LINE) {
+        this.onLong?.(lineNo);
+        e = s + MAX_LINE;
+      }
+      if (e > s) fn(buf, s, e, lineNo);
+      start = nl + 1;
+    }
+    return end;
+  }
+}
+
 /** Splits a buffer into lines; calls `fn(line, lineNo)` with blanks (space, tab) and a trailing
  *  CR stripped. CRLF is tolerated on purpose (rbldnsd misparses such files). */
 export function forEachLine(buf: Buffer, fn: (line: string, lineNo: number) => void, onLong?: (lineNo: number) => void): void {
-  let start = 0;
-  let lineNo = 0;
-  const n = buf.length;
-  while (start < n) {
-    let end = buf.indexOf(10, start);
-    if (end < 0) end = n;
-    lineNo++;
-    let s = start;
-    let e = end;
-    if (e > s && buf[e - 1] === 13) e--;
-    while (s < e && (buf[s] === 32 || buf[s] === 9)) s++;
-    while (e > s && (buf[e - 1] === 32 || buf[e - 1] === 9)) e--;
-    if (e - s > MAX_LINE) {
-      onLong?.(lineNo);
-      e = s + MAX_LINE;
+  new LineSplitter((b, s, e, lineNo) => fn(b.toString('latin1', s, e), lineNo), onLong).feed(buf, 0, buf.length, true);
+}
+
+/** Read size of the streaming reader: the file is never held whole (a 140 MB list would be). */
+const CHUNK = 1 << 20;
+
+/** Feeds a data file through `lines`: plain files in chunks, gzip files (unless disabled)
+ *  decompressed whole. */
+export function readDataLines(file: string, gunzip: boolean, lines: LineSplitter): void {
+  const fd = openSync(file, 'r');
+  try {
+    let buf = Buffer.allocUnsafeSlow(CHUNK);
+    let len = 0;
+    let first = true;
+    for (;;) {
+      if (len === buf.length) {
+        // a line longer than the buffer: grow it (rare; lines are normally short)
+        const bigger = Buffer.allocUnsafeSlow(buf.length * 2);
+        buf.copy(bigger, 0, 0, len);
+        buf = bigger;
+      }
+      const got = readSync(fd, buf, len, buf.length - len, null);
+      len += got;
+      if (first && gunzip && len >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
+        const data = readDataFile(file, true);
+        lines.feed(data, 0, data.length, true);
+        return;
+      }
+      first = false;
+      const rest = lines.feed(buf, 0, len, got === 0);
+      if (got === 0) return;
+      buf.copyWithin(0, rest, len);
+      len -= rest;
     }
-    if (e > s) fn(buf.toString('latin1', s, e), lineNo);
-    start = end + 1;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -206,26 +265,28 @@ export function loadDataset(type: DatasetType, files: string[], options: LoadOpt
     } catch (e) {
       throw new LoadError(`cannot read data file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
-    const buf = readDataFile(file, options.gunzip);
     loader.startFile(file);
     const at: Loc = { file, line: 0 };
-    forEachLine(
-      buf,
-      (line, lineNo) => {
+    const addBytes = loader.addBytes?.bind(loader);
+    const lines = new LineSplitter(
+      (buf, s, e, lineNo) => {
         at.line = lineNo;
-        const c = line.charCodeAt(0);
+        const c = buf[s]!;
         // '$' or a 2-char special prefix (#$ ;$ :$)
-        if (c === 36 || ((c === 35 || c === 59 || c === 58) && line.charCodeAt(1) === 36)) {
+        if (c === 36 || ((c === 35 || c === 59 || c === 58) && e - s > 1 && buf[s + 1] === 36)) {
+          const line = buf.toString('latin1', s, e);
           const m = SPECIAL.exec(line);
           const w = m ? special(m[1]!, m[2] ?? '', loader, meta, at) : `invalid special line`;
           if (w) loader.state.warn({ ...at }, w);
           return;
         }
         if (c === 35 || c === 59) return; // # or ; comment
-        loader.addLine(line, at);
+        if (addBytes) addBytes(buf, s, e, at);
+        else loader.addLine(buf.toString('latin1', s, e), at);
       },
       (lineNo) => counting.warn({ file, line: lineNo }, 'line too long, truncated'),
     );
+    readDataLines(file, options.gunzip, lines);
     const after = stampOf(file);
     if (after.mtime !== before.mtime || after.size !== before.size) {
       throw new LoadError(`${file} changed while it was read (write data files to a temp file and rename them)`);

@@ -232,7 +232,7 @@ export const TOPICS: Topic[] = [
   {
     title: 'ip6tset (ip6tset.example)', instance: 'A',
     queries: v6cases('ip6tset.example', ['2001:db8:1:2::1', '2001:db8:1:2::5', '2001:db8:1:2::6', '2001:db8:1:2::7',
-      '2001:db8:1:3::1', '2001:db8:1:4::1', '2001:db8:ffff::1', '2001:db8::1', '::ffff:192.0.2.1', '2002:c000:0201::1'],
+      '2001:db8:1:3::1', '2001:db8:1:4::1', '2001:db8:ffff::1', '2001:db8::1', '::ffff:192.0.2.1', '2002:c000:0201::1', '::1', '::', '::ffff:0:0', '0:0:0:1::'],
     ['2001:db8:1:2::1', '2001:db8:1:2::5']).concat(
       cross([v6('2001:db8:1:2::1', 'ip6tset.example', true), v6('2001:db8:1:2::1', 'ip6tset.example').split('.').slice(1).join('.'),
         '2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ip6tset.example', v4('192.0.2.1', 'ip6tset.example')], BASIC),

@@ -126,7 +126,8 @@ export function expandTxt(txt: string | null, subject: string, s: Substitutions)
     else out = expandTemplate(s.base, subject, s, txt ?? subject);
   } else {
     if (txt === null) return null;
-    out = expandTemplate(txt, subject, s, txt);
+    const tpl = txt[0] === '=' ? txt.slice(1) : txt; // rbldnsd strips a leading '=' either way
+    out = expandTemplate(tpl, subject, s, tpl);
   }
   if (out === '') return null;
   return out.length <= TXT_EXPANDED_MAX ? out : out.slice(0, TXT_EXPANDED_MAX);

@@ -42,6 +42,7 @@ test('TXT expansion: $ subject, $$, $n, undefined $n kept, $= quirks, 254-byte c
   assert.equal(expandTxt('Listed $ see $0 and $1, $$5 $9', '192.0.2.1', s), 'Listed 192.0.2.1 see zero and one, $5 $9');
   assert.equal(expandTxt('self $= end', 'x', s), 'self self $= end end');
   assert.equal(expandTxt(null, 'x', s), null);
+  assert.equal(expandTxt('=no base so the equals sign goes', 'x', s), 'no base so the equals sign goes');
   assert.equal(expandTxt('$', '', s), null);
   assert.equal(expandTxt('x'.repeat(255), 's', s)!.length, 254);
   const b = { subst: new Array(10).fill(null), base: 'See https://bl.example/info?$= ($) for details' };

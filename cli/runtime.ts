@@ -1,7 +1,7 @@
 // Runs the server for `serve` and `rbldnsd`: snapshots first, then text files, then the
 // periodic check and SIGHUP reloads; every change is swapped into the server atomically.
 
-import { writeFileSync, appendFileSync, createWriteStream } from 'node:fs';
+import { writeFileSync, appendFileSync, createWriteStream, readFileSync, openSync } from 'node:fs';
 import { DnsServer, type ServerOptions } from '../server/index.ts';
 import { ZoneTable } from '../server/zones.ts';
 import type { Logger } from '../core/log.ts';
@@ -35,13 +35,31 @@ function toTable(zones: LoadedZone[], log: Logger): ZoneTable {
   );
 }
 
+/** Looks a user or group up in /etc/passwd or /etc/group: [id, primary gid (users only)]. */
+function lookupId(file: string, name: string): [number, number] | undefined {
+  if (/^\d+$/.test(name)) return [Number(name), Number(name)];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name) return [Number(f[2]), Number(f[3])];
+  }
+  return undefined;
+}
+
+/** rbldnsd -u user[:group]: without a group, the user's primary group. */
 function dropPrivileges(user: string, log: Logger): void {
-  if (process.getuid?.() !== 0) return;
+  if (process.getuid?.() !== 0) {
+    log.info({ user }, 'not running as root: -u ignored');
+    return;
+  }
   const [u, g] = user.split(':');
-  if (g) process.setgid!(/^\d+$/.test(g) ? Number(g) : g);
-  else process.setgid!(/^\d+$/.test(u!) ? Number(u) : u!);
-  process.setuid!(/^\d+$/.test(u!) ? Number(u) : u!);
-  log.info({ user }, 'switched user');
+  const pw = lookupId('/etc/passwd', u!);
+  if (!pw) throw new StartupError(`-u ${user}: unknown user "${u}"`);
+  const gid = g ? lookupId('/etc/group', g)?.[0] : /^\d+$/.test(u!) ? pw[0] : pw[1];
+  if (gid === undefined) throw new StartupError(`-u ${user}: unknown group "${g}"`);
+  process.setgroups?.([gid]);
+  process.setgid!(gid);
+  process.setuid!(pw[0]);
+  log.info({ user, uid: pw[0], gid }, 'switched user');
 }
 
 export async function run(spec: RuntimeSpec, log: Logger): Promise<DnsServer> {
@@ -63,7 +81,8 @@ export async function run(spec: RuntimeSpec, log: Logger): Promise<DnsServer> {
     const target = spec.queryLog.replace(/^\+/, '');
     if (target === '-') queryLog = (l) => process.stdout.write(l + '\n');
     else {
-      const stream = createWriteStream(target, { flags: 'a' });
+      // Opened now (synchronously), before any switch of user, like the stats file.
+      const stream = createWriteStream('', { fd: openSync(target, 'a') });
       queryLog = (l) => stream.write(l + '\n');
     }
   }
@@ -86,15 +105,22 @@ export async function run(spec: RuntimeSpec, log: Logger): Promise<DnsServer> {
   await server.start();
   log.info({ listen: server.addresses, zones: spec.zones.map((z) => z.name), fromSnapshots }, 'serving');
   if (spec.pidFile) writeFileSync(spec.pidFile, `${process.pid}\n`);
-  if (spec.user) dropPrivileges(spec.user, log);
 
   // Snapshots answered first; now compare them with the text files (or do the -q load).
   if (fromSnapshots || spec.quick) void store.check();
 
-  const stats = () => {
-    if (spec.statsFile) appendFileSync(spec.statsFile, server!.counters.statsLine() + '\n');
+  const statsFd = spec.statsFile ? openSync(spec.statsFile, 'a') : -1;
+  const statsWrite = (text: string) => {
+    if (statsFd < 0) return;
+    try {
+      appendFileSync(statsFd, text + '\n');
+    } catch (err) {
+      log.warn({ file: spec.statsFile, err: (err as Error).message }, 'statistics not written');
+    }
   };
-  if (spec.statsFile) appendFileSync(spec.statsFile, `${Math.floor(Date.now() / 1000)}\n`);
+  const stats = () => statsWrite(server!.counters.statsLine());
+  statsWrite(`${Math.floor(Date.now() / 1000)}`);
+  if (spec.user) dropPrivileges(spec.user, log);
   let timer: NodeJS.Timeout | undefined;
   if (spec.checkInterval > 0) {
     timer = setInterval(() => {
@@ -116,7 +142,7 @@ export async function run(spec: RuntimeSpec, log: Logger): Promise<DnsServer> {
     log.info({ signal: sig, counters: server!.counters.toJSON() }, 'shutting down');
     if (timer) clearInterval(timer);
     stats();
-    if (spec.statsFile) appendFileSync(spec.statsFile, `${Math.floor(Date.now() / 1000)}\n`);
+    statsWrite(`${Math.floor(Date.now() / 1000)}`);
     void server!.stop().finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 2000).unref();
   };

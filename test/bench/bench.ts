@@ -9,6 +9,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDataset, parseSize, sizeLabel } from './gen.ts';
+import { setDnsperfPath } from './dnsperf.ts';
 import { installCleanupHandlers } from './proc.ts';
 import { formatTable, TARGETS, verdicts } from './report.ts';
 import { runServer, type RunSettings, type ServerResult, type ServerSpec } from './run.ts';
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
   if (!rbldnsd) fail('rbldnsd not found (PATH, /usr/sbin). Install it: apt-get install rbldnsd');
   const dnsperf = findExecutable('dnsperf');
   if (!dnsperf) fail('dnsperf not found on PATH. Install it: apt-get install dnsperf');
+  setDnsperfPath(dnsperf);
   if (process.getuid?.() !== 0) process.stderr.write('bench: note: not root; rbldnsd -u nobody may fail, run as root\n');
 
   const wanted = (process.env.BENCH_SERVERS ?? 'rbldnsd,quorumbl').split(',').map((s) => s.trim()).filter(Boolean);

@@ -3,6 +3,12 @@
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { procInfo, spawnTracked } from './proc.ts';
 
+let dnsperfPath = 'dnsperf';
+/** The dnsperf binary found by the caller's tool check. */
+export function setDnsperfPath(p: string): void {
+  dnsperfPath = p;
+}
+
 export interface PerfSummary {
   sent: number;
   completed: number;
@@ -61,7 +67,7 @@ export function parseSummary(text: string): Omit<PerfSummary, 'cpuSeconds'> {
 export async function runDnsperf(o: PerfOptions): Promise<PerfSummary & { stdout: string }> {
   const args = ['-s', '127.0.0.1', '-p', String(o.port), '-d', o.queryFile, '-l', String(o.seconds), ...(o.extra ?? [])];
   const outFd = o.stdoutFile ? openSync(o.stdoutFile, 'w') : null;
-  const child = spawnTracked('dnsperf', args, { stdio: ['ignore', outFd ?? 'pipe', 'pipe'] });
+  const child = spawnTracked(dnsperfPath, args, { stdio: ['ignore', outFd ?? 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('latin1').on('data', (d: string) => (stdout += d));

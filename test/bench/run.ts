@@ -32,7 +32,7 @@ export interface ServerResult {
   error?: string;
   firstAnswerMs?: number;
   probeAttempts?: number;
-  processes?: Array<{ pid: number; comm: string }>;
+  processes?: Array<{ pid: number; comm: string; rssAfterLoadMiB: number }>;
   rssAfterLoadMiB?: number;
   rssAfterBenchMiB?: number;
   peakRssMiB?: number;
@@ -92,9 +92,9 @@ export async function runServer(spec: ServerSpec, ds: Dataset, label: string, s:
     await sleep(1000); // let the load's garbage settle before sampling RSS
     alive();
     let procs = serverProcesses(child.pid!);
-    result.processes = procs.map((p) => ({ pid: p.pid, comm: p.comm }));
+    result.processes = procs.map((p) => ({ pid: p.pid, comm: p.comm, rssAfterLoadMiB: MiB(p.rssKiB) }));
     result.rssAfterLoadMiB = MiB(sum(procs, 'rssKiB'));
-    process.stdout.write(`, RSS ${result.rssAfterLoadMiB} MiB (${procs.map((p) => `${p.comm}:${p.pid}`).join(' ')})\n`);
+    process.stdout.write(`, RSS ${result.rssAfterLoadMiB} MiB (${procs.map((p) => `${p.comm}:${p.pid} ${MiB(p.rssKiB)}`).join(', ')})\n`);
 
     const perfArgs = ['-c', '1', '-q', '200', '-t', '2']; // -t 2: don't idle 5 s for stragglers
     if (s.warmupSeconds > 0) await runDnsperf({ port, queryFile: ds.queryFile, seconds: s.warmupSeconds, extra: perfArgs });

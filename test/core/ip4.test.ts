@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IP4SET_KEYS, IP4TRIE_KEYS, IP4TSET_KEYS, Ip4Key, parseIp4Key, splitKeyLine, type Ip4KeySyntax } from '../../core/ip4.ts';
+import { IP4SET_KEYS, IP4TRIE_KEYS, IP4TSET_KEYS, Ip4Key, parseIp4Key, parseIp4QuadBytes, splitKeyLine, type Ip4KeySyntax } from '../../core/ip4.ts';
 import { ip4ToString } from '../../core/query.ts';
 
 /** 'first-last/bits' or the error text. */
@@ -74,4 +74,21 @@ test('splitKeyLine separates key and value text', () => {
   assert.deepEqual(splitKeyLine('192.0.2.6:127.0.0.6:txt'), ['192.0.2.6', ':127.0.0.6:txt']);
   assert.deepEqual(splitKeyLine('! 80.0.0.1'), ['! 80.0.0.1', '']);
   assert.deepEqual(splitKeyLine('10/8\t  text here'), ['10/8', 'text here']);
+});
+
+test('parseIp4QuadBytes reads exactly a plain dotted quad, else -1', () => {
+  const at = (s: string): number => {
+    const b = Buffer.from(`xx${s}yy`, 'latin1');
+    return parseIp4QuadBytes(b, 2, 2 + s.length);
+  };
+  assert.equal(at('1.2.3.4'), 0x01020304);
+  assert.equal(at('255.255.255.255'), 0xffffffff);
+  assert.equal(at('0.0.0.0'), 0);
+  assert.equal(at('10.020.3.004'), 0x0a140304);
+  // everything else is for the text parser (which may still accept it, e.g. 0001.2.3.4)
+  for (const s of ['', '1', '1.2.3', '1.2.3.4.', '1.2.3.4 ', '1.2.3.4/32', '1.2.3.4:x', '0001.2.3.4', '256.1.1.1', '1.2.3.256', '1..3.4', '.1.2.3', 'a.b.c.d', '1.2.3.-4']) {
+    assert.equal(at(s), -1, s);
+  }
+  // only [s, e) counts: the bytes around do not matter
+  assert.equal(parseIp4QuadBytes(Buffer.from('1.2.3.45'), 0, 7), 0x01020304);
 });

@@ -101,3 +101,43 @@ test('snapshot round-trip and dump', () => {
     '1.1.1.200\tA\t127.0.0.3', '\tTXT\t"tset 200.1.1.1"',
   ]);
 });
+
+test('the byte fast path loads exactly what the text path loads (mixed random data)', () => {
+  // plain quads go through addBytes; hiding it sends every line through addLine
+  const textOnly: DatasetType = {
+    ...ip4tset,
+    createLoader(state) {
+      const l = ip4tset.createLoader(state);
+      l.addBytes = undefined;
+      return l;
+    },
+  };
+  let x = 12345;
+  const next = (): number => ((x = (x * 1103515245 + 12345) >>> 0) >>> 8) % 256;
+  const lines: string[] = [':127.0.0.2:default $'];
+  for (let i = 0; i < 20_000; i++) {
+    const ip = `${next() % 4}.${next() % 3}.${next()}.${next()}`;
+    const r = next();
+    if (r < 150) lines.push(ip);
+    else if (r < 165) lines.push(`!${ip}`);
+    else if (r < 180) lines.push(`${ip} :3:v${r}`);
+    else if (r < 190) lines.push(`${ip.split('.').slice(0, 3).join('.')}/24`);
+    else if (r < 195) lines.push(`:127.0.0.${r % 7}:d${i}`);
+    else if (r < 200) lines.push(`0${ip}`);
+    else if (r < 205) lines.push(` ${ip}\t\r`);
+    else if (r < 210) lines.push(`${ip}.`);
+    else lines.push(ip);
+  }
+  const text = lines.join('\n');
+  const a = load(ip4tset, [text, text]);
+  const b = load(textOnly, [text, text]);
+  assert.deepEqual(a.warnings, b.warnings);
+  const dump = (ds: Dataset): string[] => {
+    const out: string[] = [];
+    ds.dump('z', (l) => out.push(l));
+    return out;
+  };
+  assert.deepEqual(dump(a.ds), dump(b.ds));
+  assert.deepEqual(a.ds.snapshot(), b.ds.snapshot());
+  assert.ok(a.ds.size > 1000);
+});

@@ -108,3 +108,57 @@ test('a missing file is a clear error naming it; a final line without newline is
   assert.equal(parseTime('2W'), 1209600);
   assert.equal(parseTime('1x'), undefined);
 });
+
+/** A type whose loader takes the byte hook: records byte lines, and text lines separately. */
+function byteRecorder() {
+  const seen: { bytes: string[]; lines: string[] } = { bytes: [], lines: [] };
+  const base = recorder();
+  const type: DatasetType = {
+    ...base.type,
+    createLoader(state) {
+      const l = base.type.createLoader(state);
+      l.addLine = (line, at) => void seen.lines.push(`${at.line}|${line}`);
+      l.addBytes = (buf, s, e, at) => void seen.bytes.push(`${at.line}|${buf.toString('latin1', s, e)}`);
+      return l;
+    },
+  };
+  return { type, seen, base: base.seen };
+}
+
+test('a loader with addBytes gets data lines as bytes (stripped), never specials or comments', () => {
+  const { type, seen, base } = byteRecorder();
+  const [f] = files(Buffer.from('# c\n$TTL 1h\n  1.2.3.4 \r\n;x\n:$1 one\n\t!5.6.7.8 :2:t\xe9\n\n1.2.3.5', 'latin1'));
+  loadDataset(type, [f!], defaultLoadOptions({ warn: () => assert.fail() }));
+  assert.deepEqual(seen.bytes, ['3|1.2.3.4', '6|!5.6.7.8 :2:t\xe9', '8|1.2.3.5']);
+  assert.deepEqual(seen.lines, []);
+  assert.equal(base.state!.ttl, 3600);
+  assert.equal(base.state!.subst[1], 'one');
+});
+
+test('big files stream in chunks: lines across chunk edges, CRLF, a line longer than the buffer', () => {
+  // ~3 MiB of lines of varied length so that line ends fall on every offset of a chunk edge
+  const parts: string[] = [];
+  const want: string[] = [];
+  let lineNo = 0;
+  for (let i = 0; lineNo < 200_000; i++) {
+    const text = `${i}.${'x'.repeat(i % 23)}`;
+    parts.push(i % 5 === 0 ? ` ${text}\r` : text);
+    want.push(`${++lineNo}|${text}`);
+    if (i === 100_000) {
+      // 2.5 MiB line: truncated to 32 KiB (one warning), numbering goes on
+      parts.push(`long${'y'.repeat(2.5 * 1024 * 1024)}`);
+      want.push(`${++lineNo}|long${'y'.repeat(32 * 1024 - 4)}`);
+    }
+  }
+  const text = parts.join('\n');
+  assert.ok(text.length > 3 * 1024 * 1024);
+  for (const body of [text, text + '\n', gzipSync(text)]) {
+    const { type, seen } = recorder();
+    const warns: string[] = [];
+    const [f] = files(body);
+    loadDataset(type, [f!], defaultLoadOptions({ warn: (at, m) => warns.push(`${at.line}:${m}`) }));
+    assert.equal(seen.lines.length, want.length);
+    assert.deepEqual(seen.lines, want);
+    assert.deepEqual(warns, ['100002:line too long, truncated']);
+  }
+});

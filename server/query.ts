@@ -49,8 +49,9 @@ export class WireQuery implements Query {
   private n = 0;
   private cached: string[] | null = null;
 
-  /** Points the query at the `n` leading labels of the parsed question. */
-  set(q: ParsedQuery, n: number, qtype: number): this {
+  /** Points the query at the `n` leading labels of the parsed question; `zoneHasIp4`: see
+   *  makeQuery (32-nibble names are mapped to IPv4 only in zones with IPv4 datasets). */
+  set(q: ParsedQuery, n: number, qtype: number, zoneHasIp4 = true): this {
     this.q = q;
     this.n = n;
     this.qtype = qtype;
@@ -65,7 +66,7 @@ export class WireQuery implements Query {
       const a = octet(b, off[3]!);
       this.ip4 = (d | c | bb | a) < 0 ? -1 : a * 0x1000000 + bb * 0x10000 + c * 0x100 + d;
     } else if (n === 32) {
-      const mq = makeQuery(this.labels, qtype); // v4-mapped / 6to4 rules live in core/query.ts
+      const mq = makeQuery(this.labels, qtype, zoneHasIp4); // v4-mapped / 6to4 rules live in core/query.ts
       this.ip4 = mq.ip4;
       this.ip6 = mq.ip6;
     } else {

@@ -5,13 +5,14 @@
 
 import type { ClientAcl } from './acl.ts';
 import type { Counters } from './counters.ts';
+import { pick, writeBlock } from './compress.ts';
 import { WireQuery } from './query.ts';
 import { AnswerSink } from './sink.ts';
 import type { Zone, ZoneTable } from './zones.ts';
 import {
   C_ANY, C_CH, C_IN, PARSE_BADVERS, PARSE_DROP, PARSE_FORMERR, ParsedQuery, RCODE_BADVERS, RCODE_FORMERR,
   RCODE_NOERROR, RCODE_NOTIMP, RCODE_NXDOMAIN, RCODE_REFUSED, RCODE_SERVFAIL, T_A, T_ANY, T_MX, T_NS, T_OPT,
-  T_SOA, T_TXT, className, encodeName, parseQuery, questionName, rcodeName, typeName,
+  T_SOA, T_TXT, className, encodeNameAsWritten, parseQuery, questionName, rcodeName, typeName,
 } from './wire.ts';
 
 export type VersionMode = 'version' | 'hide' | 'refuse';
@@ -41,8 +42,6 @@ export class Responder {
   private zoneCounters: Float64Array[] = [];
   private readonly versionTxt: Buffer | null;
   private readonly mxNames = new Map<string, Buffer>();
-  /** Offsets in `out` where each NS name was written (glue owners point there). */
-  private readonly nsNameAt = new Int32Array(64);
   private an = 0;
   private nsCount = 0;
   private arCount = 0;
@@ -107,7 +106,7 @@ export class Responder {
     const out = this.out;
     const qtype = q.qtype;
     const below = q.nLabels - zone.labelCount;
-    const zoneAt = 0xc000 | (q.nameEnd - zone.wire.length); // the zone suffix inside the question
+    const zoneAt = q.nameEnd - zone.wire.length; // the zone suffix inside the question
     const room = limit - (q.edns ? OPT_LEN : 0);
     let pos = this.header(q.qEnd);
     this.an = this.nsCount = this.arCount = 0;
@@ -119,22 +118,22 @@ export class Responder {
         if (zone.soaAnswer === null) return this.fail(RCODE_REFUSED, 0x80 | (q.flags1 & 1), zc, len, client);
       }
       if (qtype === T_NS || qtype === T_ANY) {
-        if (zone.ns.length === 0) return this.fail(RCODE_REFUSED, 0x80 | (q.flags1 & 1), zc, len, client);
+        if (zone.nsNames.length === 0) return this.fail(RCODE_REFUSED, 0x80 | (q.flags1 & 1), zc, len, client);
       }
       if (qtype === T_SOA || qtype === T_ANY) {
-        pos = this.rr(pos, zoneAt, zone.soaAnswer!);
+        pos = writeBlock(this.out, pos, pick(zone.soaAnswer!, pos), zoneAt);
         this.an++;
       }
       if (qtype === T_NS || qtype === T_ANY) {
-        pos = this.nsSet(pos, zone, zoneAt);
-        this.an += zone.ns.length;
+        pos = writeBlock(this.out, pos, pick(zone.nsBlocks[this.rotate(zone)]!, pos), zoneAt);
+        this.an += zone.nsNames.length;
       }
     }
     const sink = this.sink;
     sink.reset(qtype);
     const ds = zone.datasets;
     if (ds.length) {
-      const wq = this.wq.set(q, below, qtype);
+      const wq = this.wq.set(q, below, qtype, zone.hasIp4);
       for (let i = 0; i < ds.length; i++) if (ds[i]!.query(wq, sink)) found = true;
     }
     if (sink.count) pos = this.records(pos);
@@ -148,13 +147,16 @@ export class Responder {
     let rcode = RCODE_NOERROR;
     if (!tc) {
       if (this.an > 0) {
-        if (!this.opts.lazy && zone.ns.length) pos = this.authorityNs(pos, zone, zoneAt, room);
+        if (!this.opts.lazy && zone.nsNames.length) pos = this.authorityNs(pos, zone, zoneAt, room);
       } else {
         if (!found) rcode = RCODE_NXDOMAIN;
         const soa = zone.soaAuthority;
-        if (soa !== null && pos + 2 + soa.length <= room) {
-          pos = this.rr(pos, zoneAt, soa);
-          this.nsCount = 1;
+        if (soa !== null) {
+          const b = pick(soa, pos);
+          if (pos + b.bytes.length <= room) {
+            pos = writeBlock(out, pos, b, zoneAt);
+            this.nsCount = 1;
+          }
         }
       }
     }
@@ -179,65 +181,25 @@ export class Responder {
     return qEnd;
   }
 
-  /** Writes an owner pointer followed by a pre-encoded RR tail. */
-  private rr(pos: number, owner: number, tail: Buffer): number {
-    const out = this.out;
-    out[pos] = owner >> 8;
-    out[pos + 1] = owner & 0xff;
-    pos += 2;
-    const n = tail.length;
-    if (n < 48) for (let i = 0; i < n; i++) out[pos + i] = tail[i]!;
-    else tail.copy(out, pos);
-    return pos + n;
-  }
-
-  /** Writes the zone's NS RRset in its current rotation and advances the rotation. */
-  private nsSet(pos: number, zone: Zone, owner: number): number {
-    const ns = zone.ns;
-    const n = ns.length;
-    const start = zone.nsRotation++ % n;
+  /** The next rotation of the zone's NS RRset (advanced on every write, as rbldnsd does). */
+  private rotate(zone: Zone): number {
+    const start = zone.nsRotation++ % zone.nsNames.length;
     if (zone.nsRotation >= 0x40000000) zone.nsRotation = 0;
-    for (let j = 0; j < n; j++) {
-      const i = (start + j) % n;
-      if (i < 64) this.nsNameAt[i] = pos + 12;
-      pos = this.rr(pos, owner, ns[i]!);
-    }
-    return pos;
+    return start;
   }
 
   /** NS in AUTHORITY and glue in ADDITIONAL; what does not fit is left out (NS alone, then nothing). */
   private authorityNs(pos: number, zone: Zone, zoneAt: number, room: number): number {
-    const start = pos;
-    pos = this.nsSet(pos, zone, zoneAt);
-    if (pos > room) return start;
-    this.nsCount = zone.ns.length;
-    if (zone.glueCount === 0) return pos;
-    const nsEnd = pos;
-    const out = this.out;
-    const ttl = zone.glueTtl;
-    for (let i = 0; i < zone.glue.length; i++) {
-      const addrs = zone.glue[i]!;
-      if (addrs.length === 0) continue;
-      const at = i < 64 ? this.nsNameAt[i]! : 0x4000;
-      for (let j = 0; j < addrs.length; j++) {
-        if (at < 0x4000) {
-          out[pos] = 0xc0 | (at >> 8);
-          out[pos + 1] = at & 0xff;
-          pos += 2;
-        } else {
-          const w = zone.nsNames[i]!;
-          w.copy(out, pos);
-          pos += w.length;
-        }
-        pos = this.aTail(pos, addrs[j]!, ttl);
-        if (pos > room) {
-          this.arCount = 0;
-          return nsEnd;
-        }
-        this.arCount++;
-      }
+    const r = this.rotate(zone);
+    let b = pick(zone.nsGlueBlocks[r]!, pos);
+    if (pos + b.bytes.length <= room) {
+      this.arCount = zone.glueCount;
+    } else {
+      b = pick(zone.nsBlocks[r]!, pos);
+      if (pos + b.bytes.length > room) return pos;
     }
-    return pos;
+    this.nsCount = zone.nsNames.length;
+    return writeBlock(this.out, pos, b, zoneAt);
   }
 
   /** TYPE A, CLASS IN, TTL, RDLENGTH 4, address. */
@@ -313,11 +275,12 @@ export class Responder {
     return pos + 8;
   }
 
+  /** MX exchanges are written in full, as written in the data (rbldnsd does not compress them). */
   private mxName(name: string): Buffer {
     let w = this.mxNames.get(name);
     if (!w) {
       try {
-        w = encodeName(name);
+        w = encodeNameAsWritten(name);
       } catch {
         w = Buffer.from([0]);
       }
@@ -327,8 +290,8 @@ export class Responder {
     return w;
   }
 
-  /** CH TXT version.bind / version.server (rbldnsd leaves the query's second flags byte,
-   *  minus the rcode, as it was); any other CH question is REFUSED. */
+  /** CH TXT version.bind / version.server (rbldnsd leaves the query's second flags byte as it
+   *  was, RA and rcode bits included); any other CH question is REFUSED. */
   private version(len: number, client: string): number {
     const q = this.q;
     const b = q.buf;
@@ -357,7 +320,7 @@ export class Responder {
     this.an = 1;
     this.nsCount = this.arCount = 0;
     out[2] = 0x80 | (q.flags1 & 1);
-    out[3] = q.flags2 & 0x70;
+    out[3] = q.flags2;
     return this.finish(pos, RCODE_NOERROR, null, len, client);
   }
 

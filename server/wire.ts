@@ -154,9 +154,15 @@ export function normalizeName(name: string): string {
   return n;
 }
 
-/** Encodes a dotted name (no escapes; `.`/'' is the root) as uncompressed wire labels. */
+/** Encodes a dotted name (no escapes; `.`/'' is the root) as uncompressed lowercase wire labels. */
 export function encodeName(name: string): Buffer {
-  const n = normalizeName(name);
+  return encodeNameAsWritten(normalizeName(name));
+}
+
+/** Like encodeName, but the labels keep their case (MX exchanges, as rbldnsd writes them). */
+export function encodeNameAsWritten(name: string): Buffer {
+  let n = name;
+  while (n.endsWith('.')) n = n.slice(0, -1);
   if (n === '') return Buffer.from([0]);
   const labels = n.split('.');
   const parts: number[] = [];

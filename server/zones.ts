@@ -1,12 +1,13 @@
 // The zones the server answers for, compiled once per load: the lowercase wire form of each
 // zone name for a cheap suffix match on the packet bytes, the SOA and NS records pre-encoded
-// (the owner is written as a pointer into the question), and the glue A records of NS names
-// that lie inside any served zone, found through the datasets like rbldnsd does at reload.
+// as compressed blocks (compress.ts), and the glue A records of NS names that lie inside any
+// served zone, found through the datasets like rbldnsd does at reload.
 
 import type { Dataset } from '../core/datasets/types.ts';
 import { makeQuery } from '../core/query.ts';
 import { AnswerSink } from './sink.ts';
-import { C_IN, T_A, T_NS, T_SOA, encodeName, normalizeName, type ParsedQuery } from './wire.ts';
+import { BlockBuilder, type Block } from './compress.ts';
+import { T_A, T_NS, T_SOA, encodeName, normalizeName, type ParsedQuery } from './wire.ts';
 
 export interface ZoneSource {
   /** Zone name, any case, trailing dot optional. */
@@ -19,20 +20,9 @@ export interface ZoneSource {
   failed?: boolean;
 }
 
-function u32(b: Buffer, o: number, v: number): void {
-  b.writeUInt32BE(v >>> 0, o);
-}
-
-/** TYPE CLASS TTL RDLENGTH RDATA: everything of an RR after its owner name. */
-function rrTail(type: number, ttl: number, rdata: Buffer): Buffer {
-  const b = Buffer.alloc(10 + rdata.length);
-  b.writeUInt16BE(type, 0);
-  b.writeUInt16BE(C_IN, 2);
-  u32(b, 4, ttl);
-  b.writeUInt16BE(rdata.length, 8);
-  rdata.copy(b, 10);
-  return b;
-}
+/** Dataset types that make a zone map 32-nibble v4-mapped/6to4 names to IPv4 (rbldnsd: only
+ *  plain IPv4 datasets count; a combined dataset maps names per subzone by itself). */
+const IP4_TYPES = new Set(['ip4set', 'ip4tset', 'ip4trie']);
 
 export class Zone {
   /** Lowercase, no trailing dot. */
@@ -42,14 +32,18 @@ export class Zone {
   readonly labelCount: number;
   readonly datasets: Dataset[];
   readonly failed: boolean;
-  /** SOA RR tails: in the answer (SOA ttl) and in the authority of negative answers (minimum). */
-  soaAnswer: Buffer | null = null;
-  soaAuthority: Buffer | null = null;
-  /** NS RR tails in `$NS` order, and the offset of the name inside each (for glue pointers). */
-  ns: Buffer[] = [];
-  /** Wire form of each NS name (for glue owners that cannot be compressed). */
-  nsNames: Buffer[] = [];
-  /** Glue per NS name (same index as `ns`): A addresses; all glue shares `glueTtl`. */
+  /** Whether 32-nibble names are also looked up as IPv4 (core/query.ts makeQuery). */
+  readonly hasIp4: boolean;
+  /** SOA record blocks: in the answer (SOA ttl) and in the authority of negative answers (minimum). */
+  soaAnswer: Block | null = null;
+  soaAuthority: Block | null = null;
+  /** `$NS` names as written (rbldnsd keeps their case), duplicates removed. */
+  readonly nsNames: string[] = [];
+  nsTtl = 0;
+  /** Per rotation (index = first NS written): the NS RRset, and the NS RRset plus glue. */
+  nsBlocks: Block[] = [];
+  nsGlueBlocks: Block[] = [];
+  /** Glue per NS name (same index as `nsNames`): A addresses, deduplicated across the zone. */
   glue: number[][] = [];
   glueCount = 0;
   glueTtl = 0;
@@ -64,28 +58,32 @@ export class Zone {
     this.labelCount = this.name === '' ? 0 : this.name.split('.').length;
     this.datasets = src.datasets.slice();
     this.failed = !!src.failed;
+    this.hasIp4 = this.datasets.some((d) => IP4_TYPES.has(d.type));
     const soa = this.datasets.find((d) => d.meta.soa)?.meta.soa;
     if (soa) {
-      const mname = encodeName(soa.mname);
-      const rname = encodeName(soa.rname);
-      const rdata = Buffer.alloc(mname.length + rname.length + 20);
-      mname.copy(rdata, 0);
-      rname.copy(rdata, mname.length);
-      let o = mname.length + rname.length;
-      u32(rdata, o, soa.serial === 0 ? src.newestMtime : soa.serial);
-      u32(rdata, o + 4, soa.refresh);
-      u32(rdata, o + 8, soa.retry);
-      u32(rdata, o + 12, soa.expire);
-      u32(rdata, o + 16, soa.minimum);
-      this.soaAnswer = rrTail(T_SOA, soa.ttl, rdata);
-      this.soaAuthority = rrTail(T_SOA, soa.minimum, rdata);
+      const serial = soa.serial === 0 ? src.newestMtime : soa.serial;
+      const build = (ttl: number, internal: boolean): Block => {
+        const b = new BlockBuilder(this.name, internal);
+        b.zonePointer();
+        const at = b.rrHead(T_SOA, ttl);
+        b.name(soa.mname);
+        b.name(soa.rname);
+        for (const v of [serial, soa.refresh, soa.retry, soa.expire, soa.minimum]) b.u32(v);
+        b.rdEnd(at);
+        return b.build(internal ? build(ttl, false) : null);
+      };
+      this.soaAnswer = build(soa.ttl, true);
+      this.soaAuthority = build(soa.minimum, true);
     }
     const ns = this.datasets.find((d) => d.meta.ns)?.meta.ns;
     if (ns) {
+      this.nsTtl = ns.ttl;
+      const seen = new Set<string>();
       for (const n of ns.names) {
-        const w = encodeName(n);
-        this.nsNames.push(w);
-        this.ns.push(rrTail(T_NS, ns.ttl, w));
+        const key = normalizeName(n);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        this.nsNames.push(n.replace(/\.$/, ''));
         this.glue.push([]);
       }
     }
@@ -94,6 +92,47 @@ export class Zone {
   /** True when `name` (normalized) is this zone or below it. */
   contains(name: string): boolean {
     return this.name === '' || name === this.name || name.endsWith('.' + this.name);
+  }
+
+  /** Builds the NS blocks, once the glue is known. */
+  buildNs(): void {
+    const n = this.nsNames.length;
+    this.nsBlocks = [];
+    this.nsGlueBlocks = [];
+    for (let s = 0; s < n; s++) {
+      this.nsBlocks.push(this.nsBlock(s, false, true, this.nsBlock(s, false, false, null)));
+      this.nsGlueBlocks.push(
+        this.glueCount ? this.nsBlock(s, true, true, this.nsBlock(s, true, false, null)) : this.nsBlocks[s]!,
+      );
+    }
+  }
+
+  /** The NS RRset starting at `start`, then (with `glue`) the glue in `$NS` order, its owners
+   *  pointing at the NS names (rbldnsd's layout). */
+  private nsBlock(start: number, glue: boolean, internal: boolean, flat: Block | null): Block {
+    const names = this.nsNames;
+    const n = names.length;
+    const b = new BlockBuilder(this.name, internal);
+    const whole = new Array<number>(n);
+    for (let j = 0; j < n; j++) {
+      const i = (start + j) % n;
+      b.zonePointer();
+      const at = b.rrHead(T_NS, this.nsTtl);
+      whole[i] = b.name(names[i]!);
+      b.rdEnd(at);
+    }
+    if (glue) {
+      for (let i = 0; i < n; i++) {
+        for (const ip of this.glue[i]!) {
+          if (internal) b.pointer(whole[i]!);
+          else b.name(names[i]!);
+          const at = b.rrHead(T_A, this.glueTtl);
+          b.u32(ip);
+          b.rdEnd(at);
+        }
+      }
+    }
+    return b.build(flat);
   }
 }
 
@@ -157,35 +196,39 @@ export class ZoneTable {
   private computeGlue(zone: Zone, warn: (msg: string) => void): void {
     const sink = this.sink;
     zone.glueTtl = 0x7fffffff;
-    zone.nsNames.forEach((wire, i) => {
-      const name = wireToName(wire);
+    // rbldnsd keeps an address once per zone: a later NS name whose A records were all given
+    // to an earlier NS name gets no glue.
+    const seen = new Set<number>();
+    zone.nsNames.forEach((written, i) => {
+      const name = normalizeName(written);
       const target = this.zoneOf(name);
       if (!target) return; // outside our zones: the resolver finds the address elsewhere
       if (target.failed) return;
       const below = name === target.name ? [] : name.slice(0, name.length - target.name.length - (target.name ? 1 : 0)).split('.');
       sink.reset(T_A);
-      const q = makeQuery(below, T_A);
+      const q = makeQuery(below, T_A, target.hasIp4);
       for (const d of target.datasets) d.query(q, sink);
       const addrs: number[] = [];
-      for (let r = 0; r < sink.count; r++) if (sink.types[r] === T_A) addrs.push(sink.nums[r]!);
+      let any = false;
+      for (let r = 0; r < sink.count; r++) {
+        if (sink.types[r] !== T_A) continue;
+        any = true;
+        const ip = sink.nums[r]!;
+        if (!seen.has(ip)) {
+          seen.add(ip);
+          addrs.push(ip);
+        }
+      }
+      // The TTL of records left out as duplicates still lowers the glue TTL (rbldnsd).
+      if (any && sink.minA < zone.glueTtl) zone.glueTtl = sink.minA;
       if (addrs.length === 0) {
         warn(`zone ${zone.name || '.'}: no glue A record found for NS ${name} inside zone ${target.name || '.'}`);
         return;
       }
       zone.glue[i] = addrs;
       zone.glueCount += addrs.length;
-      if (sink.minA < zone.glueTtl) zone.glueTtl = sink.minA;
     });
     if (zone.glueCount === 0) zone.glueTtl = 0;
+    zone.buildNs();
   }
-}
-
-function wireToName(w: Buffer): string {
-  const parts: string[] = [];
-  let o = 0;
-  while (w[o]) {
-    parts.push(w.toString('latin1', o + 1, o + 1 + w[o]!));
-    o += w[o]! + 1;
-  }
-  return parts.join('.');
 }

@@ -97,9 +97,10 @@ test('listed address: A + TXT, NS authority, glue, AA, RD echoed, case kept', ()
   assert.deepEqual(p.authorities!.map((a) => [a.name, a.type, a.ttl]), [
     ['IP4SET.bl.Example', 'NS', 86400], ['IP4SET.bl.Example', 'NS', 86400], ['IP4SET.bl.Example', 'NS', 86400],
   ]);
-  // glue: NS names inside gen.example, found through its generic data; one shared (min) TTL
+  // glue: NS names inside gen.example, found through its generic data; one shared (min) TTL.
+  // The names are compressed against the zone suffix in the question, so `Example` takes its case.
   assert.deepEqual(p.additionals!.map((a) => [a.name, a.type, a.ttl, data(a)]).sort(), [
-    ['ns1.gen.example', 'A', 600, '192.0.2.53'], ['ns2.gen.example', 'A', 600, '192.0.2.55'],
+    ['ns1.gen.Example', 'A', 600, '192.0.2.53'], ['ns2.gen.Example', 'A', 600, '192.0.2.55'],
   ]);
   assert.equal(raw.readUInt16BE(12 + 29 + 4), 0xc00c, 'answer owner points at the question');
 });
@@ -344,4 +345,106 @@ test('IPv6 names and dnset names reach the datasets', () => {
   assert.deepEqual(get(r, name, 'A').p.answers!.map((a) => data(a)), ['127.0.1.2']);
   assert.deepEqual(get(r, 'X.Evil.Test.dn.example', 'TXT').p.answers!.map((a) => data(a)), ['Domain evil.test is listed']);
   assert.equal(get(r, 'ok.evil.test.dn.example', 'A').p.rcode, 'NXDOMAIN');
+});
+
+// rbldnsd compresses each fragment it writes (SOA record, NS RRset, NS RRset + glue) on its own:
+// names point at a suffix of the zone name in the question or at an earlier name of the same
+// fragment; MX exchanges are written in full, as written in the data.
+test('name compression: NS, SOA and glue names point into the zone suffix and take the query case', () => {
+  const t = new ZoneTable([
+    { name: 'ip4set.bl.example', datasets: [dataset('ip4set', '$NS 1d ns1.gen.example ns2.example.net\n:127.0.0.2:L $\n192.0.2.0/24\n')], newestMtime: 1 },
+    { name: 'gen.example', datasets: [dataset('generic', GENERIC)], newestMtime: 1 },
+  ]);
+  const r = responder({}, t);
+  let { p, raw } = get(r, '1.2.0.192.ip4set.bl.example', 'A');
+  assert.equal(raw.length, 128, 'the size rbldnsd answers with');
+  ({ p, raw } = get(r, '2.2.0.192.IP4SET.BL.EXAMPLE', 'A'));
+  assert.deepEqual(p.authorities!.map((a) => data(a)).sort(), ['ns1.gen.EXAMPLE', 'ns2.example.net']);
+  assert.deepEqual(p.additionals!.map((a) => [a.name, data(a)]), [['ns1.gen.EXAMPLE', '192.0.2.53']]);
+  // NXDOMAIN: the SOA names point into the question's zone suffix too
+  ({ p } = get(r, 'nx.Gen.Example', 'A'));
+  assert.equal(p.rcode, 'NXDOMAIN');
+  const soa = data(p.authorities![0]!) as { mname: string; rname: string };
+  assert.equal(soa.mname, 'ns1.Gen.Example');
+  assert.equal(soa.rname, 'hostmaster.example.net');
+});
+
+test('name compression: an apex NS answer and the authority NS set are compressed separately', () => {
+  const t = new ZoneTable([
+    { name: 'z.example', datasets: [dataset('generic', '$NS 1h ns.example.net ns2.example.net ns3.z.example\nns3 A 192.0.2.9\n')], newestMtime: 1 },
+  ]);
+  const { p, raw } = get(responder({}, t), 'z.example', 'NS');
+  assert.equal(p.answers!.length, 3);
+  assert.equal(p.authorities!.length, 3);
+  assert.deepEqual(p.additionals!.map((a) => [a.name, data(a)]), [['ns3.z.example', '192.0.2.9']]);
+  // As rbldnsd (checked with g4.example, one byte longer): 27 header+question, answer 29+18+17
+  // (one "example.net" written, "ns3" + pointer), the authority the same again (it does not
+  // point into the answer), the glue owner a pointer into the authority: 171
+  assert.equal(raw.length, 171);
+});
+
+test('name compression: a block beyond the 14-bit pointer range is written without inner pointers', () => {
+  const lines = ['$NS 1d ns1.example.net ns2.example.net', '$TTL 60'];
+  for (let i = 0; i < 300; i++) lines.push(`192.0.2.1 :127.0.${i >> 8}.${i & 255}:${`t${i} `.padEnd(100, 'x')}`);
+  const t = new ZoneTable([{ name: 'huge.example', datasets: [dataset('ip4set', lines.join('\n'))], newestMtime: 1 }]);
+  const { p, raw } = get(responder({}, t), '1.2.0.192.huge.example', 'TXT', {}, true);
+  assert.ok(raw.length > 0x4000);
+  assert.equal(p.answers!.length, 255);
+  assert.deepEqual(p.authorities!.map((a) => data(a)).sort(), ['ns1.example.net', 'ns2.example.net']);
+});
+
+test('MX exchanges keep the case they have in the data', () => {
+  const t = new ZoneTable([
+    { name: 'gen.example', datasets: [dataset('generic', '@ MX 10 MX2.Example.NET.\nx MX 20 mx.X.GEN.example\n')], newestMtime: 1 },
+  ]);
+  const r = responder({}, t);
+  assert.deepEqual(get(r, 'gen.example', 'MX').p.answers!.map((a) => data(a)), [{ preference: 10, exchange: 'MX2.Example.NET' }]);
+  assert.deepEqual(get(r, 'X.gen.example', 'MX').p.answers!.map((a) => data(a)), [{ preference: 20, exchange: 'mx.X.GEN.example' }]);
+});
+
+test('glue: an address already given to an earlier NS name is not repeated', () => {
+  const t = new ZoneTable([
+    {
+      name: 'bl.example',
+      datasets: [
+        dataset('ip4set', '$NS 1h ns.bl.example ns1.gen.example -skipped.example.net ns.bl.example\n:127.0.0.20:p $\n192.0.2.0/24\n'),
+        dataset('generic', 'ns A 192.0.2.53\nns A 192.0.2.54\n'),
+      ],
+      newestMtime: 1,
+    },
+    { name: 'gen.example', datasets: [dataset('generic', 'ns1 600 A 192.0.2.53\n')], newestMtime: 1 },
+  ]);
+  const { p } = get(responder({}, t), '1.2.0.192.bl.example', 'A');
+  assert.equal(p.authorities!.length, 2);
+  // ns1.gen.example's only address went to ns.bl.example already; its TTL still lowers the glue TTL
+  assert.deepEqual(p.additionals!.map((a) => [a.name, a.ttl, data(a)]), [
+    ['ns.bl.example', 600, '192.0.2.53'], ['ns.bl.example', 600, '192.0.2.54'],
+  ]);
+});
+
+test('v4-mapped names: IPv4 lookup only in zones with a plain IPv4 dataset', () => {
+  const v6 = '::/0 :127.0.0.7:v6 $\n';
+  const t = new ZoneTable([
+    { name: 'v6.example', datasets: [dataset('ip6trie', v6)], newestMtime: 1 },
+    { name: 'mixed.example', datasets: [dataset('ip6trie', v6), dataset('ip4set', ':127.0.0.3:v4 $\n192.0.2.1\n')], newestMtime: 1 },
+  ]);
+  const r = responder({}, t);
+  const mapped = '1.0.2.0.0.0.0.c.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0';
+  assert.deepEqual(get(r, `${mapped}.v6.example`, 'TXT').p.answers!.map((a) => data(a)), ['v6 ::ffff:c000:201']);
+  assert.deepEqual(get(r, `${mapped}.mixed.example`, 'TXT').p.answers!.map((a) => data(a)), ['v4 192.0.2.1']);
+  assert.equal(t.zoneOf('v6.example')!.hasIp4, false);
+  assert.equal(t.zoneOf('mixed.example')!.hasIp4, true);
+});
+
+test('CH version.bind: the second flags byte of the query comes back untouched', () => {
+  const r = responder();
+  for (const f2 of [0xb0, 0x80, 0x00, 0xbf]) {
+    const ch = query('version.bind', 'TXT');
+    ch.writeUInt16BE(3, ch.length - 2);
+    ch[2] = 0x01;
+    ch[3] = f2;
+    const { raw } = ask(r, ch)!;
+    assert.equal(raw[2], 0x81);
+    assert.equal(raw[3], f2);
+  }
 });

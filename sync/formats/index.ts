@@ -1,0 +1,61 @@
+// parseSource: the bytes of a fetched source file -> address ranges / domains, counters, the first
+// errors and header metadata. Pure and synchronous (the sync engine runs it in a worker thread
+// and transfers the typed arrays, which each own a whole ArrayBuffer).
+//
+// Kind 'ip' expects addresses: 'plain', 'netset', 'spamhaus-drop', 'dshield', 'csv'. Kind
+// 'domain' expects names: 'domains', 'hosts', and 'plain' / 'csv' read as names. Format
+// 'rbldnsd' is not handled here: the engine loads it with core/rbldnsd/reader.ts.
+
+import { parseCsv } from './csv.ts';
+import { parseDomains, parseHosts } from './domains.ts';
+import { parseDshield } from './dshield.ts';
+import { parsePlain } from './plain.ts';
+import { Sink } from './sink.ts';
+import { parseSpamhausDrop } from './spamhaus.ts';
+import type { ParseOptions, ParsedSource } from './types.ts';
+
+export type { ParseError, ParseOptions, ParsedSource, SourceFormat } from './types.ts';
+
+const IP_ONLY = new Set(['spamhaus-drop', 'dshield', 'netset']);
+const DOMAIN_ONLY = new Set(['domains', 'hosts']);
+
+/** Throws (an Error naming the problem) only for unusable options, never for file content:
+ *  bad lines are counted in `errors` and sampled in `sampleErrors`. */
+export function parseSource(buf: Buffer | Uint8Array, opts: ParseOptions): ParsedSource {
+  const { format, kind } = opts;
+  if (format === 'rbldnsd') throw new Error("format 'rbldnsd' is loaded with core/rbldnsd/reader.ts, not parseSource");
+  if (kind !== 'ip' && kind !== 'domain') throw new Error(`unknown kind '${String(kind)}'`);
+  if (kind === 'domain' && IP_ONLY.has(format)) throw new Error(`format ${format} lists addresses: kind must be ip`);
+  if (kind === 'ip' && DOMAIN_ONLY.has(format)) throw new Error(`format ${format} lists domains: kind must be domain`);
+  if (opts.delimiter !== undefined && opts.delimiter.length !== 1) throw new Error('delimiter must be one character');
+  // a plain Uint8Array view: monomorphic element access in the hot loops
+  const b = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  const sink = new Sink(opts, b.length);
+  switch (format) {
+    case 'plain':
+      if (kind === 'domain') parseDomains(b, sink);
+      else parsePlain(b, sink);
+      break;
+    case 'netset':
+      parsePlain(b, sink, true);
+      break;
+    case 'spamhaus-drop':
+      parseSpamhausDrop(b, sink);
+      break;
+    case 'dshield':
+      parseDshield(b, sink);
+      break;
+    case 'csv':
+      parseCsv(b, sink);
+      break;
+    case 'domains':
+      parseDomains(b, sink);
+      break;
+    case 'hosts':
+      parseHosts(b, sink);
+      break;
+    default:
+      throw new Error(`unknown format '${String(format)}'`);
+  }
+  return sink.finish();
+}

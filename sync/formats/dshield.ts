@@ -70,7 +70,7 @@ export function parseDshield(b: Uint8Array, sink: Sink): void {
       t.start4 = start;
       t.end4 = end;
       t.masked = false;
-      t.width = end - start + 1 >= 4294967296 ? 0 : 1 + Math.clz32(end - start + 1);
+      t.width = Math.clz32(end - start); // as scanAddr: 32 - ceil(log2(size))
     }
     sink.add(t, line, b, s, e);
   });

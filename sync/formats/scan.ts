@@ -37,7 +37,8 @@ export class AddrToken {
   end4 = 0;
   /** IPv6 range: words 0-3 start, 4-7 end (most significant first). */
   readonly w6 = new Uint32Array(8);
-  /** Prefix length of the token (a range: the prefix of the largest power of two <= its size). */
+  /** Prefix length of the token (a range: of the smallest CIDR block size that holds it, so a
+   *  range is wider than /N exactly when it covers more addresses than a /N). */
   width = 0;
   /** A CIDR whose host bits were set (masked off). */
   masked = false;
@@ -138,15 +139,14 @@ function wordMask(bits: number, k: number): number {
   return (0xffffffff << (32 - wb)) >>> 0;
 }
 
-/** Prefix length equivalent of an IPv4 range size (1..2^32). */
-function width4(size: number): number {
-  if (size >= 4294967296) return 0;
-  return 1 + Math.clz32(size);
+/** Prefix length of the smallest CIDR-sized block that holds end - start + 1 addresses:
+ *  32 - ceil(log2(size)), i.e. the leading zero bits of end - start. */
+function width4(diff: number): number {
+  return Math.clz32(diff);
 }
 
-/** Prefix length equivalent of IPv6 range w[0..3]-w[4..7]: 128 - floor(log2(end - start + 1)). */
+/** The same for IPv6 range w[0..3]-w[4..7]: the leading zero bits of the 128-bit end - start. */
 function width6(w: Uint32Array): number {
-  // size = end - start + 1, 128-bit, into D
   let borrow = 0;
   for (let k = 3; k >= 0; k--) {
     let v = w[4 + k]! - w[k]! - borrow;
@@ -154,16 +154,9 @@ function width6(w: Uint32Array): number {
     if (v < 0) v += 4294967296;
     D[k] = v;
   }
-  let carry = 1;
-  for (let k = 3; k >= 0 && carry; k--) {
-    const v = D[k]! + carry;
-    carry = v > 0xffffffff ? 1 : 0;
-    D[k] = v >>> 0;
-  }
-  if (carry) return 0; // the whole space
   for (let k = 0; k < 4; k++) {
     const v = D[k]!;
-    if (v !== 0) return 128 - (32 * (3 - k) + 31 - Math.clz32(v));
+    if (v !== 0) return 32 * k + Math.clz32(v);
   }
   return 128;
 }
@@ -245,7 +238,7 @@ export function scanAddr(b: Uint8Array, p: number, e: number, t: AddrToken): boo
         return false;
       }
       t.end4 = V4;
-      t.width = width4(V4 - t.start4 + 1);
+      t.width = width4(V4 - t.start4);
     } else {
       r2 = parseV6(b, r, e, w, 4);
       if (r2 < 0) {

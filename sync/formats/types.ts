@@ -37,8 +37,9 @@ export interface ParsedSource {
   sampleErrors: ParseError[];
   /** Header fields (netset, DShield), DROP metadata, counters such as asns and hostBitsMasked. */
   meta: Record<string, string | number>;
-  /** Prefix length of the widest accepted IPv4 / IPv6 entry (a range counts as the prefix whose
-   *  size is the largest power of two <= its size); 32 / 128 when there is none. */
+  /** Prefix length of the widest accepted IPv4 / IPv6 entry (an a-b range counts as the smallest
+   *  CIDR block size that holds it: wider than /N means more addresses than a /N); 32 / 128 when
+   *  there is none. */
   widest4: number;
   widest6: number;
 }

@@ -115,7 +115,7 @@ function parseV6(b: Uint8Array, p: number, e: number, out: Uint32Array, off: num
         gap = n;
         p += 2;
         if (p >= e || HEX[b[p]!]! < 0) break;
-      } else p++;
+      } else if (++p >= e || HEX[b[p]!]! < 0) return -1; // a single ':' needs a group after it
       continue;
     }
     break;

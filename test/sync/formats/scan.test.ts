@@ -68,3 +68,35 @@ test('IPv6 errors', () => {
   assert.equal(scan('2001:db8::ff-2001:db8::1'), `error ${ERR_ORDER}`);
   assert.equal(scan('2001:db8::ff-192.0.2.1'), `error ${ERR_FAMILY}`);
 });
+
+test('differential: accepts exactly the addresses node:net accepts (random tokens)', async () => {
+  const { isIP } = await import('node:net');
+  let a = 99;
+  const rnd = (n: number): number => {
+    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+    return a % n;
+  };
+  const alphabet = '0123456789abcdefABCDEF.::';
+  const group = (): string => (rnd(4) === 0 ? '' : rnd(0x10000).toString(16).slice(0, 1 + rnd(4)));
+  let checked = 0;
+  for (let i = 0; i < 40000; i++) {
+    let s: string;
+    const k = rnd(3);
+    if (k === 0) {
+      s = '';
+      const n = 1 + rnd(40);
+      for (let j = 0; j < n; j++) s += alphabet[rnd(alphabet.length)];
+    } else if (k === 1) {
+      const n = 1 + rnd(9);
+      s = Array.from({ length: n }, group).join(':');
+      if (rnd(4) === 0) s += ':' + [rnd(300), rnd(300), rnd(300), rnd(300)].join('.');
+    } else {
+      s = Array.from({ length: 3 + rnd(3) }, () => String(rnd(300))).join('.');
+    }
+    if (/(^|[.:])0\d/.test(s)) continue; // zero-padded octets: we read them as decimal, node rejects them
+    const ours = !scan(s).startsWith('error') && !scan(s).includes(' +');
+    assert.equal(ours, isIP(s) !== 0, s);
+    checked++;
+  }
+  assert.ok(checked > 20000);
+});

@@ -1,6 +1,8 @@
 // HTTP(S) fetcher: conditional GET, Content-Encoding (gzip/deflate/br) decoded, bounded manual
 // redirects, connect + total timeouts, a size cap, truncation detection. A `.gz` file served
-// without Content-Encoding is stored as-is: the parser layer gunzips by magic bytes.
+// without Content-Encoding is stored as-is: the parser layer gunzips by magic bytes (a server that
+// labels a .gz file `Content-Encoding: gzip` gets it decoded here instead; both end the same).
+// The size cap applies to the bytes on the wire and to the decoded bytes (gzip bombs).
 
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';

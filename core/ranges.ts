@@ -4,14 +4,14 @@
 
 /** Sorted, disjoint, merged (adjacent ranges joined) IPv4 ranges with inclusive ends. */
 export interface RangeSet4 {
-  start: Uint32Array;
-  end: Uint32Array;
+  start: Uint32Array<ArrayBuffer>;
+  end: Uint32Array<ArrayBuffer>;
 }
 
 /** IPv6 ranges: 4 uint32 words per address (most significant word first), sorted, merged. */
 export interface RangeSet6 {
-  start: Uint32Array;
-  end: Uint32Array;
+  start: Uint32Array<ArrayBuffer>;
+  end: Uint32Array<ArrayBuffer>;
 }
 
 export function emptyRangeSet4(): RangeSet4 {

@@ -9,6 +9,9 @@ import { loadDataset, LoadError } from '../core/rbldnsd/reader.ts';
 import { parseRbldnsdArgs, resolveBind, UsageError } from './rbldnsd-args.ts';
 import { run, StartupError, type RuntimeSpec } from './runtime.ts';
 import type { LoadedConfig } from '../core/config/load.ts';
+import { mirrorZones, setupSync, syncCommand, dbPath } from './sync.ts';
+import { sourcesCommand } from './sources.ts';
+import { SyncScheduler } from '../sync/scheduler.ts';
 import type { LoadSettings, ZoneSpec } from '../core/zones/spec.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -20,6 +23,12 @@ Usage: quorumbl <command> [options]
 Commands:
   serve [--config FILE]        run the DNS server (default config: ${DEFAULT_CONFIG})
   check-config FILE            validate a config file without serving
+  sync [--config FILE] [NAME...]
+                               fetch upstream sources now (all, or the named ones);
+                               exit 1 when any failed or was quarantined
+  sources [--config FILE] [--json]
+                               sync state of every source
+  sources accept|drop NAME     promote or delete a quarantined update
   rbldnsd [rbldnsd options] zone:type:file[,file...]...
                                drop-in for rbldnsd: same options and data files
                                (-n -b addr[/port] -w dir -t def:min:max -c int -e -q
@@ -37,10 +46,12 @@ function fail(msg: string, code = 1): never {
 
 function specFromConfig(cfg: LoadedConfig): RuntimeSpec {
   const c = cfg.config;
+  const stateDir = configPath(cfg, c.state_dir);
   const zones: ZoneSpec[] = c.zones.map((z) => ({
     name: z.name,
     datasets: z.datasets.map((d) => ({ type: d.type, files: d.files.map((f) => configPath(cfg, f)) })),
   }));
+  zones.push(...mirrorZones(cfg, stateDir));
   return {
     zones,
     settings: { ttl: { def: c.ttl.default, min: c.ttl.min, max: c.ttl.max }, acceptHostBits: c.load.accept_host_bits, gunzip: c.load.gunzip },
@@ -54,7 +65,7 @@ function specFromConfig(cfg: LoadedConfig): RuntimeSpec {
       versionText: `quorumbl ${VERSION}`,
     },
     checkInterval: c.reload.check_interval,
-    stateDir: configPath(cfg, c.state_dir),
+    stateDir,
     quick: false,
     queryLog: c.server.query_log === null ? undefined : c.server.query_log === '-' ? '-' : configPath(cfg, c.server.query_log),
   };
@@ -65,7 +76,30 @@ async function serve(args: string[]): Promise<void> {
   const cfg = loadConfig(values.config);
   const log = createLogger(cfg.config.log.level);
   log.info({ config: cfg.file }, `quorumbl ${VERSION} starting`);
-  await run(specFromConfig(cfg), log);
+  const spec = specFromConfig(cfg);
+  const { store } = await run(spec, log);
+  const sources = cfg.config.sources;
+  if (sources.length && cfg.config.sync.enabled) {
+    // A new last good copy is picked up at once, not at the next file check.
+    const { engine, state } = setupSync(sources, spec.stateDir!, spec.settings, log, () => void store.check());
+    new SyncScheduler(sources, { engine, state, log }).start();
+    log.info({ sources: sources.map((s) => `${s.name}.mirror.${cfg.config.base}`) }, 'source sync scheduled');
+  }
+}
+
+async function sync(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string', short: 'c' } } });
+  const cfg = loadConfig(values.config);
+  const spec = specFromConfig(cfg);
+  const log = createLogger(cfg.config.log.level, false);
+  return syncCommand(positionals, cfg.config.sources, spec.stateDir!, spec.settings, log);
+}
+
+async function sources(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } } });
+  const cfg = loadConfig(values.config);
+  const stateDir = configPath(cfg, cfg.config.state_dir);
+  return sourcesCommand([...positionals, ...(values.json ? ['--json'] : [])], { dbPath: dbPath(stateDir), stateDir, sources: cfg.config.sources });
 }
 
 function checkConfig(args: string[]): void {
@@ -142,6 +176,8 @@ async function main(argv: string[]): Promise<void> {
       case 'serve': return await serve(rest);
       case 'check-config': return checkConfig(rest);
       case 'rbldnsd': return await rbldnsd(rest);
+      case 'sync': process.exitCode = await sync(rest); return;
+      case 'sources': process.exitCode = await sources(rest); return;
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(HELP + '\n');
         return;

@@ -4,7 +4,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseTime, type TtlLimits } from '../core/rbldnsd/state.ts';
-import { DATASET_TYPES } from '../core/datasets/index.ts';
+import { RBLDNSD_TYPES } from '../core/datasets/index.ts';
 import type { ZoneSpec } from '../core/zones/spec.ts';
 
 export class UsageError extends Error {}
@@ -103,7 +103,7 @@ export function parseRbldnsdArgs(argv: string[]): RbldnsdArgs {
     const type = s.slice(c1 + 1, c2).toLowerCase();
     const files = s.slice(c2 + 1).split(/[,:]/).filter(Boolean).map((f) => resolve(base, f));
     if (type === 'acl') throw new UsageError(`"${s}": acl datasets are not supported; the serve command has an allow-query list`);
-    if (!DATASET_TYPES.has(type)) throw new UsageError(`"${s}": unknown dataset type "${type}"`);
+    if (!RBLDNSD_TYPES.has(type)) throw new UsageError(`"${s}": unknown dataset type "${type}"`);
     if (!name) throw new UsageError(`"${s}": missing zone name`);
     if (!files.length) throw new UsageError(`"${s}": no files given`);
     let z = byName.get(name);

@@ -62,7 +62,7 @@ function dropPrivileges(user: string, log: Logger): void {
   log.info({ user, uid: pw[0], gid }, 'switched user');
 }
 
-export async function run(spec: RuntimeSpec, log: Logger): Promise<DnsServer> {
+export async function run(spec: RuntimeSpec, log: Logger): Promise<{ server: DnsServer; store: ZoneStore }> {
   let server: DnsServer | undefined;
   let pending: ZoneTable | undefined;
   const store = new ZoneStore(spec.zones, {
@@ -88,8 +88,10 @@ export async function run(spec: RuntimeSpec, log: Logger): Promise<DnsServer> {
   }
 
   const fromSnapshots = await store.loadSnapshots();
+  let checked = false;
   if (!store.complete && !spec.quick) {
     await store.check();
+    checked = true;
     const failures = store.failures;
     if (failures.length) {
       throw new StartupError(
@@ -106,8 +108,9 @@ export async function run(spec: RuntimeSpec, log: Logger): Promise<DnsServer> {
   log.info({ listen: server.addresses, zones: spec.zones.map((z) => z.name), fromSnapshots }, 'serving');
   if (spec.pidFile) writeFileSync(spec.pidFile, `${process.pid}\n`);
 
-  // Snapshots answered first; now compare them with the text files (or do the -q load).
-  if (fromSnapshots || spec.quick) void store.check();
+  // Snapshots (or nothing, with -q or only not-yet-synced mirrors) answered first; now read
+  // the files.
+  if (!checked) void store.check();
 
   const statsFd = spec.statsFile ? openSync(spec.statsFile, 'a') : -1;
   const statsWrite = (text: string) => {
@@ -148,5 +151,5 @@ export async function run(spec: RuntimeSpec, log: Logger): Promise<DnsServer> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
-  return server;
+  return { server, store };
 }

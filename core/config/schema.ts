@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { isIP } from 'node:net';
 import { parseTime } from '../rbldnsd/state.ts';
 import { parseCidr } from '../cidr.ts';
+import { validate as validCron } from 'node-cron';
+import { parseAValue } from '../rbldnsd/value.ts';
 
 const duration = z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
   if (typeof v === 'number') return v;
@@ -35,10 +37,69 @@ const zoneName = z
   .regex(/^([a-z0-9_-]+\.)*[a-z0-9_-]+\.?$/i, 'not a valid zone name')
   .transform((v) => v.replace(/\.$/, '').toLowerCase());
 
-const DATASET_TYPES = ['ip4set', 'ip4tset', 'ip4trie', 'ip6tset', 'ip6trie', 'dnset', 'generic', 'combined'] as const;
+/** Byte sizes: a number, or with a unit k/KB, M/MB, G/GB (powers of 1024). */
+const size = z.union([z.number().int().positive(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+)\s*([kmg]?)i?b?$/i.exec(v.trim());
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a size (bytes, or with a unit k M G)` });
+    return z.NEVER;
+  }
+  return Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase());
+});
+
+const aCode = z.string().superRefine((v, ctx) => {
+  const a = parseAValue(v);
+  if (a === undefined || a >>> 24 !== 127 || a === 0x7f000001 || a >>> 8 === 0x7fffff) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a usable return code (127.0.0.0/8, never 127.0.0.1 or 127.255.255.x)` });
+  }
+});
+
+const FORMATS = ['rbldnsd', 'plain', 'spamhaus-drop', 'dshield', 'netset', 'csv', 'domains', 'hosts'] as const;
+const RBLDNSD_TYPES = ['ip4set', 'ip4tset', 'ip4trie', 'ip6tset', 'ip6trie', 'dnset', 'generic', 'combined'] as const;
+
+const source = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'source names are lowercase letters, digits and dashes (they become a DNS label)'),
+    kind: z.enum(['ip', 'domain']),
+    fetch: z.string().min(1),
+    tsig: z.strictObject({ name: z.string(), algorithm: z.string().default('hmac-sha256'), secret: z.string() }).optional(),
+    format: z.enum(FORMATS),
+    rbldnsd_type: z.enum(RBLDNSD_TYPES).optional(),
+    column: z.union([z.number().int().nonnegative(), z.string()]).optional(),
+    delimiter: z.string().length(1).optional(),
+    schedule: z
+      .string()
+      .superRefine((v, ctx) => {
+        if (!validCron(v)) ctx.addIssue({ code: 'custom', message: `"${v}" is not a cron expression (minute hour day month weekday)` });
+      })
+      .default('17 * * * *'),
+    min_interval: duration.default(3600),
+    jitter: duration.default(300),
+    timeout: duration.default(120),
+    connect_timeout: duration.default(15),
+    retries: z.number().int().min(0).max(10).default(2),
+    max_size: size.default(256 * 1024 * 1024),
+    max_prefix: z.strictObject({ v4: z.number().int().min(0).max(32).default(8), v6: z.number().int().min(0).max(128).default(19) }).prefault({}),
+    weight: z.number().min(0).default(1),
+    answer: z.strictObject({ a: aCode.default('127.0.0.2'), txt: z.string().max(255).nullable().default(null) }).prefault({}),
+    guards: z
+      .strictObject({
+        max_error_ratio: z.number().min(0).max(1).default(0.05),
+        max_shrink: z.number().min(0).max(1).default(0.5),
+        max_grow: z.number().min(1).default(4),
+        world_share: z.number().min(1).default(10),
+        test_point: z.boolean().default(false),
+      })
+      .prefault({}),
+  })
+  .superRefine((s, ctx) => {
+    if (s.format === 'csv' && s.column === undefined) ctx.addIssue({ code: 'custom', path: ['column'], message: 'format csv needs a column (index or header name)' });
+    if ((s.format === 'domains' || s.format === 'hosts') && s.kind !== 'domain') ctx.addIssue({ code: 'custom', path: ['kind'], message: `format ${s.format} lists domains: kind must be domain` });
+  });
 
 const dataset = z.strictObject({
-  type: z.enum(DATASET_TYPES),
+  type: z.enum(RBLDNSD_TYPES),
   files: z.array(z.string().min(1)).min(1),
 });
 
@@ -70,6 +131,22 @@ export const configSchema = z.strictObject({
   state_dir: z.string().default('./state'),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),
   zones: z.array(z.strictObject({ name: zoneName, datasets: z.array(dataset).min(1) })).default([]),
+  /** Base name: source mirrors are served as <source>.mirror.<base>. */
+  base: zoneName.default('dnsbl.internal'),
+  /** SOA/NS of the zones quorumbl builds itself (mirror zones). */
+  soa: z
+    .strictObject({
+      mname: zoneName.default('localhost'),
+      rname: zoneName.default('hostmaster.localhost'),
+      refresh: duration.default(3600),
+      retry: duration.default(600),
+      expire: duration.default(604800),
+      minimum: duration.default(300),
+      ttl: duration.default(300),
+    })
+    .prefault({}),
+  sync: z.strictObject({ enabled: z.boolean().default(true), user_agent: z.string().optional() }).prefault({}),
+  sources: z.array(source).default([]),
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -9,10 +9,15 @@ import { ip6trie } from './ip6trie.ts';
 import { dnset } from './dnset.ts';
 import { generic } from './generic.ts';
 import { combined } from './combined.ts';
+import { source } from './source.ts';
 
-export const DATASET_TYPES: ReadonlyMap<string, DatasetType> = new Map(
+/** The types rbldnsd knows (zone specs, data files). */
+export const RBLDNSD_TYPES: ReadonlyMap<string, DatasetType> = new Map(
   [ip4set, ip4tset, ip4trie, ip6tset, ip6trie, dnset, generic, combined].map((t) => [t.name, t]),
 );
+
+/** Every type a snapshot may hold: rbldnsd's plus 'source' (mirrors of other list formats). */
+export const DATASET_TYPES: ReadonlyMap<string, DatasetType> = new Map([...RBLDNSD_TYPES, [source.name, source]]);
 
 export function datasetType(name: string): DatasetType | undefined {
   return DATASET_TYPES.get(name.toLowerCase());

@@ -13,6 +13,8 @@ export interface FileStamp {
   /** mtime in whole seconds and size: what rbldnsd compares to notice a change. */
   mtime: number;
   size: number;
+  /** inode: a file replaced by rename within the same second and size is still noticed. */
+  ino?: number;
 }
 
 export class LoadError extends Error {
@@ -26,7 +28,7 @@ export class LoadError extends Error {
 
 export function stampOf(file: string): FileStamp {
   const st = statSync(file);
-  return { file, mtime: Math.floor(st.mtimeMs / 1000), size: st.size };
+  return { file, mtime: Math.floor(st.mtimeMs / 1000), size: st.size, ino: st.ino };
 }
 
 /** Reads a whole file, gunzipping when it starts with the gzip magic (unless disabled). */

@@ -3,7 +3,9 @@
 
 import { parentPort } from 'node:worker_threads';
 import { datasetType } from '../datasets/index.ts';
-import { loadDataset, type FileStamp } from '../rbldnsd/reader.ts';
+import { loadDataset, readDataFile, stampOf, type FileStamp } from '../rbldnsd/reader.ts';
+import { parseSource } from '../../sync/formats/index.ts';
+import { SourceDataset } from '../datasets/source.ts';
 import type { SnapshotPart } from '../datasets/types.ts';
 import type { DatasetSpec, LoadSettings } from './spec.ts';
 
@@ -22,6 +24,7 @@ export function loadOne(spec: DatasetSpec, settings: LoadSettings, maxWarnings: 
   const samples: string[] = [];
   let warnings = 0;
   try {
+    if (spec.source) return loadSourceFile(spec, settings, maxWarnings);
     const type = datasetType(spec.type);
     if (!type) throw new Error(`unknown dataset type "${spec.type}"`);
     const r = loadDataset(type, spec.files, {
@@ -35,6 +38,18 @@ export function loadOne(spec: DatasetSpec, settings: LoadSettings, maxWarnings: 
   } catch (e) {
     return { ok: false, error: (e as Error).message, warnings, samples };
   }
+}
+
+/** An upstream list in a non-rbldnsd format (mirror zones): parsed into merged ranges. */
+function loadSourceFile(spec: DatasetSpec, settings: LoadSettings, maxWarnings: number): LoadReply {
+  const file = spec.files[0]!;
+  const before = stampOf(file);
+  const parsed = parseSource(readDataFile(file, settings.gunzip), spec.source!.parse);
+  const after = stampOf(file);
+  if (after.mtime !== before.mtime || after.size !== before.size) throw new Error(`${file} changed while it was read`);
+  const samples = parsed.sampleErrors.slice(0, maxWarnings).map((e) => `${file}:${e.line}: ${e.message}`);
+  const ds = new SourceDataset(parsed.v4, parsed.v6, parsed.domains, spec.source!.answer);
+  return { ok: true, part: ds.snapshot(), stamps: [after], warnings: parsed.errors, samples };
 }
 
 export function transferList(part: SnapshotPart, out: ArrayBuffer[] = []): ArrayBuffer[] {

@@ -3,22 +3,24 @@
 // when a reload fails (rbldnsd would answer SERVFAIL instead).
 
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { tsWorker } from '../worker.ts';
 import { datasetType } from '../datasets/index.ts';
-import type { Dataset } from '../datasets/types.ts';
+import type { Dataset, NsSet, Soa } from '../datasets/types.ts';
 import { stampOf, type FileStamp } from '../rbldnsd/reader.ts';
 import { readSnapshot, writeSnapshot } from '../snapshot.ts';
 import type { Logger } from '../log.ts';
-import { datasetKey, type DatasetSpec, type LoadSettings, type ZoneSpec } from './spec.ts';
+import { datasetKey, datasetLabel, type DatasetSpec, type LoadSettings, type ZoneSpec } from './spec.ts';
 import type { LoadReply, LoadRequest } from './load-worker.ts';
 
 const MAX_WARNING_LINES = 20;
-const TSX_API = import.meta.resolve('tsx/esm/api');
 
 /** One shared dataset instance and what we know about its files. */
 interface Entry {
   key: string;
+  /** For logs. */
+  label: string;
   spec: DatasetSpec;
   dataset?: Dataset;
   /** Stamps of the files the current data was loaded from. */
@@ -45,16 +47,13 @@ export interface StoreOptions {
 }
 
 function stampsText(s: FileStamp[]): string {
-  return s.map((x) => `${x.file}@${x.mtime}/${x.size}`).join(' ');
+  return s.map((x) => `${x.file}@${x.mtime}/${x.size}/${x.ino ?? ''}`).join(' ');
 }
 
 /** Runs the load of several datasets in one short-lived worker thread. */
 function loadInWorker(specs: DatasetSpec[], settings: LoadSettings): Promise<LoadReply[]> {
   return new Promise((resolve, reject) => {
-    // Workers cannot start from a .ts file directly, and loader hooks are per thread: the
-    // eval'd entry loads the TypeScript module through tsx's API inside the worker.
-    const url = JSON.stringify(new URL('./load-worker.ts', import.meta.url).href);
-    const w = new Worker(`import(${JSON.stringify(TSX_API)}).then((t) => t.tsImport(${url}, ${url}))`, { eval: true });
+    const w = tsWorker(new URL('./load-worker.ts', import.meta.url));
     const replies: LoadReply[] = [];
     w.on('message', (r: LoadReply) => {
       replies.push(r);
@@ -72,6 +71,20 @@ function loadInWorker(specs: DatasetSpec[], settings: LoadSettings): Promise<Loa
   });
 }
 
+/** A dataset that holds no data, only the SOA/NS quorumbl gives the zones it builds itself
+ *  (listed first, so the zone takes its SOA and NS from it). */
+function zoneMetaDataset(soa: Soa | undefined, ns: NsSet | undefined): Dataset {
+  return {
+    type: 'zone-meta',
+    ttl: soa?.ttl ?? 0,
+    meta: { soa, ns },
+    size: 0,
+    query: () => false,
+    dump: () => {},
+    snapshot: () => ({ type: 'zone-meta', meta: null, arrays: [] }),
+  };
+}
+
 export class ZoneStore {
   private readonly entries = new Map<string, Entry>();
   private running: Promise<boolean> | null = null;
@@ -84,19 +97,24 @@ export class ZoneStore {
     for (const z of zones) {
       for (const d of z.datasets) {
         const key = datasetKey(d);
-        if (!this.entries.has(key)) this.entries.set(key, { key, spec: d });
+        if (!this.entries.has(key)) this.entries.set(key, { key, label: datasetLabel(d), spec: d });
       }
     }
   }
 
   /** True when every dataset has data (from a snapshot or a load). */
   get complete(): boolean {
-    return [...this.entries.values()].every((e) => e.dataset);
+    return [...this.entries.values()].every((e) => e.dataset || this.absentOptional(e));
   }
 
-  /** Datasets that have never loaded, with the reason. */
+  /** Required datasets that have never loaded, with the reason. */
   get failures(): { spec: DatasetSpec; error: string }[] {
-    return [...this.entries.values()].filter((e) => !e.dataset).map((e) => ({ spec: e.spec, error: e.error ?? 'not loaded' }));
+    return [...this.entries.values()].filter((e) => !e.dataset && !this.absentOptional(e)).map((e) => ({ spec: e.spec, error: e.error ?? 'not loaded' }));
+  }
+
+  /** Optional data whose file does not exist yet: nothing to wait for. */
+  private absentOptional(e: Entry): boolean {
+    return !!e.spec.optional && !e.spec.files.every((f) => existsSync(f));
   }
 
   private snapshotPath(e: Entry): string | undefined {
@@ -106,7 +124,7 @@ export class ZoneStore {
   }
 
   private snapshotKey(e: Entry): string {
-    return JSON.stringify({ dataset: e.key, settings: this.opts.settings });
+    return JSON.stringify({ dataset: e.label, settings: this.opts.settings });
   }
 
   /** Loads whatever snapshots exist, so the server can answer before any text is read. */
@@ -123,10 +141,10 @@ export class ZoneStore {
         e.dataset = type.fromSnapshot(snap.part);
         e.stamps = snap.stamps;
         n++;
-        this.opts.log.info({ dataset: e.key, snapshot: path, entries: e.dataset.size }, 'dataset loaded from snapshot');
+        this.opts.log.info({ dataset: e.label, snapshot: path, entries: e.dataset.size }, 'dataset loaded from snapshot');
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-          this.opts.log.warn({ dataset: e.key, snapshot: path, err: (err as Error).message }, 'snapshot ignored');
+          this.opts.log.warn({ dataset: e.label, snapshot: path, err: (err as Error).message }, 'snapshot ignored');
         }
       }
     }
@@ -159,7 +177,10 @@ export class ZoneStore {
         now = e.spec.files.map(stampOf);
       } catch (err) {
         const msg = `cannot read data file: ${(err as Error).message}`;
-        if (e.error !== msg) this.opts.log.error({ dataset: e.key, err: msg, serving: e.dataset ? 'last good data' : 'nothing' }, e.dataset ? 'dataset not reloaded' : 'dataset not loaded');
+        if (e.error !== msg) {
+          if (e.spec.optional && !e.dataset && (err as NodeJS.ErrnoException).code === 'ENOENT') this.opts.log.info({ dataset: e.label }, 'no data yet (waiting for the first sync)');
+          else this.opts.log.error({ dataset: e.label, err: msg, serving: e.dataset ? 'last good data' : 'nothing' }, e.dataset ? 'dataset not reloaded' : 'dataset not loaded');
+        }
         e.error = msg;
         continue;
       }
@@ -184,8 +205,8 @@ export class ZoneStore {
       }
       replies.forEach((r, i) => {
         const { e, now } = todo[i]!;
-        const ctx = { dataset: e.key, warnings: r.warnings };
-        for (const s of r.samples) this.opts.log.warn({ dataset: e.key }, s);
+        const ctx = { dataset: e.label, warnings: r.warnings };
+        for (const s of r.samples) this.opts.log.warn({ dataset: e.label }, s);
         if (r.warnings > r.samples.length) this.opts.log.warn(ctx, `${r.warnings - r.samples.length} more warnings suppressed`);
         if (!r.ok) {
           e.failedAt = now;
@@ -203,7 +224,7 @@ export class ZoneStore {
         const path = this.snapshotPath(e);
         if (path) {
           writeSnapshot(path, { key: this.snapshotKey(e), stamps: r.stamps, part: r.part }).catch((err) =>
-            this.opts.log.warn({ dataset: e.key, err: (err as Error).message }, 'snapshot not written'),
+            this.opts.log.warn({ dataset: e.label, err: (err as Error).message }, 'snapshot not written'),
           );
         }
       });
@@ -226,7 +247,7 @@ export class ZoneStore {
         changed = true;
         if (isExpired) {
           this.expired.add(e.key);
-          this.opts.log.error({ dataset: e.key }, 'dataset data expired ($TIMESTAMP): zone answers SERVFAIL');
+          this.opts.log.error({ dataset: e.label }, 'dataset data expired ($TIMESTAMP): zone answers SERVFAIL');
         } else this.expired.delete(e.key);
       }
     }
@@ -237,9 +258,10 @@ export class ZoneStore {
     const zones: LoadedZone[] = this.zones.map((z) => {
       const entries = z.datasets.map((d) => this.entries.get(datasetKey(d))!);
       const loaded = entries.filter((e) => e.dataset);
+      const own = z.soa || z.ns ? [zoneMetaDataset(z.soa, z.ns)] : [];
       return {
         name: z.name,
-        datasets: loaded.map((e) => e.dataset!),
+        datasets: [...own, ...loaded.map((e) => e.dataset!)],
         newestMtime: Math.max(0, ...loaded.flatMap((e) => e.stamps!.map((s) => s.mtime))),
         failed: loaded.length < entries.length || entries.some((e) => this.expired.has(e.key)),
       };

@@ -211,7 +211,8 @@ describe('quorumbl serve with the embedded default config', { skip }, () => {
     const state = makeTmpDir();
     proc = spawnQuorumbl(['serve'], {
       cwd: tmpdir(),
-      env: { QUORUMBL_SERVER__LISTEN: `127.0.0.1:${port}`, QUORUMBL_STATE_DIR: state },
+      // Sync off: the default sources are real upstreams, and tests stay on loopback.
+      env: { QUORUMBL_SERVER__LISTEN: `127.0.0.1:${port}`, QUORUMBL_STATE_DIR: state, QUORUMBL_SYNC__ENABLED: 'false' },
     });
     await waitReady(proc, '127.0.0.1', port, D);
   });

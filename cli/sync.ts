@@ -1,0 +1,88 @@
+// Upstream sources in the CLI: their mirror zones for `serve`, the engine and scheduler, and
+// `quorumbl sync [NAME...]` (progress on a terminal, JSON logs otherwise).
+
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import type { Logger } from '../core/log.ts';
+import { openDb } from '../core/db.ts';
+import type { LoadedConfig } from '../core/config/load.ts';
+import { parseAValue } from '../core/rbldnsd/value.ts';
+import type { LoadSettings, ZoneSpec } from '../core/zones/spec.ts';
+import { SyncEngine, type EngineOptions, type SourceConfig, type SyncResult } from '../sync/engine.ts';
+import { parseOptionsOf, rbldnsdTypeOf } from '../sync/measure.ts';
+import { SyncState, sourcePaths } from '../sync/state.ts';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export const USER_AGENT = `quorumbl/${VERSION} (self-hosted DNSBL mirror; +https://github.com/quorumbl/quorumbl)`;
+
+export function dbPath(stateDir: string): string {
+  return join(stateDir, 'quorumbl.sqlite');
+}
+
+/** `<source>.mirror.<base>`: a faithful mirror of each source, with the SOA/NS from the config. */
+export function mirrorZones(cfg: LoadedConfig, stateDir: string): ZoneSpec[] {
+  const c = cfg.config;
+  return c.sources.map((s) => {
+    const file = sourcePaths(stateDir, s.name).current;
+    const name = `${s.name}.mirror.${c.base}`;
+    const soa = { ttl: c.soa.ttl, mname: c.soa.mname, rname: c.soa.rname, serial: 0, refresh: c.soa.refresh, retry: c.soa.retry, expire: c.soa.expire, minimum: c.soa.minimum };
+    const ns = { ttl: c.soa.ttl, names: [c.soa.mname] };
+    const dataset =
+      s.format === 'rbldnsd'
+        ? { type: rbldnsdTypeOf(s), files: [file], optional: true }
+        : {
+            type: 'source',
+            files: [file],
+            optional: true,
+            source: { parse: parseOptionsOf(s), answer: { a: parseAValue(s.answer.a)!, txt: s.answer.txt, ttl: c.soa.ttl } },
+          };
+    return { name, datasets: [dataset], soa, ns };
+  });
+}
+
+export interface SyncSetup {
+  engine: SyncEngine;
+  state: SyncState;
+  close(): void;
+}
+
+export function setupSync(sources: SourceConfig[], stateDir: string, settings: LoadSettings, log: Logger, onCommitted?: (name: string) => void, onProgress?: EngineOptions['onProgress']): SyncSetup {
+  const db = openDb(dbPath(stateDir));
+  const state = new SyncState(db);
+  const engine = new SyncEngine(sources, { stateDir, state, log, userAgent: USER_AGENT, settings, onCommitted, onProgress });
+  return { engine, state, close: () => db.close() };
+}
+
+function human(n: number): string {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+}
+
+/** `quorumbl sync [NAME...]`: exit 1 when any named source failed or was quarantined. */
+export async function syncCommand(names: string[], sources: SourceConfig[], stateDir: string, settings: LoadSettings, log: Logger): Promise<number> {
+  const unknown = names.filter((n) => !sources.some((s) => s.name === n));
+  if (unknown.length) {
+    process.stderr.write(`unknown source${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (configured: ${sources.map((s) => s.name).join(', ') || 'none'})\n`);
+    return 2;
+  }
+  const tty = process.stderr.isTTY === true;
+  let started = Date.now();
+  const progress = (name: string, phase: string, bytes: number) => {
+    if (!tty) return;
+    const secs = Math.max(0.001, (Date.now() - started) / 1000);
+    process.stderr.write(`\r\x1b[K${name}: ${phase} ${human(bytes)} (${human(bytes / secs)}/s)`);
+  };
+  const { engine, close } = setupSync(sources, stateDir, settings, log, undefined, progress);
+  const results: SyncResult[] = [];
+  for (const n of names.length ? names : engine.names) {
+    started = Date.now();
+    const r = await engine.sync(n);
+    results.push(r);
+    if (tty) {
+      const detail = r.outcome === 'ok' ? `${r.stats?.entries ?? 0} entries, ${human(r.bytes ?? 0)}` : (r.reasons?.join('; ') ?? r.error ?? '');
+      process.stderr.write(`\r\x1b[K${n}: ${r.outcome}${detail ? ` - ${detail}` : ''} (${(r.ms / 1000).toFixed(1)} s)\n`);
+    }
+  }
+  close();
+  return results.some((r) => r.outcome === 'failed' || r.outcome === 'quarantined') ? 1 : 0;
+}

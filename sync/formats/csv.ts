@@ -58,9 +58,10 @@ export function parseCsv(b: Uint8Array, sink: Sink): void {
   const { column, kind } = sink.opts;
   const delim = (sink.opts.delimiter ?? ',').charCodeAt(0);
   if (column === undefined) throw new Error('format csv needs a column (index or header name)');
-  const byName = typeof column === 'string';
-  const name = byName ? column.trim().toLowerCase() : '';
-  let index = byName ? -1 : column;
+  // an all-digit string (e.g. from an environment override) is an index too
+  const byName = typeof column === 'string' && !/^\d+$/.test(column.trim());
+  const name = byName ? String(column).trim().toLowerCase() : '';
+  let index = byName ? -1 : Number(column);
   let dataLines = 0;
   const t = new AddrToken();
   eachLine(b, sink, (s, e, line) => {

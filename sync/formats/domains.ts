@@ -12,8 +12,11 @@ for (let c = 97; c <= 122; c++) LABEL[c] = LABEL[c - 32] = 1;
 LABEL[45] = LABEL[95] = 1;
 
 /** Checks the name in bytes [s, e); returns null when valid, else what is wrong. */
+let HAS_UPPER = false; // set by checkName
+
 function checkName(b: Uint8Array, s: number, e: number): string | null {
   if (e - s > 253) return 'name longer than 253 characters';
+  HAS_UPPER = false;
   let label = 0;
   let digitsOnly = true;
   let labels = 0;
@@ -26,7 +29,10 @@ function checkName(b: Uint8Array, s: number, e: number): string | null {
       continue;
     }
     if (LABEL[c] !== 1) return 'invalid character in a domain name';
-    if (c < 48 || c > 57) digitsOnly = false;
+    if (c < 48 || c > 57) {
+      digitsOnly = false;
+      if (c >= 65 && c <= 90) HAS_UPPER = true;
+    }
     if (++label > 63) return 'label longer than 63 characters';
   }
   if (label === 0) return 'empty label';
@@ -34,8 +40,9 @@ function checkName(b: Uint8Array, s: number, e: number): string | null {
   return null;
 }
 
-/** Adds the name in [s, e) (with its `*.` / `.` forms); returns null or the error text. */
-export function addName(b: Uint8Array, s: number, e: number, sink: Sink): string | null {
+/** Adds the name in [s, e) (with its `*.` / `.` forms); returns null or the error text. Names in
+ *  `skip` (hosts files' own names) are left out silently. */
+export function addName(b: Uint8Array, s: number, e: number, sink: Sink, skip?: Set<string>): string | null {
   if (e > s && b[e - 1] === 46) e--; // absolute form `example.org.`
   let star = false;
   let dot = false;
@@ -49,11 +56,19 @@ export function addName(b: Uint8Array, s: number, e: number, sink: Sink): string
   if (s >= e) return 'empty name';
   const err = checkName(b, s, e);
   if (err) return err;
-  const name = Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1').toLowerCase();
+  let name = latin1(b, s, e);
+  if (HAS_UPPER) name = name.toLowerCase();
+  if (skip !== undefined && !star && !dot && skip.has(name)) return null;
   if (star || dot) sink.addDomain('*.' + name);
   if (!star) sink.addDomain(name);
   sink.entries++;
   return null;
+}
+
+/** Text of bytes [s, e) (names are ASCII; latin1 keeps any other byte as one character). */
+function latin1(b: Uint8Array, s: number, e: number): string {
+  if (e - s <= 24) return String.fromCharCode.apply(null, b.subarray(s, e) as unknown as number[]);
+  return Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1');
 }
 
 function isBlank(c: number | undefined): boolean {
@@ -96,7 +111,6 @@ const LOCAL_NAMES = new Set([
   'ip6-allnodes',
   'ip6-allrouters',
   'ip6-allhosts',
-  '0.0.0.0',
 ]);
 
 /** Hosts-file lines: an address, then one or more names; `#` comments; localhost lines skipped. */
@@ -122,9 +136,8 @@ export function parseHosts(b: Uint8Array, sink: Sink): void {
       const ns = q;
       while (q < e && !isBlank(b[q]) && b[q] !== 35) q++;
       names++;
-      const name = Buffer.from(b.buffer, b.byteOffset + ns, q - ns).toString('latin1').toLowerCase();
-      if (LOCAL_NAMES.has(name)) continue;
-      const err = addName(b, ns, q, sink);
+      if (q - ns === 7 && b[ns] === 48 && latin1(b, ns, q) === '0.0.0.0') continue; // `0.0.0.0 0.0.0.0`
+      const err = addName(b, ns, q, sink, LOCAL_NAMES);
       if (err) sink.errorAt(line, err, b, ns, q);
     }
     if (names === 0) sink.errorAt(line, 'hosts line without a name', b, p, e);

@@ -5,6 +5,20 @@
 // Kind 'ip' expects addresses: 'plain', 'netset', 'spamhaus-drop', 'dshield', 'csv'. Kind
 // 'domain' expects names: 'domains', 'hosts', and 'plain' / 'csv' read as names. Format
 // 'rbldnsd' is not handled here: the engine loads it with core/rbldnsd/reader.ts.
+//
+// Choices, the same in every format:
+// - An entry is an IPv4/IPv6 address, `addr/len` or `a-b` (blanks allowed around the dash).
+//   IPv4 octets are decimal even when zero-padded (`010.0.2.1` = 10.0.2.1).
+// - Host bits in a CIDR are masked off (`192.0.2.7/24` -> 192.0.2.0/24): a normalisation, not an
+//   error; how many is reported in meta.hostBitsMasked (absent when none).
+// - An entry wider than /maxPrefix4 or /maxPrefix6 is an error (counted, sampled, skipped); an
+//   a-b range is "wider than /N" when it covers more addresses than a /N.
+// - An error is one rejected line (hosts and csv: one rejected name or field) with its 1-based
+//   line number and what is wrong, quoting the text; the first 20 are kept.
+// - Lines end in LF or CRLF; a UTF-8 BOM is skipped; a last line without a newline counts.
+// - meta: netset and DShield `# Key : value` header fields (before the first entry), the DROP
+//   metadata line's scalar fields plus `asns` (ASN-DROP lines), `hostBitsMasked`.
+// - csv: column = 0-based index (an all-digit string too) or a header name, case-insensitive.
 
 import { parseCsv } from './csv.ts';
 import { parseDomains, parseHosts } from './domains.ts';

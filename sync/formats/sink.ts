@@ -96,7 +96,8 @@ export class Sink {
 
   finish(): ParsedSource {
     if (this.hostBitsMasked > 0) this.meta['hostBitsMasked'] = this.hostBitsMasked;
-    const domains = this.domains.sort();
+    // an explicit comparator: much faster than the default (ToString) sort on 1M strings
+    const domains = this.domains.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     let m = 0;
     for (let i = 0; i < domains.length; i++) {
       if (m === 0 || domains[i] !== domains[m - 1]) domains[m++] = domains[i]!;

@@ -52,3 +52,8 @@ test('kind domain reads the column as names', () => {
 test('a csv source without a column is a configuration error', () => {
   assert.throws(() => parse('a\n', { format: 'csv' }), /needs a column/);
 });
+
+test('an all-digit column string is an index (environment overrides give strings)', () => {
+  const p = parse('192.0.2.1,x\n', { format: 'csv', column: '0' });
+  assert.deepEqual(v4(p), ['192.0.2.1/32']);
+});

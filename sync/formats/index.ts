@@ -44,7 +44,8 @@ export function parseSource(buf: Buffer | Uint8Array, opts: ParseOptions): Parse
   if (opts.delimiter !== undefined && opts.delimiter.length !== 1) throw new Error('delimiter must be one character');
   // a plain Uint8Array view: monomorphic element access in the hot loops
   const b = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  const sink = new Sink(opts, b.length);
+  // capacity hint for the IPv4 builder: none for names (the builder then starts small)
+  const sink = new Sink(opts, kind === 'ip' ? b.length : 0);
   switch (format) {
     case 'plain':
       if (kind === 'domain') parseDomains(b, sink);

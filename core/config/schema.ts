@@ -96,6 +96,7 @@ const source = z
   .superRefine((s, ctx) => {
     if (s.format === 'csv' && s.column === undefined) ctx.addIssue({ code: 'custom', path: ['column'], message: 'format csv needs a column (index or header name)' });
     if ((s.format === 'domains' || s.format === 'hosts') && s.kind !== 'domain') ctx.addIssue({ code: 'custom', path: ['kind'], message: `format ${s.format} lists domains: kind must be domain` });
+    if ((s.format === 'spamhaus-drop' || s.format === 'dshield' || s.format === 'netset') && s.kind !== 'ip') ctx.addIssue({ code: 'custom', path: ['kind'], message: `format ${s.format} lists addresses: kind must be ip` });
   });
 
 const dataset = z.strictObject({

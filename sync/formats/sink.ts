@@ -28,6 +28,8 @@ export class Sink {
   widest4 = 32;
   widest6 = 128;
   hostBitsMasked = 0;
+  /** Entries wider than the source allows (also counted as errors). */
+  tooWide = 0;
   readonly max4: number;
   readonly max6: number;
 
@@ -71,11 +73,11 @@ export class Sink {
   add(t: AddrToken, line: number, b: Uint8Array, s: number, e: number): boolean {
     const width = t.width;
     if (t.family === 4) {
-      if (width < this.max4) return this.tooWide(line, width, this.max4, b, s, e);
+      if (width < this.max4) return this.wide(line, width, this.max4, b, s, e);
       this.v4.add(t.start4, t.end4);
       if (width < this.widest4) this.widest4 = width;
     } else {
-      if (width < this.max6) return this.tooWide(line, width, this.max6, b, s, e);
+      if (width < this.max6) return this.wide(line, width, this.max6, b, s, e);
       const w = t.w6;
       this.v6.addWords(w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!, w[6]!, w[7]!);
       if (width < this.widest6) this.widest6 = width;
@@ -85,7 +87,8 @@ export class Sink {
     return true;
   }
 
-  private tooWide(line: number, width: number, max: number, b: Uint8Array, s: number, e: number): false {
+  private wide(line: number, width: number, max: number, b: Uint8Array, s: number, e: number): false {
+    this.tooWide++;
     this.errorAt(line, `wider than the allowed /${max} (covers a /${width})`, b, s, e);
     return false;
   }
@@ -114,6 +117,7 @@ export class Sink {
       meta: this.meta,
       widest4: this.widest4,
       widest6: this.widest6,
+      tooWide: this.tooWide,
     };
   }
 }

@@ -42,6 +42,9 @@ export interface ParsedSource {
    *  there is none. */
   widest4: number;
   widest6: number;
+  /** Entries rejected as wider than maxPrefix4/maxPrefix6 (included in errors): a list that
+   *  suddenly holds a 0.0.0.0/0 is poisoned, not merely a bit noisy; the guards reject it. */
+  tooWide: number;
 }
 
 /** How many errors are kept with their line and message. */

@@ -1,0 +1,140 @@
+// The state database (SQLite through better-sqlite3): opening it and bringing its schema up to date.
+//
+// The schema is an ordered list of migrations, each one SQL string. A migration's version is its
+// position in MIGRATIONS (1-based); `schema_version` records which ones ran. To add tables (overrides,
+// reputation, audit...) append an entry to MIGRATIONS; never edit or reorder one that has shipped.
+
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+export type Db = Database.Database;
+
+export interface Migration {
+  /** Short name, recorded in schema_version to make `sqlite3 state.db` readable. */
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    name: 'sync state',
+    // Times are unix milliseconds. Stats columns are JSON (SourceStats of sync/guards.ts).
+    sql: `
+      CREATE TABLE source_state (
+        name           TEXT PRIMARY KEY,
+        last_attempt   INTEGER,
+        last_outcome   TEXT,
+        last_success   INTEGER,
+        last_error     TEXT,
+        etag           TEXT,
+        last_modified  TEXT,
+        entries        INTEGER,
+        addresses4     INTEGER,
+        lines          INTEGER,
+        errors         INTEGER,
+        stats          TEXT,
+        q_reasons      TEXT,
+        q_path         TEXT,
+        q_at           INTEGER,
+        q_stats        TEXT,
+        q_bytes        INTEGER,
+        q_etag         TEXT,
+        q_last_modified TEXT
+      ) STRICT;
+      CREATE TABLE sync_runs (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        source   TEXT NOT NULL REFERENCES source_state(name) ON DELETE CASCADE,
+        started  INTEGER NOT NULL,
+        ended    INTEGER,
+        bytes    INTEGER,
+        entries  INTEGER,
+        outcome  TEXT CHECK (outcome IN ('ok', 'not-modified', 'failed', 'quarantined')),
+        error    TEXT,
+        note     TEXT
+      ) STRICT;
+      CREATE INDEX sync_runs_by_source ON sync_runs (source, id DESC);
+    `,
+  },
+];
+
+export class DbError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DbError';
+  }
+}
+
+export interface OpenDbOptions {
+  /** Migrations to apply (tests); defaults to MIGRATIONS. */
+  migrations?: readonly Migration[];
+  /** How long a writer waits for another process's lock before failing (ms). */
+  busyTimeoutMs?: number;
+}
+
+/** Opens (creating it and its directory when needed) the state database at `path` and migrates it.
+ *  `:memory:` gives a private in-memory database. Errors name the path and the cause. */
+export function openDb(path: string, opts: OpenDbOptions = {}): Db {
+  const migrations = opts.migrations ?? MIGRATIONS;
+  const busy = opts.busyTimeoutMs ?? 5000;
+  const memory = path === ':memory:';
+  const shown = memory ? path : resolve(path);
+  let db: Db | undefined;
+  try {
+    if (!memory) {
+      mkdirSync(dirname(shown), { recursive: true });
+      if (existsSync(shown) && statSync(shown).isDirectory()) throw new Error('it is a directory');
+    }
+    db = new Database(path, { timeout: busy });
+    // A file that is not a database only fails on first read, so read now to fail here.
+    db.pragma(`busy_timeout = ${busy | 0}`);
+    if (!memory) db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    // WAL makes NORMAL safe against corruption; a crash loses at most the last commits.
+    db.pragma('synchronous = NORMAL');
+  } catch (e) {
+    db?.close();
+    throw new DbError(`cannot open the state database ${shown}: ${errText(e)}`, { cause: e });
+  }
+  try {
+    migrate(db, migrations);
+  } catch (e) {
+    db.close();
+    if (e instanceof DbError) throw new DbError(`state database ${shown}: ${e.message}`, { cause: e.cause });
+    throw new DbError(`cannot update the schema of the state database ${shown}: ${errText(e)}`, { cause: e });
+  }
+  return db;
+}
+
+/** The schema version of an open database (0 when empty). */
+export function schemaVersion(db: Db): number {
+  const row = db.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number | null };
+  return row.v ?? 0;
+}
+
+function migrate(db: Db, migrations: readonly Migration[]): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL)`);
+  const current = schemaVersion(db);
+  if (current > migrations.length) {
+    throw new DbError(`schema version ${current} is newer than this quorumbl knows (${migrations.length}); ` +
+      'it was written by a newer release');
+  }
+  const record = db.prepare('INSERT INTO schema_version (version, name, applied) VALUES (?, ?, ?)');
+  for (let v = current + 1; v <= migrations.length; v++) {
+    const m = migrations[v - 1]!;
+    // One transaction per migration: a failing one leaves the previous version intact.
+    db.transaction(() => {
+      try {
+        db.exec(m.sql);
+      } catch (e) {
+        throw new DbError(`migration ${v} (${m.name}) failed: ${errText(e)}`, { cause: e });
+      }
+      record.run(v, m.name, Date.now());
+    })();
+  }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

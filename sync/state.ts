@@ -1,0 +1,335 @@
+// Per-source sync state and run history in the state database (tables from core/db.ts).
+//
+// One row per source (last attempt/success/error, HTTP validators, stats of the last good copy,
+// the quarantined update if any) and one row per sync run. Every method that changes both a run
+// and its source does so in one transaction, so the two never disagree.
+
+import { join } from 'node:path';
+import type { Db } from '../core/db.ts';
+import type { SourceStats } from './guards.ts';
+
+export type RunOutcome = 'ok' | 'not-modified' | 'failed' | 'quarantined';
+
+export interface Validators { etag?: string; lastModified?: string }
+
+export interface Quarantine {
+  reasons: string[];
+  /** The quarantined file, as the engine recorded it. */
+  path: string;
+  at: number;
+  stats: SourceStats | null;
+  bytes: number | null;
+  /** Validators of the quarantined copy (it is the newest copy of the upstream we have seen). */
+  validators: Validators;
+}
+
+export interface SourceState {
+  name: string;
+  lastAttempt: number | null;
+  lastOutcome: RunOutcome | null;
+  lastSuccess: number | null;
+  lastError: string | null;
+  /** Validators of the last good copy. */
+  validators: Validators;
+  entries: number | null;
+  /** Stats of the last good copy. */
+  stats: SourceStats | null;
+  quarantine: Quarantine | null;
+}
+
+export interface SyncRun {
+  id: number;
+  source: string;
+  started: number;
+  ended: number | null;
+  bytes: number | null;
+  entries: number | null;
+  /** null while the run is in progress (or was interrupted before abandonRunning()). */
+  outcome: RunOutcome | null;
+  error: string | null;
+  note: string | null;
+}
+
+export interface OkResult {
+  bytes?: number;
+  stats: SourceStats;
+  /** Validators of the new good copy (omit to keep the current ones). */
+  validators?: Validators;
+  note?: string;
+}
+
+export interface QuarantineResult {
+  reasons: string[];
+  path: string;
+  stats: SourceStats | null;
+  bytes?: number;
+  validators?: Validators;
+}
+
+/** Where a source's files live under the state directory. */
+export function sourcePaths(stateDir: string, name: string): { dir: string; current: string; staging: string; quarantine: string } {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`invalid source name '${name}' (letters, digits, '.', '_', '-')`);
+  const dir = join(stateDir, 'sources', name);
+  return { dir, current: join(dir, 'current'), staging: join(dir, 'staging'), quarantine: join(dir, 'quarantine') };
+}
+
+interface Row {
+  name: string;
+  last_attempt: number | null;
+  last_outcome: string | null;
+  last_success: number | null;
+  last_error: string | null;
+  etag: string | null;
+  last_modified: string | null;
+  entries: number | null;
+  stats: string | null;
+  q_reasons: string | null;
+  q_path: string | null;
+  q_at: number | null;
+  q_stats: string | null;
+  q_bytes: number | null;
+  q_etag: string | null;
+  q_last_modified: string | null;
+}
+
+interface RunRow {
+  id: number;
+  source: string;
+  started: number;
+  ended: number | null;
+  bytes: number | null;
+  entries: number | null;
+  outcome: string | null;
+  error: string | null;
+  note: string | null;
+}
+
+export class SyncState {
+  private readonly now: () => number;
+
+  constructor(private readonly db: Db, now: () => number = Date.now) {
+    this.now = now;
+  }
+
+  /** Starts a run: records the attempt and returns the run id. */
+  beginRun(source: string): number {
+    const at = this.now();
+    return this.db.transaction(() => {
+      this.ensure(source);
+      this.db.prepare('UPDATE source_state SET last_attempt = ? WHERE name = ?').run(at, source);
+      return Number(this.db.prepare('INSERT INTO sync_runs (source, started) VALUES (?, ?)').run(source, at).lastInsertRowid);
+    })();
+  }
+
+  /** The update passed the guards and is now the last good copy. An older quarantined update is
+   *  superseded (accepting it later would roll the data back): it is forgotten and its path is
+   *  returned for the caller to delete (null when there was none). */
+  finishOk(runId: number, r: OkResult): string | null {
+    const at = this.now();
+    return this.db.transaction(() => {
+      const source = this.endRun(runId, at, 'ok', r.bytes ?? null, r.stats.entries, null, r.note ?? null);
+      this.setGood(source, at, r.stats, r.validators);
+      const q = this.getQuarantine(source);
+      if (q) this.writeQuarantine(source, null);
+      return q?.path ?? null;
+    })();
+  }
+
+  /** The upstream has not changed since the validators we sent: the last good copy is still current. */
+  finishNotModified(runId: number): void {
+    const at = this.now();
+    this.db.transaction(() => {
+      const source = this.endRun(runId, at, 'not-modified', 0, null, null, null);
+      this.db.prepare(`UPDATE source_state SET last_outcome = 'not-modified', last_success = ?, last_error = NULL
+        WHERE name = ?`).run(at, source);
+    })();
+  }
+
+  finishFailed(runId: number, error: string, bytes?: number): void {
+    const at = this.now();
+    this.db.transaction(() => {
+      const source = this.endRun(runId, at, 'failed', bytes ?? null, null, error, null);
+      this.db.prepare(`UPDATE source_state SET last_outcome = 'failed', last_error = ? WHERE name = ?`).run(error, source);
+    })();
+  }
+
+  /** The update failed the guards and was moved to `q.path`. Returns the path of the quarantined
+   *  copy it replaces (the caller deletes that file), or null. */
+  finishQuarantined(runId: number, q: QuarantineResult): string | null {
+    const at = this.now();
+    return this.db.transaction(() => {
+      const error = `quarantined: ${q.reasons.join('; ')}`;
+      const source = this.endRun(runId, at, 'quarantined', q.bytes ?? null, q.stats?.entries ?? null, error, null);
+      const previous = this.getQuarantine(source)?.path ?? null;
+      this.db.prepare(`UPDATE source_state SET last_outcome = 'quarantined', last_error = ? WHERE name = ?`).run(error, source);
+      this.writeQuarantine(source, { reasons: q.reasons, path: q.path, at, stats: q.stats, bytes: q.bytes ?? null, validators: q.validators ?? {} });
+      return previous !== null && previous !== q.path ? previous : null;
+    })();
+  }
+
+  /** Marks runs left in progress by a stopped process as failed (call once at start-up). */
+  abandonRunning(): number {
+    const at = this.now();
+    return this.db.prepare(`UPDATE sync_runs SET ended = ?, outcome = 'failed', error = 'interrupted: quorumbl stopped during the sync'
+      WHERE outcome IS NULL`).run(at).changes;
+  }
+
+  /** Validators to send with the next fetch: the quarantined copy's when there is one (so an
+   *  unchanged upstream costs a 304 and is not quarantined again), else the last good copy's. */
+  getValidators(source: string): Validators {
+    const row = this.row(source);
+    if (!row) return {};
+    if (row.q_path !== null) return validators(row.q_etag, row.q_last_modified);
+    return validators(row.etag, row.last_modified);
+  }
+
+  setValidators(source: string, v: Validators): void {
+    this.db.transaction(() => {
+      this.ensure(source);
+      this.db.prepare('UPDATE source_state SET etag = ?, last_modified = ? WHERE name = ?').run(v.etag ?? null, v.lastModified ?? null, source);
+    })();
+  }
+
+  lastGoodStats(source: string): SourceStats | null {
+    return parseJson<SourceStats>(this.row(source)?.stats ?? null);
+  }
+
+  getQuarantine(source: string): Quarantine | null {
+    const row = this.row(source);
+    return row ? quarantineOf(row) : null;
+  }
+
+  setQuarantine(source: string, q: Quarantine): void {
+    this.db.transaction(() => {
+      this.ensure(source);
+      this.writeQuarantine(source, q);
+    })();
+  }
+
+  /** Forgets the quarantined update; returns it (null when there was none). */
+  clearQuarantine(source: string): Quarantine | null {
+    return this.db.transaction(() => {
+      const q = this.getQuarantine(source);
+      if (q) this.writeQuarantine(source, null);
+      return q;
+    })();
+  }
+
+  /** The operator accepted the quarantined copy (the caller has moved the file to `current`):
+   *  its stats and validators become the last good copy's, and an 'ok' run records the decision. */
+  acceptQuarantine(source: string, note = 'accepted by operator'): { run: SyncRun; quarantine: Quarantine } | null {
+    const at = this.now();
+    return this.db.transaction(() => {
+      const q = this.getQuarantine(source);
+      if (!q) return null;
+      const id = Number(this.db.prepare(`INSERT INTO sync_runs (source, started, ended, bytes, entries, outcome, note)
+        VALUES (?, ?, ?, ?, ?, 'ok', ?)`).run(source, at, at, q.bytes, q.stats?.entries ?? null, note).lastInsertRowid);
+      this.writeQuarantine(source, null);
+      if (q.stats) this.setGood(source, at, q.stats, q.validators);
+      else {
+        this.db.prepare(`UPDATE source_state SET last_outcome = 'ok', last_success = ?, last_error = NULL, etag = ?, last_modified = ?
+          WHERE name = ?`).run(at, q.validators.etag ?? null, q.validators.lastModified ?? null, source);
+      }
+      return { run: this.run(id)!, quarantine: q };
+    })();
+  }
+
+  getSource(source: string): SourceState | null {
+    const row = this.row(source);
+    return row ? stateOf(row) : null;
+  }
+
+  listSources(): SourceState[] {
+    return (this.db.prepare('SELECT * FROM source_state ORDER BY name').all() as Row[]).map(stateOf);
+  }
+
+  /** Newest first. */
+  recentRuns(source: string, limit = 20): SyncRun[] {
+    return (this.db.prepare('SELECT * FROM sync_runs WHERE source = ? ORDER BY id DESC LIMIT ?').all(source, limit) as RunRow[]).map(runOf);
+  }
+
+  run(id: number): SyncRun | null {
+    const r = this.db.prepare('SELECT * FROM sync_runs WHERE id = ?').get(id) as RunRow | undefined;
+    return r ? runOf(r) : null;
+  }
+
+  /** Removes a source's state and history (e.g. a source deleted from the config). */
+  forget(source: string): void {
+    this.db.prepare('DELETE FROM source_state WHERE name = ?').run(source);
+  }
+
+  private ensure(source: string): void {
+    this.db.prepare('INSERT INTO source_state (name) VALUES (?) ON CONFLICT (name) DO NOTHING').run(source);
+  }
+
+  private row(source: string): Row | undefined {
+    return this.db.prepare('SELECT * FROM source_state WHERE name = ?').get(source) as Row | undefined;
+  }
+
+  private endRun(id: number, at: number, outcome: RunOutcome, bytes: number | null, entries: number | null,
+    error: string | null, note: string | null): string {
+    const r = this.db.prepare('SELECT source, outcome FROM sync_runs WHERE id = ?').get(id) as { source: string; outcome: string | null } | undefined;
+    if (!r) throw new Error(`sync run ${id} does not exist`);
+    if (r.outcome !== null) throw new Error(`sync run ${id} of ${r.source} already finished (${r.outcome})`);
+    this.db.prepare('UPDATE sync_runs SET ended = ?, outcome = ?, bytes = ?, entries = ?, error = ?, note = ? WHERE id = ?')
+      .run(at, outcome, bytes, entries, error, note, id);
+    return r.source;
+  }
+
+  private setGood(source: string, at: number, stats: SourceStats, v: Validators | undefined): void {
+    this.db.prepare(`UPDATE source_state SET last_outcome = 'ok', last_success = ?, last_error = NULL,
+      entries = ?, addresses4 = ?, lines = ?, errors = ?, stats = ? WHERE name = ?`)
+      .run(at, stats.entries, stats.addresses4, stats.lines, stats.errors, JSON.stringify(stats), source);
+    if (v) {
+      this.db.prepare('UPDATE source_state SET etag = ?, last_modified = ? WHERE name = ?').run(v.etag ?? null, v.lastModified ?? null, source);
+    }
+  }
+
+  private writeQuarantine(source: string, q: Quarantine | null): void {
+    this.db.prepare(`UPDATE source_state SET q_reasons = ?, q_path = ?, q_at = ?, q_stats = ?, q_bytes = ?, q_etag = ?, q_last_modified = ?
+      WHERE name = ?`).run(
+      q ? JSON.stringify(q.reasons) : null, q?.path ?? null, q?.at ?? null, q?.stats ? JSON.stringify(q.stats) : null,
+      q?.bytes ?? null, q?.validators.etag ?? null, q?.validators.lastModified ?? null, source);
+  }
+}
+
+function validators(etag: string | null, lastModified: string | null): Validators {
+  const v: Validators = {};
+  if (etag !== null) v.etag = etag;
+  if (lastModified !== null) v.lastModified = lastModified;
+  return v;
+}
+
+function parseJson<T>(s: string | null): T | null {
+  return s === null ? null : (JSON.parse(s) as T);
+}
+
+function quarantineOf(row: Row): Quarantine | null {
+  if (row.q_path === null) return null;
+  return {
+    reasons: parseJson<string[]>(row.q_reasons) ?? [],
+    path: row.q_path,
+    at: row.q_at ?? 0,
+    stats: parseJson<SourceStats>(row.q_stats),
+    bytes: row.q_bytes,
+    validators: validators(row.q_etag, row.q_last_modified),
+  };
+}
+
+function stateOf(row: Row): SourceState {
+  return {
+    name: row.name,
+    lastAttempt: row.last_attempt,
+    lastOutcome: row.last_outcome as RunOutcome | null,
+    lastSuccess: row.last_success,
+    lastError: row.last_error,
+    validators: validators(row.etag, row.last_modified),
+    entries: row.entries,
+    stats: parseJson<SourceStats>(row.stats),
+    quarantine: quarantineOf(row),
+  };
+}
+
+function runOf(r: RunRow): SyncRun {
+  return { ...r, outcome: r.outcome as RunOutcome | null };
+}

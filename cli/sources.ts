@@ -1,0 +1,290 @@
+// `quorumbl sources`: sync state of each source, and the operator's decision on quarantined updates.
+// Works on the state database and the files under <state_dir>/sources/ only; a running server
+// notices a changed `current` file by itself.
+
+import { existsSync, mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { openDb, type Db } from '../core/db.ts';
+import { SyncState, sourcePaths, type Quarantine, type SourceState, type SyncRun } from '../sync/state.ts';
+
+export interface SourcesContext {
+  dbPath: string;
+  stateDir: string;
+  sources: { name: string }[];
+  /** Output sinks and clock (tests); default stdout, stderr and Date.now. */
+  out?: (s: string) => void;
+  err?: (s: string) => void;
+  now?: () => number;
+}
+
+const USAGE = `usage: quorumbl sources [--json]          state of every source
+       quorumbl sources show NAME         one source with its recent sync runs
+       quorumbl sources accept NAME       serve the quarantined update of NAME
+       quorumbl sources drop NAME         delete the quarantined update of NAME`;
+
+export async function sourcesCommand(args: string[], ctx: SourcesContext): Promise<number> {
+  const out = ctx.out ?? ((s: string) => void process.stdout.write(s));
+  const err = ctx.err ?? ((s: string) => void process.stderr.write(s));
+  const now = ctx.now ?? Date.now;
+  const [cmd, ...rest] = args;
+
+  if (cmd === undefined || cmd === '--json' || cmd === 'list') {
+    const json = cmd === '--json' || rest.includes('--json');
+    const extra = rest.filter((a) => a !== '--json');
+    if (extra.length > 0) return usage(err, `unexpected argument '${extra[0]}'`);
+    return withDb(ctx, err, (db) => list(new SyncState(db, now), ctx, json, out, now));
+  }
+  if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    out(USAGE + '\n');
+    return 0;
+  }
+  if (cmd !== 'accept' && cmd !== 'drop' && cmd !== 'show') return usage(err, `unknown sources command '${cmd}'`);
+  const json = rest.includes('--json');
+  const names = rest.filter((a) => a !== '--json');
+  if (names.length !== 1) return usage(err, `'sources ${cmd}' takes one source name`);
+  const name = names[0]!;
+  return withDb(ctx, err, (db) => {
+    const state = new SyncState(db, now);
+    const known = state.getSource(name);
+    if (!known && !ctx.sources.some((s) => s.name === name)) {
+      const configured = ctx.sources.map((s) => s.name);
+      err(`unknown source '${name}'; ${configured.length > 0 ? `configured sources: ${configured.join(', ')}` : 'no sources are configured'}\n`);
+      return 1;
+    }
+    if (cmd === 'show') return show(state, name, known, json, out, now);
+    const q = known?.quarantine ?? null;
+    if (!q) {
+      err(`source '${name}' has no quarantined update: nothing to ${cmd}\n`);
+      return 1;
+    }
+    return cmd === 'accept' ? accept(state, ctx, name, q, out, err, now) : drop(state, ctx, name, q, out, err, now);
+  });
+}
+
+function usage(err: (s: string) => void, msg: string): number {
+  err(`${msg}\n${USAGE}\n`);
+  return 2;
+}
+
+function withDb(ctx: SourcesContext, err: (s: string) => void, f: (db: Db) => number): number {
+  let db: Db;
+  try {
+    db = openDb(ctx.dbPath);
+  } catch (e) {
+    err(`${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  try {
+    return f(db);
+  } finally {
+    db.close();
+  }
+}
+
+// ---- list ---------------------------------------------------------------------------------------
+
+interface Listed { name: string; configured: boolean; state: SourceState | null }
+
+function listed(state: SyncState, ctx: SourcesContext): Listed[] {
+  const rows = new Map(state.listSources().map((s) => [s.name, s]));
+  const result: Listed[] = ctx.sources.map((s) => ({ name: s.name, configured: true, state: rows.get(s.name) ?? null }));
+  // Sources with state but no longer in the config still show (their quarantine may need a decision).
+  for (const [name, s] of rows) if (!ctx.sources.some((c) => c.name === name)) result.push({ name, configured: false, state: s });
+  return result;
+}
+
+function list(state: SyncState, ctx: SourcesContext, json: boolean, out: (s: string) => void, now: () => number): number {
+  const items = listed(state, ctx);
+  if (json) {
+    out(JSON.stringify(items.map((i) => jsonOf(i.name, i.configured, i.state)), null, 2) + '\n');
+    return 0;
+  }
+  if (items.length === 0) {
+    out('no sources are configured and none has sync state\n');
+    return 0;
+  }
+  const t = now();
+  const header = ['NAME', 'LAST SUCCESS', 'LAST ATTEMPT', 'ENTRIES', 'QUARANTINED'];
+  const rows = items.map((i) => {
+    const s = i.state;
+    return [
+      i.configured ? i.name : `${i.name} (not in config)`,
+      s?.lastSuccess != null ? age(t, s.lastSuccess) : 'never',
+      s?.lastAttempt != null ? `${s.lastOutcome ?? 'running'}, ${age(t, s.lastAttempt)}` : 'never',
+      s?.entries != null ? fmtInt(s.entries) : '-',
+      s?.quarantine ? `yes, ${age(t, s.quarantine.at)}: ${s.quarantine.reasons[0] ?? 'no reason recorded'}${s.quarantine.reasons.length > 1 ? ` (+${s.quarantine.reasons.length - 1} more)` : ''}` : 'no',
+    ];
+  });
+  out(table(header, rows));
+
+  // Details an admin acts on: why syncs fail, why updates were held back.
+  const notes: string[] = [];
+  for (const i of items) {
+    const s = i.state;
+    if (!s) continue;
+    if (s.lastOutcome === 'failed' && s.lastError) notes.push(`${i.name}: last sync failed: ${s.lastError}`);
+    if (s.quarantine) notes.push(quarantineText(i.name, s.quarantine, t));
+  }
+  if (notes.length > 0) out('\n' + notes.join('\n\n') + '\n');
+  return 0;
+}
+
+function quarantineText(name: string, q: Quarantine, t: number): string {
+  const lines = [`${name}: an update is quarantined since ${iso(q.at)} (${age(t, q.at)})` +
+    `${q.stats ? `, ${fmtInt(q.stats.entries)} entries` : ''}, because:`];
+  for (const r of q.reasons) lines.push(`  - ${r}`);
+  lines.push(`  file: ${q.path}`);
+  lines.push(`  decide: quorumbl sources accept ${name}   |   quorumbl sources drop ${name}`);
+  return lines.join('\n');
+}
+
+function show(state: SyncState, name: string, s: SourceState | null, json: boolean, out: (x: string) => void, now: () => number): number {
+  const runs = state.recentRuns(name, 10);
+  if (json) {
+    out(JSON.stringify({ ...jsonOf(name, true, s), runs: runs.map(runJson) }, null, 2) + '\n');
+    return 0;
+  }
+  const t = now();
+  const lines = [`source ${name}`];
+  if (!s) lines.push('  never synced');
+  else {
+    lines.push(`  last success: ${s.lastSuccess != null ? `${iso(s.lastSuccess)} (${age(t, s.lastSuccess)})` : 'never'}`);
+    lines.push(`  last attempt: ${s.lastAttempt != null ? `${iso(s.lastAttempt)} (${age(t, s.lastAttempt)}), ${s.lastOutcome ?? 'running'}` : 'never'}`);
+    if (s.lastError) lines.push(`  last error:   ${s.lastError}`);
+    if (s.stats) {
+      lines.push(`  last good copy: ${fmtInt(s.stats.entries)} entries, ${fmtInt(s.stats.addresses4)} IPv4 addresses, ` +
+        `${fmtInt(s.stats.errors)} parse errors in ${fmtInt(s.stats.lines)} lines`);
+    }
+    if (s.validators.etag || s.validators.lastModified) {
+      lines.push(`  validators: ${[s.validators.etag && `ETag ${s.validators.etag}`, s.validators.lastModified && `Last-Modified ${s.validators.lastModified}`].filter(Boolean).join(', ')}`);
+    }
+    if (s.quarantine) lines.push(quarantineText(name, s.quarantine, t).replace(/^/gm, '  '));
+  }
+  if (runs.length > 0) {
+    lines.push('', 'recent runs:');
+    lines.push(table(['STARTED', 'DURATION', 'OUTCOME', 'BYTES', 'ENTRIES', 'NOTE'], runs.map((r) => [
+      iso(r.started),
+      r.ended != null ? `${((r.ended - r.started) / 1000).toFixed(1)}s` : '-',
+      r.outcome ?? 'running',
+      r.bytes != null ? fmtInt(r.bytes) : '-',
+      r.entries != null ? fmtInt(r.entries) : '-',
+      r.note ?? r.error ?? '',
+    ])).trimEnd());
+  }
+  out(lines.join('\n') + '\n');
+  return 0;
+}
+
+function jsonOf(name: string, configured: boolean, s: SourceState | null) {
+  return {
+    name,
+    configured,
+    lastAttempt: isoOrNull(s?.lastAttempt),
+    lastOutcome: s?.lastOutcome ?? null,
+    lastSuccess: isoOrNull(s?.lastSuccess),
+    lastError: s?.lastError ?? null,
+    entries: s?.entries ?? null,
+    validators: s?.validators ?? {},
+    stats: s?.stats ?? null,
+    quarantine: s?.quarantine
+      ? { at: iso(s.quarantine.at), reasons: s.quarantine.reasons, path: s.quarantine.path, bytes: s.quarantine.bytes, stats: s.quarantine.stats }
+      : null,
+  };
+}
+
+function runJson(r: SyncRun) {
+  return { ...r, started: iso(r.started), ended: isoOrNull(r.ended) };
+}
+
+// ---- accept / drop ------------------------------------------------------------------------------
+
+function quarantineFile(ctx: SourcesContext, q: Quarantine): string {
+  return isAbsolute(q.path) ? q.path : join(ctx.stateDir, q.path);
+}
+
+function accept(state: SyncState, ctx: SourcesContext, name: string, q: Quarantine,
+  out: (s: string) => void, err: (s: string) => void, now: () => number): number {
+  const from = quarantineFile(ctx, q);
+  if (!existsSync(from)) {
+    err(`the quarantined update of '${name}' is recorded at ${from}, but that file is missing; ` +
+      `'quorumbl sources drop ${name}' forgets it\n`);
+    return 1;
+  }
+  const { dir, current } = sourcePaths(ctx.stateDir, name);
+  const bytes = statSync(from).size;
+  try {
+    mkdirSync(dir, { recursive: true });
+    // Same directory tree, so the rename is atomic: the server sees the old or the new file, never half.
+    renameSync(from, current);
+  } catch (e) {
+    err(`cannot move ${from} to ${current}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  state.acceptQuarantine(name, 'accepted by operator');
+  const t = now();
+  const lines = [
+    `accepted the quarantined update of '${name}' (quarantined ${age(t, q.at)}, ` +
+      `${q.stats ? `${fmtInt(q.stats.entries)} entries, ` : ''}${fmtInt(bytes)} bytes)`,
+    'it had been held back because:',
+    ...q.reasons.map((r) => `  - ${r}`),
+    `it is now the last good copy: ${current}`,
+    'a running server picks up the new file by itself; later updates are compared with this copy',
+  ];
+  out(lines.join('\n') + '\n');
+  return 0;
+}
+
+function drop(state: SyncState, ctx: SourcesContext, name: string, q: Quarantine,
+  out: (s: string) => void, err: (s: string) => void, now: () => number): number {
+  const file = quarantineFile(ctx, q);
+  let deleted = true;
+  try {
+    unlinkSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      err(`cannot delete ${file}: ${e instanceof Error ? e.message : String(e)}\n`);
+      return 1;
+    }
+    deleted = false;
+  }
+  state.clearQuarantine(name);
+  const t = now();
+  out([
+    `dropped the quarantined update of '${name}' (quarantined ${age(t, q.at)})` +
+      (deleted ? `; deleted ${file}` : `; its file ${file} was already gone`),
+    'the last good copy keeps serving; the next sync fetches the source again and re-checks it',
+  ].join('\n') + '\n');
+  return 0;
+}
+
+// ---- formatting ---------------------------------------------------------------------------------
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (r: string[]) => r.map((x, c) => (c === r.length - 1 ? x : x.padEnd(widths[c]!))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** "45s ago", "12m ago", "3h ago", "2d ago". */
+export function age(now: number, then: number): string {
+  const s = Math.max(0, Math.round((now - then) / 1000));
+  if (s < 90) return `${s}s ago`;
+  const m = Math.round(s / 60);
+  if (m < 90) return `${m}m ago`;
+  const h = Math.round(m / 60);
+  if (h < 48) return `${h}h ago`;
+  return `${Math.round(h / 24)}d ago`;
+}
+
+function iso(t: number): string {
+  return new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function isoOrNull(t: number | null | undefined): string | null {
+  return t == null ? null : iso(t);
+}
+
+const INT = new Intl.NumberFormat('en-US');
+function fmtInt(n: number): string {
+  return INT.format(n);
+}

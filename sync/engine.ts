@@ -55,7 +55,10 @@ export class SyncEngine {
   constructor(
     private readonly sources: SourceConfig[],
     private readonly opts: EngineOptions,
-  ) {}
+  ) {
+    // Runs left open by a process that stopped mid-sync are recorded as interrupted.
+    opts.state.abandonRunning();
+  }
 
   get names(): string[] {
     return this.sources.map((s) => s.name);
@@ -139,12 +142,14 @@ export class SyncEngine {
       mkdirSync(paths.quarantine, { recursive: true });
       const qfile = join(paths.quarantine, new Date().toISOString().replace(/[:.]/g, '-'));
       renameSync(staged, qfile);
-      state.finishQuarantined(runId, { reasons: verdict.reasons, path: qfile, stats, bytes, validators: fetched.validators });
+      const replaced = state.finishQuarantined(runId, { reasons: verdict.reasons, path: qfile, stats, bytes, validators: fetched.validators });
+      if (replaced) rmSync(replaced, { force: true }); // only the newest rejected copy is kept
       log.error({ source: src.name, reasons: verdict.reasons, quarantine: qfile }, 'sync: update quarantined, last good copy keeps serving');
       return done({ outcome: 'quarantined', reasons: verdict.reasons, bytes, stats });
     }
     renameSync(staged, current);
-    state.finishOk(runId, { bytes, stats, validators: fetched.validators });
+    const stale = state.finishOk(runId, { bytes, stats, validators: fetched.validators });
+    if (stale) rmSync(stale, { force: true }); // a quarantined copy this update supersedes
     log.info({ source: src.name, entries: stats.entries, bytes, ms: Date.now() - started }, 'sync: new data in place');
     this.opts.onCommitted?.(src.name);
     return done({ outcome: 'ok', bytes, stats });

@@ -100,7 +100,7 @@ function measure(req: MeasureRequest): MeasureReply {
   }
   const parsed = parseSource(readDataFile(file, settings.gunzip), parseOptionsOf(source));
   const samples = parsed.sampleErrors.slice(0, MAX_SAMPLES).map((e) => `line ${e.line}: ${e.message}`);
-  return { ok: true, stats: statsOf(parsed), samples };
+  return { ok: true, stats: statsOf(parsed, { kind: source.kind }), samples };
 }
 
 export async function measureInWorker(file: string, source: SourceConfig, settings: LoadSettings): Promise<{ stats: SourceStats; samples: string[] }> {

@@ -79,7 +79,7 @@ export async function syncCommand(names: string[], sources: SourceConfig[], stat
     const r = await engine.sync(n);
     results.push(r);
     if (tty) {
-      const detail = r.outcome === 'ok' ? `${r.stats?.entries ?? 0} entries, ${human(r.bytes ?? 0)}` : (r.reasons?.join('; ') ?? r.error ?? '');
+      const detail = r.outcome === 'ok' ? `${r.stats?.entries ?? 0} entries from ${r.stats?.lines ?? 0} lines, ${human(r.bytes ?? 0)}` : (r.reasons?.join('; ') ?? r.error ?? '');
       process.stderr.write(`\r\x1b[K${n}: ${r.outcome}${detail ? ` - ${detail}` : ''} (${(r.ms / 1000).toFixed(1)} s)\n`);
     }
   }

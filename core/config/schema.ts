@@ -147,6 +147,26 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   sync: z.strictObject({ enabled: z.boolean().default(true), user_agent: z.string().optional() }).prefault({}),
+  /** How sources, provider ranges and local evidence combine into bl/wl/dbl (see README). */
+  policy: z
+    .strictObject({
+      threshold: z.number().positive().default(1),
+      consensus: z.number().int().min(2).default(2),
+      provider_exempt: z.boolean().default(true),
+      provider_bar: z.number().positive().default(5),
+      reputation: z
+        .strictObject({ half_life: duration.default(7 * 86400), cap: z.number().positive().default(10), bar: z.number().positive().default(3) })
+        .prefault({}),
+      protected_domains: z.array(zoneName).default(['google.com', 'linkedin.com', 'microsoft.com', 'outlook.com', 'azure.com']),
+      ttl: duration.default(300),
+      /** Shown in TXT answers to outside senders; `$` = the listed key. */
+      lookup_url: z.string().max(200).nullable().default(null),
+    })
+    .prefault({}),
+  /** The REST API (and later the console). */
+  web: z
+    .strictObject({ enabled: z.boolean().default(true), listen: listenAddr.prefault('127.0.0.1:8053') })
+    .prefault({}),
   sources: z.array(source).default([]),
 });
 

@@ -56,6 +56,64 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sync_runs_by_source ON sync_runs (source, id DESC);
     `,
   },
+  {
+    name: 'local state: overrides, reputation, audit, api tokens',
+    // sync/local/*. Keys are stored in canonical form (sync/local/keys.ts). Times are unix ms.
+    // One override row per key: replacing one is an audited update, never a second row.
+    sql: `
+      CREATE TABLE overrides (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        key      TEXT NOT NULL UNIQUE,
+        kind     TEXT NOT NULL CHECK (kind IN ('ip4', 'ip6', 'domain', 'wildcard')),
+        action   TEXT NOT NULL CHECK (action IN ('allow', 'deny')),
+        reason   TEXT NOT NULL,
+        author   TEXT NOT NULL,
+        created  INTEGER NOT NULL,
+        expires  INTEGER
+      ) STRICT;
+      CREATE TABLE reputation_events (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        key       TEXT NOT NULL,
+        kind      TEXT NOT NULL CHECK (kind IN ('spam', 'trap', 'ham', 'false-positive')),
+        weight    REAL NOT NULL,
+        reporter  TEXT NOT NULL,
+        at        INTEGER NOT NULL,
+        note      TEXT
+      ) STRICT;
+      CREATE INDEX reputation_events_by_key ON reputation_events (key, at, id);
+      -- The decayed running score of each key after its last event (half_life/cap it was computed with).
+      CREATE TABLE reputation_scores (
+        key        TEXT PRIMARY KEY,
+        key_kind   TEXT NOT NULL,
+        score      REAL NOT NULL,
+        at         INTEGER NOT NULL,
+        events     INTEGER NOT NULL,
+        half_life  INTEGER NOT NULL,
+        cap        REAL NOT NULL
+      ) STRICT;
+      CREATE TABLE audit_log (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        at        INTEGER NOT NULL,
+        actor     TEXT NOT NULL,
+        action    TEXT NOT NULL,
+        target    TEXT NOT NULL,
+        before    TEXT,
+        after     TEXT
+      ) STRICT;
+      CREATE INDEX audit_log_by_target ON audit_log (target, id);
+      CREATE TABLE api_tokens (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        name       TEXT NOT NULL,
+        hash       TEXT NOT NULL UNIQUE,
+        scope      TEXT NOT NULL CHECK (scope IN ('reports', 'overrides', 'admin')),
+        created    INTEGER NOT NULL,
+        last_used  INTEGER,
+        revoked    INTEGER
+      ) STRICT;
+      -- A revoked token's name may be reused.
+      CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked IS NULL;
+    `,
+  },
 ];
 
 export class DbError extends Error {

@@ -15,6 +15,7 @@ import type { LoadState, Loc } from '../rbldnsd/state.ts';
 import {
   BUILTIN_DEFAULT, ValueTable, parseEntryValue, substitutionsOf, type Substitutions, type Value,
 } from '../rbldnsd/value.ts';
+import { isDefaultValue, valueStart } from '../ip4.ts';
 import { dumpValue, emitValue, valuesFromJson, valuesToJson } from './ip4list.ts';
 
 const EXCL = -1;
@@ -420,12 +421,8 @@ class DnsetLoader implements DatasetLoader {
       this.setDefault(v, this.store(v));
       return;
     }
-    let p = 0;
     const excl = line.charCodeAt(0) === 33; /* ! */
-    if (excl) {
-      p = 1;
-      while (line.charCodeAt(p) === 32 || line.charCodeAt(p) === 9) p++;
-    }
+    let p = excl ? valueStart(line, 1) : 0;
     let isExact = true;
     let isWild = false;
     if (line.charCodeAt(p) === 46 /* . */) {
@@ -443,9 +440,8 @@ class DnsetLoader implements DatasetLoader {
     let val = EXCL;
     let rank = -1;
     if (!excl) {
-      while (line.charCodeAt(e) === 32 || line.charCodeAt(e) === 9) e++;
-      const c = line.charCodeAt(e);
-      if (e >= line.length || c === 35 || c === 59) {
+      e = valueStart(line, e);
+      if (isDefaultValue(line, e)) {
         if (this.currentIndex < 0) this.currentIndex = this.table.intern(this.current);
         val = this.currentIndex;
         rank = this.currentRank;

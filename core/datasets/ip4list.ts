@@ -1,10 +1,10 @@
 // Chunked parallel typed arrays of (uint32 key, value index), a stable radix sort and a
 // binary search: the storage of the IPv4 dataset types (no per-entry JS objects).
 
-import type { RecordSink } from './types.ts';
+import type { DatasetMeta, RecordSink } from './types.ts';
 import type { LoadState, Loc } from '../rbldnsd/state.ts';
 import { BUILTIN_DEFAULT, ValueTable, expandTxt, parseDefaultLine, parseEntryValue, type Substitutions, type Value } from '../rbldnsd/value.ts';
-import { ip4Dotted, isDefaultValue } from '../ip4.ts';
+import { Ip4Key, ip4Dotted, isDefaultValue, parseIp4Key, valueStart, type Ip4KeySyntax } from '../ip4.ts';
 
 export type IndexArray = Uint16Array | Uint32Array;
 
@@ -20,6 +20,37 @@ export interface ValueColumnData {
 
 export function valueAt(c: ValueColumnData, i: number): number {
   return c.vals ? c.vals[i]! : c.uniform;
+}
+
+/** Sorted keys with their value column (an ip4set level, an ip4trie prefix length). */
+export interface KeyedColumn extends ValueColumnData {
+  keys: Uint32Array;
+}
+
+/** Snapshot form of keyed columns: two arrays per column (keys, then the value column or an
+ *  empty Uint16Array when uniform) and per column the uniform value index, or -1 when the
+ *  column has a value array. */
+export function columnsToSnapshot(cols: readonly KeyedColumn[]): { uniform: number[]; arrays: ArrayBufferView[] } {
+  return {
+    uniform: cols.map((c) => (c.vals ? -1 : c.uniform)),
+    arrays: cols.flatMap((c) => [c.keys, c.vals ?? new Uint16Array(0)]),
+  };
+}
+
+/** Column `i` of `columnsToSnapshot`'s form. */
+export function columnFromSnapshot(arrays: readonly ArrayBufferView[], uniform: readonly number[], i: number): KeyedColumn {
+  return {
+    keys: arrays[2 * i] as Uint32Array,
+    vals: uniform[i]! < 0 ? (arrays[2 * i + 1] as IndexArray) : null,
+    uniform: Math.max(0, uniform[i]!),
+  };
+}
+
+/** Drops repeated keys of a sorted array in place; returns the new length. */
+export function dedupKeys(keys: Uint32Array, n: number): number {
+  let w = 0;
+  for (let i = 0; i < n; i++) if (w === 0 || keys[w - 1] !== keys[i]) keys[w++] = keys[i]!;
+  return w;
 }
 
 /** Sorted, contiguous columns of an EntryList (see `EntryList.sorted`). */
@@ -340,6 +371,57 @@ export class ValueColumn {
     this.rank = this.create(v);
     return this.table.intern(v) + 1;
   }
+}
+
+/** A text data line of ip4set or ip4trie (same syntax but for the key forms `syntax` allows):
+ *  a `:A:TXT` default line, or a key, `!` first for an exclusion, with an optional value.
+ *  Fills `k` and returns the entry's value index (EXCLUDED for an exclusion), or -1 when the
+ *  line was a default line or was rejected (with a warning). */
+export function parseIp4Line(line: string, at: Loc, syntax: Ip4KeySyntax, state: LoadState, values: ValueColumn, k: Ip4Key): number {
+  const c = line.charCodeAt(0);
+  if (c === 58 /* : */) {
+    values.setDefault(line, state, at);
+    return -1;
+  }
+  const excluded = c === 33; /* ! */
+  const err = parseIp4Key(line, excluded ? valueStart(line, 1) : 0, syntax, state.options.acceptHostBits, k);
+  if (err !== null) return warnSkip(state, at, err);
+  const count = k.last - k.first + 1;
+  if (count > state.maxRange4) return warnSkip(state, at, `too large range (${count}) ignored (${state.maxRange4} max)`);
+  if (excluded) return EXCLUDED;
+  const r = values.indexAt(line, valueStart(line, k.end), state, at);
+  return typeof r === 'string' ? warnSkip(state, at, r) : r;
+}
+
+function warnSkip(state: LoadState, at: Loc, msg: string): -1 {
+  state.warn({ file: at.file, line: at.line }, msg);
+  return -1;
+}
+
+/** The one value of a "trivial set" (ip4tset, ip6tset) while loading: the first valid default
+ *  line anywhere in the dataset; later default lines are not even parsed. */
+export function firstDefault(value: Value | undefined, line: string, state: LoadState, at: Loc): Value | undefined {
+  if (value) return value;
+  const v = parseEntryValue(line, BUILTIN_DEFAULT, state, at);
+  if (typeof v !== 'string') return v;
+  state.warn({ file: at.file, line: at.line }, v);
+  return undefined;
+}
+
+/** Snapshot meta of a trivial set: its one value and the dataset-wide fields. */
+export interface TsetMeta {
+  value: [number, string | null];
+  ttl: number;
+  subs: Substitutions;
+  meta: DatasetMeta;
+}
+
+export function tsetMeta(value: Value, ttl: number, subs: Substitutions, meta: DatasetMeta): TsetMeta {
+  return { value: [value.a, value.txt], ttl, subs, meta };
+}
+
+export function tsetValue(m: TsetMeta): Value {
+  return { a: m.value[0], txt: m.value[1] };
 }
 
 /** Adds one entry's records: A, then the expanded TXT (subject = the queried address). */

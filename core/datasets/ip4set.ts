@@ -6,10 +6,10 @@
 import type { Dataset, DatasetLoader, DatasetMeta, DatasetType, Query, RecordSink, SnapshotPart } from './types.ts';
 import type { LoadState, Loc } from '../rbldnsd/state.ts';
 import { substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
-import { IP4SET_KEYS, Ip4Key, ip4Dotted, ip4ReverseName, parseIp4Key, parseIp4QuadBytes, valueStart } from '../ip4.ts';
+import { IP4SET_KEYS, Ip4Key, ip4Dotted, ip4ReverseName, parseIp4QuadBytes } from '../ip4.ts';
 import {
-  EXCLUDED, EntryList, ValueColumn, compactIndexes, dumpValue, emitValue, fit, lowerBound, valueAt, valuesFromJson, valuesToJson,
-  type IndexArray, type SortedEntries, type ValueColumnData,
+  EXCLUDED, EntryList, ValueColumn, columnFromSnapshot, columnsToSnapshot, compactIndexes, dedupKeys, dumpValue, emitValue, fit,
+  lowerBound, parseIp4Line, valueAt, valuesFromJson, valuesToJson, type KeyedColumn, type SortedEntries,
 } from './ip4list.ts';
 
 /** Levels in lookup order: the number of leading octets that form the key. */
@@ -18,9 +18,7 @@ const LEVEL_MASKS = [0xffffffff, 0xffffff00, 0xffff0000, 0xff000000] as const;
 
 /** One level: masked first address of each entry, sorted, and the value index per entry
  *  (0 = exclusion, else value table index + 1; `uniform` when `vals` is null). */
-interface Level extends ValueColumnData {
-  keys: Uint32Array;
-}
+type Level = KeyedColumn;
 
 interface Ip4SetMeta {
   values: [number, string | null][];
@@ -85,14 +83,9 @@ class Ip4SetDataset implements Dataset {
   }
 
   snapshot(): SnapshotPart {
-    const meta: Ip4SetMeta = {
-      values: valuesToJson(this.values),
-      ttl: this.ttl,
-      subs: this.subs,
-      meta: this.meta,
-      uniform: this.levels.map((l) => (l.vals ? -1 : l.uniform)),
-    };
-    return { type: this.type, meta, arrays: this.levels.flatMap((l) => [l.keys, l.vals ?? new Uint16Array(0)]) };
+    const { uniform, arrays } = columnsToSnapshot(this.levels);
+    const meta: Ip4SetMeta = { values: valuesToJson(this.values), ttl: this.ttl, subs: this.subs, meta: this.meta, uniform };
+    return { type: this.type, meta, arrays };
   }
 }
 
@@ -120,27 +113,11 @@ class Ip4SetLoader implements DatasetLoader {
   }
 
   addLine(line: string, at: Loc): void {
-    const c = line.charCodeAt(0);
-    if (c === 58 /* : */) {
-      this.values.setDefault(line, this.state, at);
-      return;
-    }
-    const excluded = c === 33; /* ! */
     const k = this.key;
-    const err = parseIp4Key(line, excluded ? valueStart(line, 1) : 0, IP4SET_KEYS, this.state.options.acceptHostBits, k);
-    if (err !== null) return this.state.warn({ file: at.file, line: at.line }, err);
-    const count = k.last - k.first + 1;
-    if (count > this.state.maxRange4) {
-      return this.state.warn({ file: at.file, line: at.line }, `too large range (${count}) ignored (${this.state.maxRange4} max)`);
-    }
-    let v = EXCLUDED;
-    let rank = 0;
-    if (!excluded) {
-      const r = this.values.indexAt(line, valueStart(line, k.end), this.state, at);
-      if (typeof r === 'string') return this.state.warn({ file: at.file, line: at.line }, r);
-      v = r;
-      rank = this.values.rank;
-    }
+    const v = parseIp4Line(line, at, IP4SET_KEYS, this.state, this.values, k);
+    if (v < 0) return;
+    const excluded = v === EXCLUDED;
+    const rank = excluded ? 0 : this.values.rank;
     const lists = excluded ? this.excluded : this.lists;
     if (k.first === k.last) lists[0]!.push(k.first, v, rank);
     else addRange(lists, k.first, k.last, v, rank);
@@ -216,13 +193,6 @@ function levelOf(list: EntryList, excluded: EntryList): Level {
   };
 }
 
-/** Drops repeated keys of a sorted array in place; returns the new length. */
-function dedupKeys(keys: Uint32Array, n: number): number {
-  let w = 0;
-  for (let i = 0; i < n; i++) if (w === 0 || keys[w - 1] !== keys[i]) keys[w++] = keys[i]!;
-  return w;
-}
-
 /** Orders each group of equal keys by value creation rank (exclusions first), then drops
  *  repeated (key, value) pairs. Groups are rare and tiny: insertion sort in place. Returns
  *  the new length. */
@@ -283,12 +253,7 @@ export const ip4set: DatasetType = {
   createLoader: (state) => new Ip4SetLoader(state),
   fromSnapshot(part: SnapshotPart): Dataset {
     const m = part.meta as Ip4SetMeta;
-    const a = part.arrays;
-    const levels: Level[] = [0, 1, 2, 3].map((l) => ({
-      keys: a[2 * l] as Uint32Array,
-      vals: m.uniform[l]! < 0 ? (a[2 * l + 1] as IndexArray) : null,
-      uniform: Math.max(0, m.uniform[l]!),
-    }));
+    const levels: Level[] = [0, 1, 2, 3].map((l) => columnFromSnapshot(part.arrays, m.uniform, l));
     return new Ip4SetDataset(levels, valuesFromJson(m.values), m.ttl, m.subs, m.meta);
   },
 };

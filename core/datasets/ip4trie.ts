@@ -6,17 +6,16 @@
 import type { Dataset, DatasetLoader, DatasetMeta, DatasetType, Query, RecordSink, SnapshotPart } from './types.ts';
 import type { LoadState, Loc } from '../rbldnsd/state.ts';
 import { substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
-import { IP4TRIE_KEYS, Ip4Key, ip4Dotted, parseIp4Key, parseIp4QuadBytes, valueStart } from '../ip4.ts';
+import { IP4TRIE_KEYS, Ip4Key, ip4Dotted, parseIp4QuadBytes } from '../ip4.ts';
 import {
-  EXCLUDED, EntryList, ValueColumn, compactIndexes, dumpValue, emitValue, fit, lowerBound, valueAt, valuesFromJson, valuesToJson,
-  type IndexArray, type SortedEntries, type ValueColumnData,
+  EXCLUDED, EntryList, ValueColumn, columnFromSnapshot, columnsToSnapshot, compactIndexes, dumpValue, emitValue, fit, lowerBound,
+  parseIp4Line, valueAt, valuesFromJson, valuesToJson, type KeyedColumn, type SortedEntries,
 } from './ip4list.ts';
 
-interface Prefixes extends ValueColumnData {
+interface Prefixes extends KeyedColumn {
   bits: number;
   /** Prefix mask as uint32 (0 for /0). */
   mask: number;
-  keys: Uint32Array;
 }
 
 interface Ip4TrieMeta {
@@ -86,15 +85,10 @@ class Ip4TrieDataset implements Dataset {
   }
 
   snapshot(): SnapshotPart {
-    const meta: Ip4TrieMeta = {
-      values: valuesToJson(this.values),
-      ttl: this.ttl,
-      subs: this.subs,
-      meta: this.meta,
-      bits: this.byLength.map((p) => p.bits),
-      uniform: this.byLength.map((p) => (p.vals ? -1 : p.uniform)),
-    };
-    return { type: this.type, meta, arrays: this.byLength.flatMap((p) => [p.keys, p.vals ?? new Uint16Array(0)]) };
+    const { uniform, arrays } = columnsToSnapshot(this.byLength);
+    const bits = this.byLength.map((p) => p.bits);
+    const meta: Ip4TrieMeta = { values: valuesToJson(this.values), ttl: this.ttl, subs: this.subs, meta: this.meta, bits, uniform };
+    return { type: this.type, meta, arrays };
   }
 }
 
@@ -116,26 +110,9 @@ class Ip4TrieLoader implements DatasetLoader {
   }
 
   addLine(line: string, at: Loc): void {
-    const c = line.charCodeAt(0);
-    if (c === 58 /* : */) {
-      this.values.setDefault(line, this.state, at);
-      return;
-    }
-    const excluded = c === 33; /* ! */
     const k = this.key;
-    const err = parseIp4Key(line, excluded ? valueStart(line, 1) : 0, IP4TRIE_KEYS, this.state.options.acceptHostBits, k);
-    if (err !== null) return this.state.warn({ file: at.file, line: at.line }, err);
-    const count = k.last - k.first + 1;
-    if (count > this.state.maxRange4) {
-      return this.state.warn({ file: at.file, line: at.line }, `too large range (${count}) ignored (${this.state.maxRange4} max)`);
-    }
-    let v = EXCLUDED;
-    if (!excluded) {
-      const r = this.values.indexAt(line, valueStart(line, k.end), this.state, at);
-      if (typeof r === 'string') return this.state.warn({ file: at.file, line: at.line }, r);
-      v = r;
-    }
-    this.push(k.bits, k.first, v, at);
+    const v = parseIp4Line(line, at, IP4TRIE_KEYS, this.state, this.values, k);
+    if (v >= 0) this.push(k.bits, k.first, v, at);
   }
 
   /** Plain `a.b.c.d` lines (the bulk of big lists) straight from bytes; the rest as text. */
@@ -189,13 +166,11 @@ export const ip4trie: DatasetType = {
   createLoader: (state) => new Ip4TrieLoader(state),
   fromSnapshot(part: SnapshotPart): Dataset {
     const m = part.meta as Ip4TrieMeta;
-    const byLength = m.bits.map((bits, i) => ({
-      bits,
-      mask: maskOf(bits),
-      keys: part.arrays[2 * i] as Uint32Array,
-      vals: m.uniform[i]! < 0 ? (part.arrays[2 * i + 1] as IndexArray) : null,
-      uniform: Math.max(0, m.uniform[i]!),
-    }));
+    const byLength = m.bits.map((bits, i): Prefixes => {
+      // the same literal shape as in `finish`, so that lookups stay monomorphic
+      const c = columnFromSnapshot(part.arrays, m.uniform, i);
+      return { bits, mask: maskOf(bits), keys: c.keys, vals: c.vals, uniform: c.uniform };
+    });
     return new Ip4TrieDataset(byLength, valuesFromJson(m.values), m.ttl, m.subs, m.meta);
   },
 };

@@ -4,16 +4,9 @@
 
 import type { Dataset, DatasetLoader, DatasetMeta, DatasetType, Query, RecordSink, SnapshotPart } from './types.ts';
 import type { LoadState, Loc } from '../rbldnsd/state.ts';
-import { BUILTIN_DEFAULT, parseEntryValue, substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
+import { BUILTIN_DEFAULT, substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
 import { IP4TSET_KEYS, Ip4Key, ip4Dotted, ip4ReverseName, parseIp4Key, parseIp4QuadBytes } from '../ip4.ts';
-import { EntryList, dumpValue, emitValue, fit, lowerBound } from './ip4list.ts';
-
-interface Ip4TsetMeta {
-  value: [number, string | null];
-  ttl: number;
-  subs: Substitutions;
-  meta: DatasetMeta;
-}
+import { EntryList, dedupKeys, dumpValue, emitValue, firstDefault, fit, lowerBound, tsetMeta, tsetValue, type TsetMeta } from './ip4list.ts';
 
 class Ip4TsetDataset implements Dataset {
   readonly type = 'ip4tset';
@@ -48,8 +41,7 @@ class Ip4TsetDataset implements Dataset {
   }
 
   snapshot(): SnapshotPart {
-    const meta: Ip4TsetMeta = { value: [this.value.a, this.value.txt], ttl: this.ttl, subs: this.subs, meta: this.meta };
-    return { type: this.type, meta, arrays: [this.keys] };
+    return { type: this.type, meta: tsetMeta(this.value, this.ttl, this.subs, this.meta), arrays: [this.keys] };
   }
 }
 
@@ -66,10 +58,7 @@ class Ip4TsetLoader implements DatasetLoader {
 
   addLine(line: string, at: Loc): void {
     if (line.charCodeAt(0) === 58 /* : */) {
-      if (this.value) return; // only the first valid default counts
-      const v = parseEntryValue(line, BUILTIN_DEFAULT, this.state, at);
-      if (typeof v === 'string') this.state.warn({ file: at.file, line: at.line }, v);
-      else this.value = v;
+      this.value = firstDefault(this.value, line, this.state, at);
       return;
     }
     const err = parseIp4Key(line, 0, IP4TSET_KEYS, false, this.key);
@@ -86,9 +75,7 @@ class Ip4TsetLoader implements DatasetLoader {
 
   finish(meta: DatasetMeta): Dataset {
     const { keys: k, n } = this.list.sorted();
-    let w = 0;
-    for (let i = 0; i < n; i++) if (w === 0 || k[w - 1] !== k[i]) k[w++] = k[i]!;
-    const keys = fit(k, w);
+    const keys = fit(k, dedupKeys(k, n));
     const ttl = this.state.ttl ?? this.state.options.ttl.def;
     return new Ip4TsetDataset(keys, this.value ?? BUILTIN_DEFAULT, ttl, substitutionsOf(this.state), meta);
   }
@@ -98,7 +85,7 @@ export const ip4tset: DatasetType = {
   name: 'ip4tset',
   createLoader: (state) => new Ip4TsetLoader(state),
   fromSnapshot(part: SnapshotPart): Dataset {
-    const m = part.meta as Ip4TsetMeta;
-    return new Ip4TsetDataset(part.arrays[0] as Uint32Array, { a: m.value[0], txt: m.value[1] }, m.ttl, m.subs, m.meta);
+    const m = part.meta as TsetMeta;
+    return new Ip4TsetDataset(part.arrays[0] as Uint32Array, tsetValue(m), m.ttl, m.subs, m.meta);
   },
 };

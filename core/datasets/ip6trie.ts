@@ -13,6 +13,7 @@ import {
 import {
   Ip6Scanner, WordList, findWordRecord, formatIp6, ip6HostBits, ip6NibbleName, ip6Word, sortWordRecords,
 } from '../ip6.ts';
+import { isDefaultValue, keyEndsAt, valueStart } from '../ip4.ts';
 import { dumpValue, emitValue, valuesFromJson, valuesToJson } from './ip4list.ts';
 
 const EXCL = -1;
@@ -194,23 +195,15 @@ class Ip6TrieLoader implements DatasetLoader {
       }
       return;
     }
-    let pos = 0;
     const excl = line.charCodeAt(0) === 33; /* ! */
-    if (excl) {
-      pos = 1;
-      while (line.charCodeAt(pos) === 32 || line.charCodeAt(pos) === 9) pos++;
-    }
     const s = this.scan;
-    const ok = s.cidr(line, pos);
-    let p = s.end;
-    const c = line.charCodeAt(p);
-    if (!ok || (p < line.length && c !== 32 && c !== 9 && c !== 35 && c !== 59 && c !== 58)) return this.warn(at, 'invalid address');
+    const ok = s.cidr(line, excl ? valueStart(line, 1) : 0);
+    if (!ok || !keyEndsAt(line, s.end)) return this.warn(at, 'invalid address');
     if (ip6HostBits(s.addr, s.bits, true) && !this.state.options.acceptHostBits) return this.warn(at, 'invalid range (non-zero host part)');
     let val = 0;
     if (!excl) {
-      while (line.charCodeAt(p) === 32 || line.charCodeAt(p) === 9) p++;
-      const c2 = line.charCodeAt(p);
-      if (p >= line.length || c2 === 35 || c2 === 59) {
+      const p = valueStart(line, s.end);
+      if (isDefaultValue(line, p)) {
         if (this.currentIndex < 0) this.currentIndex = this.table.intern(this.current);
         val = this.currentIndex + 1;
       } else {

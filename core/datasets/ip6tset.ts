@@ -6,18 +6,12 @@
 
 import type { Dataset, DatasetLoader, DatasetMeta, DatasetType, Query, RecordSink, SnapshotPart } from './types.ts';
 import type { LoadState, Loc } from '../rbldnsd/state.ts';
-import { BUILTIN_DEFAULT, parseEntryValue, substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
+import { BUILTIN_DEFAULT, substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
 import {
   Ip6Scanner, WordList, findWordRecord, formatIp6, ip6NibbleName, ip6Word, sortWordRecords,
 } from '../ip6.ts';
-import { dumpValue, emitValue } from './ip4list.ts';
-
-interface Ip6TsetMeta {
-  value: [number, string | null];
-  ttl: number;
-  subs: Substitutions;
-  meta: DatasetMeta;
-}
+import { keyEndsAt, valueStart } from '../ip4.ts';
+import { dumpValue, emitValue, firstDefault, tsetMeta, tsetValue, type TsetMeta } from './ip4list.ts';
 
 /** Sorts records and drops duplicates (all `stride` words are the key). */
 function sortedUnique(list: WordList): Uint32Array {
@@ -88,8 +82,7 @@ class Ip6TsetDataset implements Dataset {
   }
 
   snapshot(): SnapshotPart {
-    const meta: Ip6TsetMeta = { value: [this.value.a, this.value.txt], ttl: this.ttl, subs: this.subs, meta: this.meta };
-    return { type: this.type, meta, arrays: [this.halves, this.excl] };
+    return { type: this.type, meta: tsetMeta(this.value, this.ttl, this.subs, this.meta), arrays: [this.halves, this.excl] };
   }
 }
 
@@ -106,23 +99,14 @@ class Ip6TsetLoader implements DatasetLoader {
 
   addLine(line: string, at: Loc): void {
     if (line.charCodeAt(0) === 58 /* : */) {
-      if (this.value) return; // only the first valid default counts; later ones are not parsed
-      const v = parseEntryValue(line, BUILTIN_DEFAULT, this.state, at);
-      if (typeof v === 'string') this.state.warn({ file: at.file, line: at.line }, v);
-      else this.value = v;
+      this.value = firstDefault(this.value, line, this.state, at);
       return;
     }
-    let pos = 0;
     const excl = line.charCodeAt(0) === 33; /* ! */
-    if (excl) {
-      pos = 1;
-      while (line.charCodeAt(pos) === 32 || line.charCodeAt(pos) === 9) pos++;
-    }
     const s = this.scan;
-    const ok = s.prefix(line, pos);
-    const c = line.charCodeAt(s.end);
+    const ok = s.prefix(line, excl ? valueStart(line, 1) : 0);
     // after the key: end of line, blank, comment or the `:` of a (ignored) value
-    if (!ok || (s.end < line.length && c !== 32 && c !== 9 && c !== 35 && c !== 59 && c !== 58)) {
+    if (!ok || !keyEndsAt(line, s.end)) {
       return this.state.warn({ file: at.file, line: at.line }, 'invalid address');
     }
     const want = excl ? 128 : 64;
@@ -147,9 +131,7 @@ export const ip6tset: DatasetType = {
   name: 'ip6tset',
   createLoader: (state) => new Ip6TsetLoader(state),
   fromSnapshot(part: SnapshotPart): Dataset {
-    const m = part.meta as Ip6TsetMeta;
-    return new Ip6TsetDataset(
-      part.arrays[0] as Uint32Array, part.arrays[1] as Uint32Array, { a: m.value[0], txt: m.value[1] }, m.ttl, m.subs, m.meta,
-    );
+    const m = part.meta as TsetMeta;
+    return new Ip6TsetDataset(part.arrays[0] as Uint32Array, part.arrays[1] as Uint32Array, tsetValue(m), m.ttl, m.subs, m.meta);
   },
 };

@@ -1,59 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 // Through the registry, as the server loads it (combined restores sub-datasets by type name).
 import { datasetType } from '../../../core/datasets/index.ts';
 import { CombinedDataset } from '../../../core/datasets/combined.ts';
 import { resetGenericRotation } from '../../../core/datasets/generic.ts';
-import type { Dataset, RecordSink } from '../../../core/datasets/types.ts';
+import type { Dataset } from '../../../core/datasets/types.ts';
 import { loadDataset, LoadError } from '../../../core/rbldnsd/reader.ts';
-import { defaultLoadOptions, type Loc } from '../../../core/rbldnsd/state.ts';
-import { makeQuery, ip4ToString } from '../../../core/query.ts';
+import { defaultLoadOptions } from '../../../core/rbldnsd/state.ts';
 import { encodeSnapshot, decodeSnapshot } from '../../../core/snapshot.ts';
+import { askName as ask, dig as digInOrder, loadTexts, serverForm, startRbldnsd, tempDir, toolsMissing, writeFiles } from './helpers.ts';
 
 const combined = datasetType('combined')!;
-const T: Record<string, number> = { A: 1, NS: 2, SOA: 6, MX: 15, TXT: 16, AAAA: 28, ANY: 255 };
-
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), 'qbl-combined-'));
-  chmodSync(d, 0o755);
-  return d;
-}
-
-function writeFiles(dir: string, texts: string[]): string[] {
-  return texts.map((text, i) => {
-    const f = join(dir, `comb${i + 1}.txt`);
-    writeFileSync(f, text, 'latin1');
-    chmodSync(f, 0o644);
-    return f;
-  });
-}
+const combName = (i: number) => `comb${i + 1}.txt`;
 
 function load(...texts: string[]) {
-  const warnings: string[] = [];
-  const files = writeFiles(tmp(), texts);
-  const r = loadDataset(combined, files, defaultLoadOptions({ warn: (at: Loc, m: string) => warnings.push(`${at.line}: ${m}`) }));
-  return { ds: r.dataset as CombinedDataset, warnings, files };
-}
-
-/** Asks with a name relative to the base zone ('@' = the base zone itself). */
-function ask(ds: Dataset, name: string, type: string): { found: boolean; rrs: string[]; ttls: number[] } {
-  const rrs: string[] = [];
-  const ttls: number[] = [];
-  const qtype = T[type]!;
-  const sink: RecordSink = {
-    wantA: qtype === 1 || qtype === 255,
-    wantTxt: qtype === 16 || qtype === 255,
-    qtype,
-    a: (ip, ttl) => (rrs.push(`A ${ip4ToString(ip)}`), ttls.push(ttl)),
-    txt: (s, ttl) => (rrs.push(`TXT "${s}"`), ttls.push(ttl)),
-    mx: (p, e, ttl) => (rrs.push(`MX ${p} ${e}.`), ttls.push(ttl)),
-  };
-  const found = ds.query(makeQuery(name === '@' ? [] : name.split('.'), qtype), sink);
-  return { found, rrs, ttls };
+  const { ds, warnings, files } = loadTexts(combined, texts, {}, { name: combName });
+  return { ds: ds as CombinedDataset, warnings, files };
 }
 
 // The section 3.8 example extended with more subzones; a second file continues the last section.
@@ -229,70 +191,23 @@ test('snapshot round trip answers identically', () => {
 // ---------------------------------------------------------------------------------------------
 // Differential check against the real rbldnsd on the same two files.
 
-const RBLDNSD = '/usr/sbin/rbldnsd';
-
-function toolsMissing(t: { skip: (m: string) => void }): boolean {
-  const missing = [RBLDNSD, '/usr/bin/dig'].filter((p) => !existsSync(p));
-  if (missing.length === 0) return false;
-  if (process.env.CI === 'true') assert.fail(`required tool(s) missing: ${missing.join(', ')}`);
-  t.skip(`rbldnsd/dig not installed (${missing.join(', ')})`);
-  return true;
-}
-
+/** dig's answer, records sorted. */
 function dig(port: number, name: string, type: string): { status: string; rrs: string[] } {
-  const out = execFileSync('dig', ['@127.0.0.1', '-p', String(port), '+nocookie', '+norec', '+notcp', '+bufsize=4096', '+tries=1', '+time=2', '+noall', '+answer', '+comments', name, type], { encoding: 'latin1' });
-  const status = /status: (\w+)/.exec(out)?.[1] ?? 'NO-REPLY';
-  const rrs = out
-    .split('\n')
-    .filter((l) => l && !l.startsWith(';'))
-    .map((l) => l.split(/\s+/))
-    .map((f) => `${f[1]} ${f.slice(3).join(' ')}`)
-    .sort();
-  return { status, rrs };
+  const d = digInOrder(port, name, type);
+  return { status: d.status, rrs: d.rrs.sort() };
 }
 
 /** Our answer in dig's form after the server's rules (dedup, one TTL per type), sorted. */
 function ours(ds: Dataset, name: string, type: string): { status: string; rrs: string[] } {
   const r = ask(ds, name, type);
-  const seen = new Set<string>();
-  const recs: { rr: string; ttl: number }[] = [];
-  r.rrs.forEach((rr, i) => {
-    if (!seen.has(rr)) (seen.add(rr), recs.push({ rr, ttl: r.ttls[i]! }));
-  });
-  const min = new Map<string, number>();
-  for (const x of recs) {
-    const t = x.rr.split(' ')[0]!;
-    min.set(t, Math.min(min.get(t) ?? Infinity, x.ttl));
-  }
-  const digForm = (rr: string) => (rr.startsWith('TXT ') ? `TXT "${rr.slice(5, -1).replace(/["\\]/g, (c) => '\\' + c)}"` : rr);
   const status = r.found || name === '@' ? 'NOERROR' : 'NXDOMAIN';
-  return { status, rrs: recs.map((x) => `${min.get(x.rr.split(' ')[0]!)} ${digForm(x.rr)}`).sort() };
-}
-
-async function startRbldnsd(dir: string, spec: string): Promise<{ port: number; proc: ChildProcess }> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 40000);
-    const args = ['-n', '-b', `127.0.0.1/${port}`, '-w', dir, spec];
-    if (process.getuid?.() === 0) args.unshift('-u', 'nobody');
-    const proc = spawn(RBLDNSD, args, { stdio: 'ignore' });
-    for (let i = 0; i < 50; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      if (proc.exitCode !== null) break;
-      try {
-        if (dig(port, `ready.${spec.split(':')[0]}`, 'A').status !== 'NO-REPLY') return { port, proc };
-      } catch {
-        // not answering yet
-      }
-    }
-    proc.kill();
-  }
-  throw new Error('rbldnsd did not start');
+  return { status, rrs: serverForm(r).sort() };
 }
 
 test('differential: the same combined files answer like rbldnsd', async (t) => {
   if (toolsMissing(t)) return;
-  const dir = tmp();
-  const files = writeFiles(dir, [COMB1, COMB2]);
+  const dir = tempDir('qbl-combined-');
+  const files = writeFiles(dir, [COMB1, COMB2], combName);
   const { port, proc } = await startRbldnsd(dir, 'comb.example:combined:comb1.txt,comb2.txt');
   try {
     const { dataset } = loadDataset(combined, files, defaultLoadOptions());

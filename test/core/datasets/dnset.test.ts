@@ -1,48 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadDataset } from '../../../core/rbldnsd/reader.ts';
-import { defaultLoadOptions } from '../../../core/rbldnsd/state.ts';
-import { ip4ToString, makeQuery } from '../../../core/query.ts';
-import type { Dataset, DatasetType } from '../../../core/datasets/types.ts';
+import type { DatasetType } from '../../../core/datasets/types.ts';
 import { dnset } from '../../../core/datasets/dnset.ts';
+import { ask, loadTexts, roundTrip } from './helpers.ts';
 
-function load(type: DatasetType, ...contents: string[]): { ds: Dataset; warnings: string[] } {
-  const dir = mkdtempSync(join(tmpdir(), 'dnset-'));
-  const files = contents.map((c, i) => {
-    const f = join(dir, `f${i}.txt`);
-    writeFileSync(f, c);
-    return f;
-  });
-  const warnings: string[] = [];
-  const r = loadDataset(type, files, defaultLoadOptions({ warn: (at, m) => warnings.push(`${at.line}: ${m}`) }));
-  return { ds: r.dataset, warnings };
-}
-
-/** Answer records of a query as text, or null when not found. */
-function ask(ds: Dataset, labels: string[], qtype = 255): string[] | null {
-  const out: string[] = [];
-  const sink = {
-    wantA: qtype === 1 || qtype === 255,
-    wantTxt: qtype === 16 || qtype === 255,
-    qtype,
-    a: (ip: number, ttl: number) => out.push(`${ttl} A ${ip4ToString(ip)}`),
-    txt: (t: string, ttl: number) => out.push(`${ttl} TXT ${t}`),
-    mx: () => {},
-  };
-  return ds.query(makeQuery(labels, qtype), sink) ? out : null;
-}
-
-function roundTrip(type: DatasetType, ds: Dataset): Dataset {
-  const part = ds.snapshot();
-  return type.fromSnapshot({
-    type: part.type,
-    meta: JSON.parse(JSON.stringify(part.meta)),
-    arrays: part.arrays.map((a) => (a as Uint8Array).slice()),
-  });
-}
+const load = (type: DatasetType, ...texts: string[]) => loadTexts(type, texts);
 
 /** Labels below the zone in wire order, lowercased (what the server passes). */
 function name(n: string): string[] {

@@ -1,49 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { generic, resetGenericRotation, parseGenericA, glueRecords, GenericDataset } from '../../../core/datasets/generic.ts';
-import type { Dataset, RecordSink } from '../../../core/datasets/types.ts';
+import type { Dataset } from '../../../core/datasets/types.ts';
 import { loadDataset, LoadError } from '../../../core/rbldnsd/reader.ts';
-import { defaultLoadOptions, type Loc } from '../../../core/rbldnsd/state.ts';
-import { makeQuery, ip4ToString } from '../../../core/query.ts';
+import { defaultLoadOptions } from '../../../core/rbldnsd/state.ts';
 import { encodeSnapshot, decodeSnapshot } from '../../../core/snapshot.ts';
-
-const T: Record<string, number> = { A: 1, NS: 2, SOA: 6, MX: 15, TXT: 16, AAAA: 28, ANY: 255 };
-
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), 'qbl-generic-'));
-  chmodSync(d, 0o755);
-  return d;
-}
+import { askName as ask, dig, loadTexts, serverForm, startRbldnsd, tempDir, toolsMissing } from './helpers.ts';
 
 function load(text: string, opts: { ttl?: { def: number; min: number; max: number } } = {}) {
-  const dir = tmp();
-  const file = join(dir, 'data.txt');
-  writeFileSync(file, text, 'latin1');
-  const warnings: string[] = [];
-  const r = loadDataset(generic, [file], defaultLoadOptions({ ...opts, warn: (at: Loc, m: string) => warnings.push(`${at.line}: ${m}`) }));
-  return { ds: r.dataset, warnings };
-}
-
-/** Records as dig shows them ("A 1.2.3.4", "TXT \"x\"", "MX 10 mx.example."), with their TTL. */
-function ask(ds: Dataset, name: string, type: string): { found: boolean; rrs: string[]; ttls: number[] } {
-  const rrs: string[] = [];
-  const ttls: number[] = [];
-  const qtype = T[type]!;
-  const sink: RecordSink = {
-    wantA: qtype === 1 || qtype === 255,
-    wantTxt: qtype === 16 || qtype === 255,
-    qtype,
-    a: (ip, ttl) => (rrs.push(`A ${ip4ToString(ip)}`), ttls.push(ttl)),
-    txt: (s, ttl) => (rrs.push(`TXT "${s}"`), ttls.push(ttl)),
-    mx: (p, e, ttl) => (rrs.push(`MX ${p} ${e}.`), ttls.push(ttl)),
-  };
-  const labels = name === '@' ? [] : name.split('.');
-  const found = ds.query(makeQuery(labels, qtype), sink);
-  return { found, rrs, ttls };
+  const { ds, warnings } = loadTexts(generic, [text], opts, { name: () => 'data.txt' });
+  return { ds, warnings };
 }
 
 test('record syntax: A forms, TXT quotes, MX, IN class, bad lines are warnings', () => {
@@ -245,72 +213,15 @@ test('snapshot round trip (through the binary snapshot format) answers identical
 // Differential check against the real rbldnsd: same file, same query sequence, same answers in
 // the same order (after the server-side rules: duplicates dropped, one TTL per RRset).
 
-const RBLDNSD = '/usr/sbin/rbldnsd';
-
-function toolsMissing(t: { skip: (m: string) => void }): boolean {
-  const missing = [RBLDNSD, '/usr/bin/dig'].filter((p) => !existsSync(p));
-  if (missing.length === 0) return false;
-  if (process.env.CI === 'true') assert.fail(`required tool(s) missing: ${missing.join(', ')}`);
-  t.skip(`rbldnsd/dig not installed (${missing.join(', ')})`);
-  return true;
-}
-
-function dig(port: number, name: string, type: string): { status: string; rrs: string[] } {
-  const out = execFileSync('dig', ['@127.0.0.1', '-p', String(port), '+nocookie', '+norec', '+notcp', '+bufsize=4096', '+tries=1', '+time=2', '+noall', '+answer', '+comments', name, type], { encoding: 'latin1' });
-  const status = /status: (\w+)/.exec(out)?.[1] ?? 'NO-REPLY';
-  const rrs = out
-    .split('\n')
-    .filter((l) => l && !l.startsWith(';'))
-    .map((l) => l.split(/\s+/))
-    .map((f) => `${f[1]} ${f.slice(3).join(' ')}`); // "ttl TYPE rdata"
-  return { status, rrs };
-}
-
 /** Our answer in dig's form, after the server's rules (dedup, min TTL per type). */
 function ours(ds: Dataset, name: string, type: string): { status: string; rrs: string[] } {
   const r = ask(ds, name, type);
-  const seen = new Set<string>();
-  const recs: { rr: string; ttl: number }[] = [];
-  r.rrs.forEach((rr, i) => {
-    if (!seen.has(rr)) (seen.add(rr), recs.push({ rr, ttl: r.ttls[i]! }));
-  });
-  const min = new Map<string, number>();
-  for (const x of recs) {
-    const t = x.rr.split(' ')[0]!;
-    min.set(t, Math.min(min.get(t) ?? Infinity, x.ttl));
-  }
-  const digForm = (rr: string) => {
-    const [t, ...rest] = rr.split(' ');
-    if (t !== 'TXT') return `${t} ${rest.join(' ')}`;
-    const s = rr.slice(5, -1);
-    return `TXT "${s.replace(/["\\]/g, (c) => '\\' + c)}"`;
-  };
-  return { status: r.found ? 'NOERROR' : 'NXDOMAIN', rrs: recs.map((x) => `${min.get(x.rr.split(' ')[0]!)} ${digForm(x.rr)}`) };
-}
-
-async function startRbldnsd(dir: string, spec: string): Promise<{ port: number; proc: ChildProcess }> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 40000);
-    const args = ['-n', '-b', `127.0.0.1/${port}`, '-w', dir, '-t', '35m:1m:1d', spec];
-    if (process.getuid?.() === 0) args.unshift('-u', 'nobody');
-    const proc = spawn(RBLDNSD, args, { stdio: 'ignore' });
-    for (let i = 0; i < 50; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      if (proc.exitCode !== null) break;
-      try {
-        if (dig(port, `ready.${spec.split(':')[0]}`, 'A').status !== 'NO-REPLY') return { port, proc };
-      } catch {
-        // not answering yet
-      }
-    }
-    proc.kill();
-  }
-  throw new Error('rbldnsd did not start');
+  return { status: r.found ? 'NOERROR' : 'NXDOMAIN', rrs: serverForm(r) };
 }
 
 test('differential: answers and their order match rbldnsd for a generated file', async (t) => {
   if (toolsMissing(t)) return;
-  const dir = tmp();
+  const dir = tempDir('qbl-generic-');
   const names = ['a', 'b', 'x', 'yy', 'c.d', '@', 'Q'];
   let seed = 7;
   const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
@@ -327,7 +238,7 @@ test('differential: answers and their order match rbldnsd for a generated file',
   const file = join(dir, 'gen.txt');
   writeFileSync(file, lines.join('\n') + '\n');
   chmodSync(file, 0o644);
-  const { port, proc } = await startRbldnsd(dir, 'gen.example:generic:gen.txt');
+  const { port, proc } = await startRbldnsd(dir, 'gen.example:generic:gen.txt', ['-t', '35m:1m:1d']);
   try {
     const { dataset } = loadDataset(generic, [file], defaultLoadOptions({ ttl: { def: 2100, min: 60, max: 86400 } }));
     resetGenericRotation(0);

@@ -1,43 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ip4set } from '../../../core/datasets/ip4set.ts';
-import type { Dataset, DatasetType, RecordSink } from '../../../core/datasets/types.ts';
-import { loadDataset } from '../../../core/rbldnsd/reader.ts';
-import { defaultLoadOptions, type LoadOptions } from '../../../core/rbldnsd/state.ts';
-import { ip4ToString, makeQuery } from '../../../core/query.ts';
+import type { DatasetType } from '../../../core/datasets/types.ts';
+import type { LoadOptions } from '../../../core/rbldnsd/state.ts';
+import { makeQuery } from '../../../core/query.ts';
+import { askIp4 as ask, checkBytePathMatchesText, loadTexts, NO_RECORDS, roundTrip } from './helpers.ts';
 
-const QTYPE = { A: 1, TXT: 16, AAAA: 28, ANY: 255 } as const;
-
-function load(type: DatasetType, files: string[], opts: Partial<LoadOptions> = {}): { ds: Dataset; warnings: string[] } {
-  const dir = mkdtempSync(join(tmpdir(), 'ip4set-'));
-  const warnings: string[] = [];
-  const paths = files.map((text, i) => {
-    const p = join(dir, `f${i}.txt`);
-    writeFileSync(p, text);
-    return p;
-  });
-  const options = defaultLoadOptions({ ...opts, warn: (at, msg) => warnings.push(`${at.file.slice(dir.length + 1)}:${at.line}: ${msg}`) });
-  return { ds: loadDataset(type, paths, options).dataset, warnings };
-}
-
-/** Asks `ip` (dotted) and returns null for "not found", else the records as 'A ip ttl' / 'TXT text ttl'. */
-function ask(ds: Dataset, ip: string, qtype: keyof typeof QTYPE = 'ANY'): string[] | null {
-  const recs: string[] = [];
-  const t = QTYPE[qtype];
-  const sink: RecordSink = {
-    wantA: t === 1 || t === 255,
-    wantTxt: t === 16 || t === 255,
-    qtype: t,
-    a: (ip, ttl) => recs.push(`A ${ip4ToString(ip)} ${ttl}`),
-    txt: (text, ttl) => recs.push(`TXT ${text} ${ttl}`),
-    mx: () => assert.fail('no MX from ip4set'),
-  };
-  const labels = ip.split('.').reverse();
-  return ds.query(makeQuery(labels, t), sink) ? recs : null;
-}
+const load = (type: DatasetType, files: string[], opts: Partial<LoadOptions> = {}) => loadTexts(type, files, opts, { fileInWarnings: true });
 
 const REFERENCE = `$SOA 1h ns1.example.net hostmaster.example.net 2024010101 2h 30m 1w 5m
 $NS 1d ns1.example.net ns2.example.net
@@ -242,7 +211,7 @@ test('substitutions and base template apply to TXT', () => {
 
 test('non-IPv4 names are not found', () => {
   const { ds } = load(ip4set, ['0/1\n128/1\n']);
-  const sink: RecordSink = { wantA: true, wantTxt: true, qtype: 255, a: () => assert.fail(), txt: () => assert.fail(), mx: () => assert.fail() };
+  const sink = NO_RECORDS;
   assert.equal(ds.query(makeQuery(['2', '0', '192'], 255), sink), false);
   assert.equal(ds.query(makeQuery(['x', '2', '0', '192'], 255), sink), false);
   assert.notEqual(ask(ds, '255.255.255.255'), null);
@@ -257,8 +226,7 @@ test('duplicates collapse; size counts level entries', () => {
 
 test('snapshot round-trip answers identically', () => {
   const { ds } = load(ip4set, [REFERENCE + '172.16/12\n!172.20.0.0/16\n172.20.5.0/24\n30-31\n']);
-  const part = ds.snapshot();
-  const copy = ip4set.fromSnapshot({ ...part, meta: JSON.parse(JSON.stringify(part.meta)), arrays: part.arrays.map((a) => (a as Uint32Array).slice()) });
+  const copy = roundTrip(ip4set, ds);
   assert.equal(copy.ttl, ds.ttl);
   assert.equal(copy.size, ds.size);
   assert.deepEqual(copy.meta, ds.meta);
@@ -282,45 +250,7 @@ test('dump writes BIND master-format lines', () => {
   ]);
 });
 
-test('the byte fast path loads exactly what the text path loads (mixed random data)', () => {
-  // plain quads go through addBytes; hiding it sends every line through addLine
-  const textOnly: DatasetType = {
-    ...ip4set,
-    createLoader(state) {
-      const l = ip4set.createLoader(state);
-      l.addBytes = undefined;
-      return l;
-    },
-  };
-  let x = 12345;
-  const next = (): number => ((x = (x * 1103515245 + 12345) >>> 0) >>> 8) % 256;
-  const lines: string[] = [':127.0.0.2:default $'];
-  for (let i = 0; i < 20_000; i++) {
-    const ip = `${next() % 4}.${next() % 3}.${next()}.${next()}`;
-    const r = next();
-    if (r < 150) lines.push(ip);
-    else if (r < 165) lines.push(`!${ip}`);
-    else if (r < 180) lines.push(`${ip} :3:v${r}`);
-    else if (r < 190) lines.push(`${ip.split('.').slice(0, 3).join('.')}/24`);
-    else if (r < 195) lines.push(`:127.0.0.${r % 7}:d${i}`);
-    else if (r < 200) lines.push(`0${ip}`);
-    else if (r < 205) lines.push(` ${ip}\t\r`);
-    else if (r < 210) lines.push(`${ip}.`);
-    else lines.push(ip);
-  }
-  const text = lines.join('\n');
-  const a = load(ip4set, [text, text]);
-  const b = load(textOnly, [text, text]);
-  assert.deepEqual(a.warnings, b.warnings);
-  const dump = (ds: Dataset): string[] => {
-    const out: string[] = [];
-    ds.dump('z', (l) => out.push(l));
-    return out;
-  };
-  assert.deepEqual(dump(a.ds), dump(b.ds));
-  assert.deepEqual(a.ds.snapshot(), b.ds.snapshot());
-  assert.ok(a.ds.size > 1000);
-});
+test('the byte fast path loads exactly what the text path loads (mixed random data)', () => checkBytePathMatchesText(ip4set));
 
 test('exclusions merged back after the sort still win at their level, at any volume', () => {
   const ips = Array.from({ length: 5000 }, (_, i) => `10.${(i * 7919) % 256}.${(i * 104729) % 256}.${i % 256}`);

@@ -1,44 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ip4trie } from '../../../core/datasets/ip4trie.ts';
 import { ip4set } from '../../../core/datasets/ip4set.ts';
-import type { Dataset, DatasetType, RecordSink } from '../../../core/datasets/types.ts';
-import { loadDataset } from '../../../core/rbldnsd/reader.ts';
-import { defaultLoadOptions, type LoadOptions } from '../../../core/rbldnsd/state.ts';
-import { ip4ToString, makeQuery } from '../../../core/query.ts';
+import type { DatasetType } from '../../../core/datasets/types.ts';
+import type { LoadOptions } from '../../../core/rbldnsd/state.ts';
+import { makeQuery } from '../../../core/query.ts';
+import { askIp4 as ask, checkBytePathMatchesText, loadTexts, NO_RECORDS, roundTrip } from './helpers.ts';
 
-const QTYPE = { A: 1, TXT: 16, AAAA: 28, ANY: 255 } as const;
-
-function load(type: DatasetType, files: string[], opts: Partial<LoadOptions> = {}): { ds: Dataset; warnings: string[] } {
-  const dir = mkdtempSync(join(tmpdir(), 'ip4trie-'));
-  const warnings: string[] = [];
-  const paths = files.map((text, i) => {
-    const p = join(dir, `f${i}.txt`);
-    writeFileSync(p, text);
-    return p;
-  });
-  const options = defaultLoadOptions({ ...opts, warn: (at, msg) => warnings.push(`${at.file.slice(dir.length + 1)}:${at.line}: ${msg}`) });
-  return { ds: loadDataset(type, paths, options).dataset, warnings };
-}
-
-/** Asks `ip` (dotted) and returns null for "not found", else the records as 'A ip ttl' / 'TXT text ttl'. */
-function ask(ds: Dataset, ip: string, qtype: keyof typeof QTYPE = 'ANY'): string[] | null {
-  const recs: string[] = [];
-  const t = QTYPE[qtype];
-  const sink: RecordSink = {
-    wantA: t === 1 || t === 255,
-    wantTxt: t === 16 || t === 255,
-    qtype: t,
-    a: (ip, ttl) => recs.push(`A ${ip4ToString(ip)} ${ttl}`),
-    txt: (text, ttl) => recs.push(`TXT ${text} ${ttl}`),
-    mx: () => assert.fail('no MX from ip4trie'),
-  };
-  const labels = ip.split('.').reverse();
-  return ds.query(makeQuery(labels, t), sink) ? recs : null;
-}
+const load = (type: DatasetType, files: string[], opts: Partial<LoadOptions> = {}) => loadTexts(type, files, opts, { fileInWarnings: true });
 
 const TRIE = `:127.0.0.2:trie $
 0/0 :127.0.0.9:catch
@@ -114,7 +83,7 @@ test('default resets per file; last $TTL wins; duplicates across files keep the 
 
 test('non-IPv4 names are not found; /32 and /0 edges', () => {
   const { ds } = load(ip4trie, ['255.255.255.255/32\n0.0.0.0/32\n']);
-  const sink: RecordSink = { wantA: true, wantTxt: true, qtype: 255, a: () => assert.fail(), txt: () => assert.fail(), mx: () => assert.fail() };
+  const sink = NO_RECORDS;
   assert.equal(ds.query(makeQuery(['a', 'b'], 255), sink), false);
   assert.notEqual(ask(ds, '255.255.255.255'), null);
   assert.notEqual(ask(ds, '0.0.0.0'), null);
@@ -123,8 +92,7 @@ test('non-IPv4 names are not found; /32 and /0 edges', () => {
 
 test('snapshot round-trip answers identically; dump', () => {
   const { ds } = load(ip4trie, [TRIE]);
-  const part = ds.snapshot();
-  const copy = ip4trie.fromSnapshot({ ...part, meta: JSON.parse(JSON.stringify(part.meta)), arrays: part.arrays.map((a) => (a as Uint32Array).slice()) });
+  const copy = roundTrip(ip4trie, ds);
   assert.equal(copy.size, ds.size);
   assert.equal(copy.ttl, ds.ttl);
   for (const ip of ['1.1.1.1', '10.1.0.1', '10.1.2.1', '10.1.2.3', '10.1.2.200', '13.1.2.5', '16.1.1.2', '18.2.3.1', '18.2.0.1']) {
@@ -141,42 +109,4 @@ test('snapshot round-trip answers identically; dump', () => {
   ]);
 });
 
-test('the byte fast path loads exactly what the text path loads (mixed random data)', () => {
-  // plain quads go through addBytes; hiding it sends every line through addLine
-  const textOnly: DatasetType = {
-    ...ip4trie,
-    createLoader(state) {
-      const l = ip4trie.createLoader(state);
-      l.addBytes = undefined;
-      return l;
-    },
-  };
-  let x = 12345;
-  const next = (): number => ((x = (x * 1103515245 + 12345) >>> 0) >>> 8) % 256;
-  const lines: string[] = [':127.0.0.2:default $'];
-  for (let i = 0; i < 20_000; i++) {
-    const ip = `${next() % 4}.${next() % 3}.${next()}.${next()}`;
-    const r = next();
-    if (r < 150) lines.push(ip);
-    else if (r < 165) lines.push(`!${ip}`);
-    else if (r < 180) lines.push(`${ip} :3:v${r}`);
-    else if (r < 190) lines.push(`${ip.split('.').slice(0, 3).join('.')}/24`);
-    else if (r < 195) lines.push(`:127.0.0.${r % 7}:d${i}`);
-    else if (r < 200) lines.push(`0${ip}`);
-    else if (r < 205) lines.push(` ${ip}\t\r`);
-    else if (r < 210) lines.push(`${ip}.`);
-    else lines.push(ip);
-  }
-  const text = lines.join('\n');
-  const a = load(ip4trie, [text, text]);
-  const b = load(textOnly, [text, text]);
-  assert.deepEqual(a.warnings, b.warnings);
-  const dump = (ds: Dataset): string[] => {
-    const out: string[] = [];
-    ds.dump('z', (l) => out.push(l));
-    return out;
-  };
-  assert.deepEqual(dump(a.ds), dump(b.ds));
-  assert.deepEqual(a.ds.snapshot(), b.ds.snapshot());
-  assert.ok(a.ds.size > 1000);
-});
+test('the byte fast path loads exactly what the text path loads (mixed random data)', () => checkBytePathMatchesText(ip4trie));

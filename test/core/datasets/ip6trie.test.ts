@@ -1,56 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadDataset } from '../../../core/rbldnsd/reader.ts';
-import { defaultLoadOptions } from '../../../core/rbldnsd/state.ts';
-import { ip4ToString, makeQuery } from '../../../core/query.ts';
-import { parseIp6Cidr } from '../../../core/ip6.ts';
-import type { Dataset, DatasetType } from '../../../core/datasets/types.ts';
+import type { DatasetType } from '../../../core/datasets/types.ts';
 import { ip6trie } from '../../../core/datasets/ip6trie.ts';
+import { ask, loadTexts, rev, roundTrip } from './helpers.ts';
 
-function load(type: DatasetType, ...contents: string[]): { ds: Dataset; warnings: string[] } {
-  const dir = mkdtempSync(join(tmpdir(), 'ip6trie-'));
-  const files = contents.map((c, i) => {
-    const f = join(dir, `f${i}.txt`);
-    writeFileSync(f, c);
-    return f;
-  });
-  const warnings: string[] = [];
-  const r = loadDataset(type, files, defaultLoadOptions({ warn: (at, m) => warnings.push(`${at.line}: ${m}`) }));
-  return { ds: r.dataset, warnings };
-}
-
-/** Nibble labels (ip6.arpa order) of an address. */
-function rev(addr: string): string[] {
-  const r = parseIp6Cidr(addr);
-  if (typeof r === 'string') throw new Error(addr);
-  return Buffer.from(r.addr).toString('hex').split('').reverse();
-}
-
-/** Answer records of a query as text, or null when not found. */
-function ask(ds: Dataset, labels: string[], qtype = 255): string[] | null {
-  const out: string[] = [];
-  const sink = {
-    wantA: qtype === 1 || qtype === 255,
-    wantTxt: qtype === 16 || qtype === 255,
-    qtype,
-    a: (ip: number, ttl: number) => out.push(`${ttl} A ${ip4ToString(ip)}`),
-    txt: (t: string, ttl: number) => out.push(`${ttl} TXT ${t}`),
-    mx: () => {},
-  };
-  return ds.query(makeQuery(labels, qtype), sink) ? out : null;
-}
-
-function roundTrip(type: DatasetType, ds: Dataset): Dataset {
-  const part = ds.snapshot();
-  return type.fromSnapshot({
-    type: part.type,
-    meta: JSON.parse(JSON.stringify(part.meta)),
-    arrays: part.arrays.map((a) => (a as Uint8Array).slice()),
-  });
-}
+const load = (type: DatasetType, ...texts: string[]) => loadTexts(type, texts);
 
 const DATA = `:127.0.1.2: Listed, see https://bl.example/lookup?$
 2001:db8:c000/36
@@ -120,9 +74,7 @@ test('invalid lines are warned about and skipped; -e masks host bits', () => {
     '5: invalid address', '6: invalid A RR',
   ]);
   assert.equal(ds.size, 0);
-  const dir = mkdtempSync(join(tmpdir(), 'ip6trie-'));
-  writeFileSync(join(dir, 'e.txt'), '2001:db8:1::1/64\n');
-  const e = loadDataset(ip6trie, [join(dir, 'e.txt')], defaultLoadOptions({ acceptHostBits: true })).dataset;
+  const e = loadTexts(ip6trie, ['2001:db8:1::1/64\n'], { acceptHostBits: true }).ds;
   assert.deepEqual(ask(e, rev('2001:db8:1:0:ffff::1'), 1), ['2100 A 127.0.0.2']);
 });
 

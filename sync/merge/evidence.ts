@@ -95,7 +95,12 @@ function sweep4(sets: RangeSet4[], nSources: number, table: ClassTable): { start
       m++;
     }
   }
-  return { starts: starts.slice(0, m), cls: cls.slice(0, m) };
+  return { starts: trim(starts, m), cls: trim(cls, m) };
+}
+
+/** The first n elements; a copy only when it frees a lot (the sweep allocates an upper bound). */
+function trim<T extends Uint32Array<ArrayBuffer> | Uint16Array<ArrayBuffer>>(a: T, n: number): T {
+  return (n * 4 >= a.length * 3 ? a.subarray(0, n) : a.slice(0, n)) as T;
 }
 
 /** address (4 words at off) + 1 into out at o; returns false on overflow (the address was all ones). */

@@ -1,0 +1,39 @@
+// Last good copy of each provider feed: <stateDir>/providers/last-good/<provider>/<feed>.json,
+// written atomically (temp file + rename). The merged range sets are not stored: they are rebuilt
+// from the ranges on load (feeds hold hundreds of prefixes, not millions).
+
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { rangeSets, type ProviderFeedResult } from './types.ts';
+
+const FORMAT = 1;
+
+function fileOf(stateDir: string, provider: string, feed: string): string {
+  const safe = (s: string) => encodeURIComponent(s).replace(/^\.+/, (m) => '%2E'.repeat(m.length));
+  return join(stateDir, 'providers', 'last-good', safe(provider), `${safe(feed)}.json`);
+}
+
+export function saveLastGood(stateDir: string, result: ProviderFeedResult): void {
+  const file = fileOf(stateDir, result.provider, result.feed);
+  mkdirSync(dirname(file), { recursive: true });
+  const { v4: _v4, v6: _v6, notModified: _nm, ...rest } = result;
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ format: FORMAT, ...rest }));
+  renameSync(tmp, file);
+}
+
+/** The stored last good copy, or null when there is none (or it is unreadable). */
+export function loadLastGood(stateDir: string, provider: string, feed: string): ProviderFeedResult | null {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(fileOf(stateDir, provider, feed), 'utf8'));
+  } catch {
+    return null;
+  }
+  const d = data as Partial<ProviderFeedResult> & { format?: number };
+  if (d?.format !== FORMAT || !Array.isArray(d.ranges) || d.provider !== provider || d.feed !== feed) return null;
+  const { format: _f, ...rest } = d;
+  const ranges = d.ranges;
+  const { v4, v6 } = rangeSets(ranges);
+  return { ...(rest as ProviderFeedResult), ranges, v4, v6, warnings: d.warnings ?? [] };
+}

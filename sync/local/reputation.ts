@@ -1,0 +1,246 @@
+// Local reputation: events reported by the site's own mail system and people (spam, trap hits,
+// ham, false positives) and a time-decayed, capped score per key (a single IP or a domain).
+//
+// The score is a running sum kept in [-cap, cap]. Going through a key's events in time order:
+//   s <- s * 0.5^(dt / half_life)           (decay since the previous event)
+//   spam:  s <- s + weight
+//   trap:  s <- s + 2 * weight              (a spam-trap hit is near-certain evidence: no person
+//                                           asked for that mail)
+//   ham:   s <- s - weight
+//   false-positive: s <- min(s, 0) - weight (a person says "this was not spam": all positive
+//                                           evidence so far is cancelled, then it counts as ham)
+//   s <- clamp(s, -cap, cap)
+// and at time t after the last event: score(t) = s * 0.5^((t - t_last) / half_life).
+// Without the cap and without false positives this is exactly sum(sign * weight * 0.5^(age / half_life)).
+// Clamping as we go (rather than at the end) bounds what a burst of reports can do: 1000 spam
+// reports are worth `cap`, and start decaying from the last one.
+//
+// reputation_scores keeps s and t_last per key (updated in the event's transaction), so the
+// overlay is built without reading the event history. A score computed with another
+// half_life/cap is recomputed from the events when the store opens.
+
+import type { Db } from '../../core/db.ts';
+import { writeAudit } from './audit.ts';
+import { checkText, InputError, parseKey, type KeyKind } from './keys.ts';
+
+export type ReportKind = 'spam' | 'trap' | 'ham' | 'false-positive';
+export const REPORT_KINDS: readonly ReportKind[] = ['spam', 'trap', 'ham', 'false-positive'];
+
+export interface ReputationConfig {
+  /** Seconds (the config's duration unit). */
+  half_life: number;
+  cap: number;
+}
+
+export const DEFAULT_REPUTATION: ReputationConfig = { half_life: 7 * 86400, cap: 10 };
+
+export interface ReputationEvent {
+  id: number;
+  key: string;
+  kind: ReportKind;
+  weight: number;
+  reporter: string;
+  /** Unix ms. */
+  at: number;
+  note: string | null;
+}
+
+export interface ReportInput {
+  key: unknown;
+  kind: unknown;
+  weight?: unknown;
+  reporter: unknown;
+  /** Unix ms or ISO 8601; default now. At most 5 minutes ahead of the clock. */
+  at?: unknown;
+  note?: unknown;
+}
+
+/** The stored running score of a key: s right after its last event at `at`. */
+export interface ScoreState {
+  key: string;
+  keyKind: KeyKind;
+  score: number;
+  at: number;
+  events: number;
+}
+
+export const MAX_WEIGHT = 100;
+const MAX_REPORTER = 100;
+const MAX_NOTE = 500;
+const FUTURE_SLACK_MS = 5 * 60_000;
+
+/** The score `s` (at `from`) decayed to `to`. Never grows: a `to` before `from` is no decay. */
+export function decayed(s: number, from: number, to: number, halfLifeSec: number): number {
+  if (to <= from || s === 0) return s;
+  return s * 0.5 ** ((to - from) / (halfLifeSec * 1000));
+}
+
+/** One step of the running score: `s` (after an event at `from`) with the event `e` applied. */
+export function applyEvent(s: number, from: number, e: { kind: ReportKind; weight: number; at: number }, cfg: ReputationConfig): number {
+  let v = decayed(s, from, e.at, cfg.half_life);
+  switch (e.kind) {
+    case 'spam': v += e.weight; break;
+    case 'trap': v += 2 * e.weight; break;
+    case 'ham': v -= e.weight; break;
+    case 'false-positive': v = Math.min(v, 0) - e.weight; break;
+  }
+  return Math.max(-cfg.cap, Math.min(cfg.cap, v));
+}
+
+/** Running score over events sorted by time; { score, at } after the last one. */
+export function foldEvents(events: readonly { kind: ReportKind; weight: number; at: number }[], cfg: ReputationConfig): { score: number; at: number } {
+  let s = 0;
+  let at = 0;
+  for (const e of events) {
+    s = applyEvent(s, at, e, cfg);
+    at = e.at;
+  }
+  return { score: s, at };
+}
+
+export function parseKind(v: unknown, field = 'kind'): ReportKind {
+  if (typeof v === 'string' && (REPORT_KINDS as readonly string[]).includes(v)) return v as ReportKind;
+  throw new InputError(`${field} must be one of ${REPORT_KINDS.join(', ')}`, field);
+}
+
+export function parseWeight(v: unknown, field = 'weight'): number {
+  if (v === undefined || v === null) return 1;
+  const n = typeof v === 'string' && /^\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0 || n > MAX_WEIGHT) {
+    throw new InputError(`${field} must be a number above 0 and at most ${MAX_WEIGHT}`, field);
+  }
+  return n;
+}
+
+function parseAt(v: unknown, now: number): number {
+  if (v === undefined || v === null) return now;
+  let at: number;
+  if (typeof v === 'number' && Number.isSafeInteger(v)) at = v;
+  else if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v)) at = Date.parse(v);
+  else throw new InputError('at must be an ISO 8601 time or unix milliseconds', 'at');
+  if (Number.isNaN(at) || at < 0) throw new InputError('at is not a valid time', 'at');
+  if (at > now + FUTURE_SLACK_MS) throw new InputError('at is in the future', 'at');
+  return at;
+}
+
+interface EventRow {
+  id: number;
+  key: string;
+  kind: string;
+  weight: number;
+  reporter: string;
+  at: number;
+  note: string | null;
+}
+
+interface ScoreRow {
+  key: string;
+  key_kind: string;
+  score: number;
+  at: number;
+  events: number;
+  half_life: number;
+  cap: number;
+}
+
+const eventOf = (r: EventRow): ReputationEvent => ({ ...r, kind: r.kind as ReportKind });
+const stateOf = (r: ScoreRow): ScoreState => ({ key: r.key, keyKind: r.key_kind as KeyKind, score: r.score, at: r.at, events: r.events });
+
+export class Reputation {
+  constructor(private readonly db: Db, readonly cfg: ReputationConfig, private readonly now: () => number = Date.now) {
+    if (!(cfg.half_life > 0) || !(cfg.cap > 0)) throw new Error('reputation: half_life and cap must be above 0');
+  }
+
+  /** Recomputes stored scores made with another half_life or cap (the config changed). */
+  syncConfig(): number {
+    const stale = this.db.prepare('SELECT key FROM reputation_scores WHERE half_life != ? OR cap != ?').pluck().all(this.cfg.half_life, this.cfg.cap) as string[];
+    if (stale.length) this.db.transaction(() => stale.forEach((k) => this.recompute(k)))();
+    return stale.length;
+  }
+
+  /** Validates and stores an event, updates the key's score in the same transaction; a
+   *  false-positive report is also written to the audit log (by `actor`, default the reporter). */
+  report(input: ReportInput, actor?: string): { event: ReputationEvent; score: number; before: number } {
+    const now = this.now();
+    const key = parseKey(input.key, { cidr: false, wildcard: false });
+    const kind = parseKind(input.kind);
+    const weight = parseWeight(input.weight);
+    const reporter = checkText(input.reporter, 'reporter', MAX_REPORTER)!;
+    const note = checkText(input.note, 'note', MAX_NOTE, { optional: true }) ?? null;
+    const at = parseAt(input.at, now);
+    return this.db.transaction(() => {
+      const prev = this.state(key.key);
+      const before = prev ? decayed(prev.score, prev.at, now, this.cfg.half_life) : 0;
+      const id = Number(this.db.prepare('INSERT INTO reputation_events (key, kind, weight, reporter, at, note) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(key.key, kind, weight, reporter, at, note).lastInsertRowid);
+      const event: ReputationEvent = { id, key: key.key, kind, weight, reporter, at, note };
+      if (prev && at < prev.at) this.recompute(key.key); // late event: replay the key's history in order
+      else this.store(key.key, key.kind, applyEvent(prev?.score ?? 0, prev?.at ?? at, event, this.cfg), at, (prev?.events ?? 0) + 1);
+      const st = this.state(key.key)!;
+      const score = decayed(st.score, st.at, now, this.cfg.half_life);
+      if (kind === 'false-positive') {
+        writeAudit(this.db, { at: now, actor: actor ?? reporter, action: 'reputation.false-positive', target: key.key, before: { score: before }, after: { score, event } });
+      }
+      return { event, score, before };
+    })();
+  }
+
+  /** The stored running score of a key (null when it has no events). */
+  state(key: string): ScoreState | null {
+    const r = this.db.prepare('SELECT * FROM reputation_scores WHERE key = ?').get(key) as ScoreRow | undefined;
+    return r ? stateOf(r) : null;
+  }
+
+  /** The decayed score of a canonical key at `at` (default now); 0 without events. */
+  score(key: string, at = this.now()): number {
+    const st = this.state(key);
+    return st ? decayed(st.score, st.at, at, this.cfg.half_life) : 0;
+  }
+
+  /** Every stored running score (for the overlay). */
+  allStates(): ScoreState[] {
+    return (this.db.prepare('SELECT * FROM reputation_scores').all() as ScoreRow[]).map(stateOf);
+  }
+
+  /** A key's events, newest first. */
+  events(key: string, limit = 50): ReputationEvent[] {
+    return (this.db.prepare('SELECT * FROM reputation_events WHERE key = ? ORDER BY at DESC, id DESC LIMIT ?').all(key, limit) as EventRow[]).map(eventOf);
+  }
+
+  /** The score of a key with the arithmetic behind it (explain): each event in time order with
+   *  the running score after it, and the decay to `at`. `key` is parsed (any spelling). */
+  explain(keyText: string, at = this.now(), limit = 200): {
+    key: string; score: number; halfLife: number; cap: number;
+    events: (ReputationEvent & { after: number })[]; truncated: boolean;
+  } {
+    const key = parseKey(keyText, { cidr: false, wildcard: false }).key;
+    const rows = (this.db.prepare('SELECT * FROM reputation_events WHERE key = ? ORDER BY at, id').all(key) as EventRow[]).map(eventOf);
+    let s = 0;
+    let t = 0;
+    const steps = rows.map((e) => {
+      s = applyEvent(s, t, e, this.cfg);
+      t = e.at;
+      return { ...e, after: s };
+    });
+    return {
+      key, score: decayed(s, t, at, this.cfg.half_life), halfLife: this.cfg.half_life, cap: this.cfg.cap,
+      events: steps.slice(-limit).reverse(), truncated: steps.length > limit,
+    };
+  }
+
+  private recompute(key: string): void {
+    const rows = (this.db.prepare('SELECT * FROM reputation_events WHERE key = ? ORDER BY at, id').all(key) as EventRow[]).map(eventOf);
+    if (rows.length === 0) {
+      this.db.prepare('DELETE FROM reputation_scores WHERE key = ?').run(key);
+      return;
+    }
+    const f = foldEvents(rows, this.cfg);
+    this.store(key, parseKey(key, { cidr: false, wildcard: false }).kind, f.score, f.at, rows.length);
+  }
+
+  private store(key: string, kind: KeyKind, score: number, at: number, events: number): void {
+    this.db.prepare(`INSERT INTO reputation_scores (key, key_kind, score, at, events, half_life, cap) VALUES (?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (key) DO UPDATE SET key_kind = excluded.key_kind, score = excluded.score, at = excluded.at, events = excluded.events,
+      half_life = excluded.half_life, cap = excluded.cap`).run(key, kind, score, at, events, this.cfg.half_life, this.cfg.cap);
+  }
+}

@@ -1,0 +1,138 @@
+// LocalStore ties the state database to the overlay: every change (override add/remove/expiry,
+// reputation report) commits, rebuilds the overlay and hands it to onChange synchronously, all
+// before the method returns. So when an API call returns, the DNS server already answers from
+// the new overlay.
+//
+// Changes made by another process (the CLI writing the same SQLite file) are noticed by
+// watch(): it polls PRAGMA data_version, which moves only when another connection commits.
+// The overlay is also rebuilt when its earliest override expires.
+
+import type { Db } from '../../core/db.ts';
+import { Overlay } from './overlay.ts';
+import { Overrides, type Override, type OverrideInput } from './overrides.ts';
+import { Reputation, type ReportInput, type ReputationConfig, type ReputationEvent } from './reputation.ts';
+import { Tokens } from './tokens.ts';
+
+export interface LocalStoreOptions {
+  reputation: ReputationConfig;
+  now?: () => number;
+  /** Called synchronously with every new overlay (swap it into the DNS server here). */
+  onChange?: (overlay: Overlay) => void;
+  /** Called when a background rebuild fails (watch, expiry timer). */
+  onError?: (e: unknown) => void;
+}
+
+/** setTimeout's limit; longer waits are re-armed. */
+const MAX_TIMER = 2 ** 31 - 1;
+
+export class LocalStore {
+  readonly overrides: Overrides;
+  readonly reputation: Reputation;
+  readonly tokens: Tokens;
+  private current: Overlay;
+  private serial = 0;
+  private readonly now: () => number;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private dataVersion = 0;
+
+  constructor(readonly db: Db, private readonly opts: LocalStoreOptions) {
+    this.now = opts.now ?? Date.now;
+    this.overrides = new Overrides(db, this.now);
+    this.reputation = new Reputation(db, opts.reputation, this.now);
+    this.tokens = new Tokens(db, this.now);
+    this.reputation.syncConfig();
+    this.current = this.build();
+  }
+
+  get overlay(): Overlay {
+    return this.current;
+  }
+
+  addOverride(input: OverrideInput, opts: { actor?: string; replace?: boolean } = {}): Override {
+    const o = this.overrides.add(input, opts);
+    this.rebuild();
+    return o;
+  }
+
+  removeOverride(id: number, actor: string): Override {
+    const o = this.overrides.remove(id, actor);
+    this.rebuild();
+    return o;
+  }
+
+  setOverrideExpiry(id: number, expires: unknown, actor: string): Override {
+    const o = this.overrides.setExpiry(id, expires, actor);
+    this.rebuild();
+    return o;
+  }
+
+  report(input: ReportInput, actor?: string): { event: ReputationEvent; score: number; before: number } {
+    const r = this.reputation.report(input, actor);
+    this.rebuild();
+    return r;
+  }
+
+  /** Rebuilds the overlay from the database and publishes it (onChange). */
+  rebuild(): Overlay {
+    this.current = this.build();
+    this.opts.onChange?.(this.current);
+    this.armExpiry();
+    return this.current;
+  }
+
+  /** Picks up changes committed by other processes every `intervalMs`, and rebuilds when an
+   *  override expires. Timers are unref'd: they never keep the process alive. */
+  watch(intervalMs = 1000): void {
+    this.dataVersion = this.version();
+    clearInterval(this.pollTimer);
+    this.pollTimer = setInterval(() => {
+      try {
+        const v = this.version();
+        if (v !== this.dataVersion) {
+          this.dataVersion = v;
+          this.rebuild();
+        }
+      } catch (e) {
+        this.opts.onError?.(e);
+      }
+    }, intervalMs);
+    this.pollTimer.unref();
+    this.armExpiry();
+  }
+
+  /** Stops the timers (the database stays open: it belongs to the caller). */
+  close(): void {
+    clearInterval(this.pollTimer);
+    clearTimeout(this.expiryTimer);
+    this.pollTimer = this.expiryTimer = undefined;
+  }
+
+  private build(): Overlay {
+    const now = this.now();
+    return new Overlay(this.overrides.list({ now }), this.reputation.allStates(), {
+      now: this.now, halfLife: this.opts.reputation.half_life, builtAt: now, serial: ++this.serial,
+    });
+  }
+
+  private armExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    const next = this.current.nextExpiry;
+    if (next === null) return;
+    const wait = Math.max(0, next - this.now() + 1);
+    this.expiryTimer = setTimeout(() => {
+      try {
+        if (wait > MAX_TIMER) this.armExpiry();
+        else this.rebuild();
+      } catch (e) {
+        this.opts.onError?.(e);
+      }
+    }, Math.min(wait, MAX_TIMER));
+    this.expiryTimer.unref();
+  }
+
+  private version(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+}

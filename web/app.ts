@@ -1,0 +1,55 @@
+// The hono app: the REST API under /api/v1 with bearer-token auth.
+//   POST   /api/v1/reports            reports     a reputation event -> 201
+//   GET    /api/v1/overrides          overrides   active overrides (?expired=1: all)
+//   GET    /api/v1/overrides/:id      overrides
+//   POST   /api/v1/overrides          overrides   -> 201 after the DNS overlay has it
+//   PATCH  /api/v1/overrides/:id      overrides   { expires }
+//   DELETE /api/v1/overrides/:id      overrides
+//   GET    /api/v1/audit              admin
+//   GET    /api/v1/explain/:key       any token   (when deps.explain is given)
+// Errors are JSON `{ error, field? }`: 400 bad input, 401 no/bad token, 403 scope, 404, 409,
+// 413 body too large, 415 not JSON.
+
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { LocalStore } from '../sync/local/store.ts';
+import { auth } from './auth.ts';
+import { ApiError, errorResponse, toResponse, type Env } from './http.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { overrideRoutes } from './routes/overrides.ts';
+import { reportRoutes } from './routes/reports.ts';
+
+export interface AppDeps {
+  store: LocalStore;
+  /** The verdict trace of a key (the lead's explain); the route exists only when given. It may
+   *  throw InputError for a bad key (400) and return null for "nothing to explain" (404). */
+  explain?: (key: string) => unknown;
+  /** Largest accepted request body in bytes (default 64 KiB). */
+  maxBodyBytes?: number;
+  /** Unexpected errors (500s) go here. */
+  onError?: (e: unknown) => void;
+}
+
+export function createApp(deps: AppDeps): Hono<Env> {
+  const app = new Hono<Env>();
+  const max = deps.maxBodyBytes ?? 64 * 1024;
+  app.onError((e, c) => toResponse(c, e, deps.onError));
+  app.notFound((c) => errorResponse(c, 404, `no such endpoint: ${c.req.method} ${c.req.path.slice(0, 100)}`));
+
+  const api = new Hono<Env>();
+  api.use('*', bodyLimit({ maxSize: max, onError: (c) => errorResponse(c, 413, `the body is larger than ${max} bytes`) }));
+  api.use('*', auth(deps.store.tokens));
+  api.route('/reports', reportRoutes(deps.store));
+  api.route('/overrides', overrideRoutes(deps.store));
+  api.route('/audit', auditRoutes(deps.store));
+  const explain = deps.explain;
+  if (explain) {
+    api.get('/explain/:key', async (c) => {
+      const r = await explain(c.req.param('key'));
+      if (r === null || r === undefined) throw new ApiError(404, 'nothing to explain for this key');
+      return c.json(r as object);
+    });
+  }
+  app.route('/api/v1', api);
+  return app;
+}

@@ -1,0 +1,63 @@
+// JSON errors and JSON bodies for the API. Every error is `{ "error": message, "field"?: name }`
+// with the HTTP status; a body that fails validation names the first field at fault.
+
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { z } from 'zod';
+import { InputError } from '../sync/local/keys.ts';
+import type { TokenInfo } from '../sync/local/tokens.ts';
+
+export type Env = { Variables: { token: TokenInfo } };
+
+/** An API error with its status and (for 400) the field at fault. */
+export class ApiError extends Error {
+  constructor(readonly status: ContentfulStatusCode, message: string, readonly field?: string, readonly headers?: Record<string, string>) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export function errorResponse(c: Context, status: ContentfulStatusCode, message: string, field?: string, headers?: Record<string, string>): Response {
+  return c.json(field === undefined ? { error: message } : { error: message, field }, status, headers);
+}
+
+/** Maps thrown errors to JSON responses (the app's onError). */
+export function toResponse(c: Context, e: unknown, log?: (e: unknown) => void): Response {
+  if (e instanceof ApiError) return errorResponse(c, e.status, e.message, e.field, e.headers);
+  if (e instanceof InputError) return errorResponse(c, 400, e.message, e.field);
+  if (e instanceof HTTPException) return errorResponse(c, e.status as ContentfulStatusCode, e.message || 'request failed');
+  log?.(e);
+  return errorResponse(c, 500, 'internal error');
+}
+
+/** The request body as JSON, checked against `schema`: 415 without a JSON content type, 400 for
+ *  malformed JSON or a failed check (naming the field). */
+export async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T>> {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type)) throw new ApiError(415, 'the body must be JSON (Content-Type: application/json)');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await c.req.text());
+  } catch {
+    throw new ApiError(400, 'the body is not valid JSON');
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const field = issue.path.length ? issue.path.map(String).join('.') : undefined;
+    if (issue.code === 'unrecognized_keys') {
+      const k = issue.keys[0]!;
+      throw new ApiError(400, `unknown field '${k.length > 40 ? k.slice(0, 40) + '...' : k}'`, k.length > 40 ? undefined : k);
+    }
+    throw new ApiError(400, field ? `${field}: ${issue.message}` : issue.message, field);
+  }
+  return r.data;
+}
+
+/** A numeric id from the path (1..2^53). */
+export function idParam(c: Context, name = 'id'): number {
+  const v = c.req.param(name) ?? '';
+  if (!/^[1-9]\d{0,14}$/.test(v)) throw new ApiError(400, `${name} must be a positive integer`, name);
+  return Number(v);
+}

@@ -1,0 +1,125 @@
+// The one evaluation of a key: evidence class + overlay facts + policy -> verdict. The DNS
+// datasets (core/datasets/merged.ts) and explain (explain.ts) both call these functions, so an
+// answer and its explanation cannot disagree. Holds the current evidence, overlay and policy;
+// each can be swapped on its own (a new merge, an override, a policy change).
+
+import { class4, classDomain, domainEntry, interval4, interval6 } from './evidence.ts';
+import { NEVER_DOMAIN, NEVER_IP, PolicyEngine, TEST_DOMAIN, TEST_IP, type Policy, type Verdict } from './policy.ts';
+import { NEUTRAL, type Evidence, type LocalFacts, type OverlayView } from './types.ts';
+
+/** What explain wants to know beyond the verdict (filled only when asked for). */
+export interface EvalTrace {
+  /** Evidence class id (-1 for test points). */
+  cls: number;
+  facts: LocalFacts;
+  /** Elementary interval index (addresses) or domain entry index (domains), -1 when none. */
+  at: number;
+  /** The IPv4 address actually looked up (a v4-mapped IPv6 key is looked up as IPv4), or -1. */
+  ip4: number;
+}
+
+export function newTrace(): EvalTrace {
+  return { cls: -1, facts: NEUTRAL, at: -1, ip4: -1 };
+}
+
+const TEST4 = 0x7f000002;
+const NEVER4 = 0x7f000001;
+
+export class MergeView {
+  private ev: Evidence;
+  private engine: PolicyEngine;
+  private ov: OverlayView | null;
+
+  constructor(evidence: Evidence, policy: Policy, overlay: OverlayView | null = null) {
+    this.ev = evidence;
+    this.engine = new PolicyEngine(policy, evidence);
+    this.ov = overlay;
+  }
+
+  get evidence(): Evidence {
+    return this.ev;
+  }
+  get policy(): Policy {
+    return this.engine.current;
+  }
+  get policyEngine(): PolicyEngine {
+    return this.engine;
+  }
+  get overlay(): OverlayView | null {
+    return this.ov;
+  }
+
+  /** A new merge: class ids change, so the memo goes with the old engine. */
+  setEvidence(e: Evidence): void {
+    this.engine = new PolicyEngine(this.engine.current, e);
+    this.ev = e;
+  }
+  setPolicy(p: Policy): void {
+    this.engine.setPolicy(p);
+  }
+  setOverlay(o: OverlayView | null): void {
+    this.ov = o;
+  }
+
+  private overlayOn(): OverlayView | null {
+    const o = this.ov;
+    return o !== null && o.size !== 0 ? o : null;
+  }
+
+  /** IPv4 key (uint32). */
+  eval4(ip: number, t?: EvalTrace): Verdict {
+    ip >>>= 0;
+    if (t) t.ip4 = ip;
+    if (ip === TEST4) return TEST_IP;
+    if (ip === NEVER4) return NEVER_IP;
+    const e = this.ev;
+    const o = this.overlayOn();
+    const facts = o === null ? NEUTRAL : o.lookup4(ip);
+    if (t) {
+      t.at = interval4(e, ip);
+      t.cls = e.cls4[t.at]!;
+      t.facts = facts;
+    }
+    return this.engine.verdict(class4(e, ip), facts, false);
+  }
+
+  /** IPv6 key (16 bytes); v4-mapped addresses are IPv4 keys. */
+  eval6(ip16: Uint8Array, t?: EvalTrace): Verdict {
+    if (isV4Mapped(ip16)) return this.eval4(((ip16[12]! << 24) | (ip16[13]! << 16) | (ip16[14]! << 8) | ip16[15]!) >>> 0, t);
+    const e = this.ev;
+    const i = interval6(e, ip16);
+    const cls = e.cls6[i]!;
+    const o = this.overlayOn();
+    const facts = o === null ? NEUTRAL : o.lookup6(ip16);
+    if (t) {
+      t.at = i;
+      t.cls = cls;
+      t.facts = facts;
+    }
+    return this.engine.verdict(cls, facts, false);
+  }
+
+  /** Domain key: labels in wire order, lowercase. */
+  evalDomain(labels: readonly string[], t?: EvalTrace): Verdict {
+    if (labels.length === 1) {
+      if (labels[0] === 'test') return TEST_DOMAIN;
+      if (labels[0] === 'invalid') return NEVER_DOMAIN;
+    }
+    const e = this.ev;
+    const name = labels.join('.');
+    const o = this.overlayOn();
+    const facts = o === null ? NEUTRAL : o.lookupDomain(labels);
+    const cls = e.domains.length ? classDomain(e, name) : 0;
+    if (t) {
+      t.at = domainEntry(e, name);
+      t.cls = cls;
+      t.facts = facts;
+    }
+    return this.engine.verdict(cls, facts, true, name);
+  }
+}
+
+export function isV4Mapped(b: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
+  return b[10] === 0xff && b[11] === 0xff;
+}

@@ -81,9 +81,11 @@ export class MergedDataset implements Dataset {
       });
       return;
     }
+    write(this.kind === 'wl' ? '2.0.0.127\tA\t127.0.10.1' : '2.0.0.127\tA\t127.0.0.2');
     const e = this.view.evidence;
     const s = e.starts4;
     for (let i = 0; i < s.length; i++) {
+      if (s[i] === 0x7f000002) continue; // written above
       const v = this.view.eval4(s[i]!);
       const codes = this.kind === 'wl' ? (v.wl ? [v.wl] : []) : v.block ? v.a : [];
       const last = i + 1 < s.length ? s[i + 1]! - 1 : 0xffffffff;

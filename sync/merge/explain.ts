@@ -83,7 +83,9 @@ export function parseKey(text: string): { kind: KeyKind; ip4: number; ip6: Uint8
     return { kind: 'ip4', ip4: ip, ip6: null, labels: [], key: ip4Dotted(ip) };
   }
   if (isIPv6(t)) {
-    const c = parseIp6Cidr(t);
+    // an embedded dotted IPv4 tail (::ffff:1.2.3.4) as two hex groups
+    const h = t.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a, b, c, d) => `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`);
+    const c = parseIp6Cidr(h);
     if (typeof c === 'string') throw new Error(`not an IPv6 address: ${t}`);
     return { kind: 'ip6', ip4: -1, ip6: c.addr, labels: [], key: formatIp6(c.addr) };
   }

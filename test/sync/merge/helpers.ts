@@ -53,7 +53,8 @@ export function set6(cidrs: string[]): RangeSet6 {
 }
 
 export function ip6Bytes(text: string): Uint8Array {
-  const p = parseIp6Cidr(`${text}/128`);
+  const hex = text.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a, b, c, d) => `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`);
+  const p = parseIp6Cidr(`${hex}/128`);
   if (typeof p === 'string') throw new Error(p);
   return p.addr;
 }

@@ -211,3 +211,9 @@ export class PolicyEngine {
     return [...new Set(names)].join(', ');
   }
 }
+
+/** Policy weights in the order of an evidence snapshot's sources, from a name -> weight map
+ *  (config); names the map lacks keep the weight the evidence was built with. */
+export function weightsFor(e: Evidence, byName: Readonly<Record<string, number>>): number[] {
+  return e.sourceNames.map((n, i) => byName[n] ?? e.sourceWeights[i] ?? 1);
+}

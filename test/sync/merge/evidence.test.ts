@@ -165,4 +165,9 @@ test('snapshot round trip and the worker build give the same evidence', async ()
   }
   // inputs were copied, not transferred: still usable here
   assert.ok(inputs.sources[0]!.v4.start.length > 0);
+  // transferInputs hands the arrays over (detached here), same result
+  const copy: EvidenceInputs = { ...inputs, sources: inputs.sources.map((s) => ({ ...s, v4: { start: s.v4.start.slice(), end: s.v4.end.slice() } })) };
+  const moved = await buildEvidenceInWorker(copy, { transferInputs: true });
+  assert.equal(copy.sources[0]!.v4.start.length, 0, 'detached');
+  assert.deepEqual([...moved.starts4], [...e.starts4]);
 });

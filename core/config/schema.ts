@@ -6,6 +6,7 @@ import { parseTime } from '../rbldnsd/state.ts';
 import { parseCidr } from '../cidr.ts';
 import { validate as validCron } from 'node-cron';
 import { parseAValue } from '../rbldnsd/value.ts';
+import { providersSchema } from '../../sync/providers/schema.ts';
 
 const duration = z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
   if (typeof v === 'number') return v;
@@ -168,6 +169,8 @@ export const configSchema = z.strictObject({
     .strictObject({ enabled: z.boolean().default(true), listen: listenAddr.prefault('127.0.0.1:8053') })
     .prefault({}),
   sources: z.array(source).default([]),
+  /** Outbound ranges of big mail providers (exemptions); defaults: Microsoft 365, Google, Amazon SES. */
+  providers: providersSchema,
 });
 
 export type Config = z.output<typeof configSchema>;

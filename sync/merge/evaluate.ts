@@ -63,7 +63,7 @@ export class MergeView {
 
   private overlayOn(): OverlayView | null {
     const o = this.ov;
-    return o !== null && o.size !== 0 ? o : null;
+    return o !== null && !(o.isEmpty !== undefined && o.isEmpty()) ? o : null;
   }
 
   /** IPv4 key (uint32). */

@@ -19,8 +19,8 @@ export interface OverlayView {
   lookup6(ip16: Uint8Array): LocalFacts;
   /** Labels in wire order, lowercase (`www.example.com` -> ['www','example','com']). */
   lookupDomain(labels: readonly string[]): LocalFacts;
-  /** Optional: number of entries; 0 lets the DNS path skip the lookups entirely. */
-  readonly size?: number;
+  /** Optional: true when the overlay holds nothing, so the DNS path skips the lookups. */
+  isEmpty?(): boolean;
 }
 
 /** One public source as the sweep sees it. */

@@ -75,8 +75,8 @@ export class MapOverlay implements OverlayView {
   readonly v6 = new Map<string, LocalFacts>();
   readonly dom = new Map<string, LocalFacts>();
   lookups = 0;
-  get size(): number {
-    return this.v4.size + this.v6.size + this.dom.size;
+  isEmpty(): boolean {
+    return this.v4.size + this.v6.size + this.dom.size === 0;
   }
   lookup4(x: number): LocalFacts {
     this.lookups++;

@@ -13,6 +13,7 @@
 // domain's by its subdomains), decayed to the time of the lookup.
 
 import type { Override } from './overrides.ts';
+import type { KeyKind } from './keys.ts';
 import { decayed, type ScoreState } from './reputation.ts';
 
 export interface LocalHit {
@@ -45,6 +46,120 @@ export interface OverlayOptions {
   serial?: number;
 }
 
+/** The active overrides, indexed. Rebuilt (from the overrides table) when an override changes. */
+export class OverrideIndex {
+  /** The active overrides, by id. */
+  readonly overrides: readonly Override[];
+  /** The earliest expiry among them (unix ms), or null. */
+  readonly nextExpiry: number | null;
+  // IPv4: disjoint segments [start, end] sorted by start; seg4o = index into overrides
+  readonly seg4s: Uint32Array;
+  readonly seg4e: Uint32Array;
+  readonly seg4o: Int32Array;
+  // IPv6: the same with 4 words per address
+  readonly seg6s: Uint32Array;
+  readonly seg6e: Uint32Array;
+  readonly seg6o: Int32Array;
+  readonly exact = new Map<string, Override>();
+  readonly wild = new Map<string, Override>();
+
+  constructor(overrides: readonly Override[], now: number) {
+    const active = overrides.filter((o) => o.expires === null || o.expires > now).sort((a, b) => a.id - b.id);
+    this.overrides = Object.freeze(active.map((o) => Object.freeze({ ...o })));
+    let next: number | null = null;
+    for (const o of this.overrides) if (o.expires !== null && (next === null || o.expires < next)) next = o.expires;
+    this.nextExpiry = next;
+    const n4: Net[] = [];
+    const n6: Net[] = [];
+    this.overrides.forEach((o, i) => {
+      if (o.kind === 'ip4') n4.push(net4(o.key, i));
+      else if (o.kind === 'ip6') n6.push(net6(o.key, i));
+      else if (o.kind === 'domain') this.exact.set(o.key, o);
+      else this.wild.set(o.key.slice(2), o);
+    });
+    [this.seg4s, this.seg4e, this.seg4o] = flatten(n4, 1);
+    [this.seg6s, this.seg6e, this.seg6o] = flatten(n6, 4);
+  }
+}
+
+/** Scored keys: a large base map plus a small layer of recent updates, so a report costs O(1)
+ *  (amortized) instead of a copy of every score. Immutable: with() returns a new index. */
+export class ScoreIndex {
+  private constructor(
+    private readonly base4: Map<number, ScoreEntry>,
+    private readonly base6: Map<string, ScoreEntry>,
+    private readonly baseD: Map<string, ScoreEntry>,
+    private readonly top: Map<string, ScoreEntry | null>,
+  ) {}
+
+  static build(states: readonly ScoreState[], now: number, halfLife: number): ScoreIndex {
+    const i = new ScoreIndex(new Map(), new Map(), new Map(), new Map());
+    for (const s of states) {
+      if (Math.abs(decayed(s.score, s.at, now, halfLife)) < SCORE_EPSILON) continue;
+      const e: ScoreEntry = { score: s.score, at: s.at, events: s.events };
+      if (s.keyKind === 'ip4') i.base4.set(ip4Of(s.key), e);
+      else if (s.keyKind === 'ip6') i.base6.set(ip6Of(s.key), e);
+      else i.baseD.set(s.key, e);
+    }
+    return i;
+  }
+
+  /** A new index with one key's state replaced. */
+  with(s: ScoreState): ScoreIndex {
+    const top = new Map(this.top);
+    top.set(layerKey(s.keyKind, s.key), { score: s.score, at: s.at, events: s.events });
+    if (top.size <= 1024) return new ScoreIndex(this.base4, this.base6, this.baseD, top);
+    // Fold the layer into fresh base maps (rare: every 1024 distinct keys).
+    const b4 = new Map(this.base4);
+    const b6 = new Map(this.base6);
+    const bD = new Map(this.baseD);
+    for (const [k, e] of top) {
+      const m = k[0] === '4' ? b4 : k[0] === '6' ? b6 : bD;
+      const key = k[0] === '4' ? Number(k.slice(1)) : k.slice(1);
+      if (e) (m as Map<number | string, ScoreEntry>).set(key, e);
+      else (m as Map<number | string, ScoreEntry>).delete(key);
+    }
+    return new ScoreIndex(b4, b6, bD, new Map());
+  }
+
+  get size(): number {
+    return this.base4.size + this.base6.size + this.baseD.size + this.top.size;
+  }
+
+  get4(ip: number): ScoreEntry | undefined {
+    if (this.top.size) {
+      const t = this.top.get('4' + ip);
+      if (t !== undefined) return t ?? undefined;
+    }
+    return this.base4.size ? this.base4.get(ip) : undefined;
+  }
+
+  get6(k: string): ScoreEntry | undefined {
+    if (this.top.size) {
+      const t = this.top.get('6' + k);
+      if (t !== undefined) return t ?? undefined;
+    }
+    return this.base6.size ? this.base6.get(k) : undefined;
+  }
+
+  getD(name: string): ScoreEntry | undefined {
+    if (this.top.size) {
+      const t = this.top.get('d' + name);
+      if (t !== undefined) return t ?? undefined;
+    }
+    return this.baseD.size ? this.baseD.get(name) : undefined;
+  }
+
+  /** Whether any domain (or anything at all in the layer) may have a score: lets lookups skip work. */
+  get hasDomains(): boolean {
+    return this.baseD.size > 0 || this.top.size > 0;
+  }
+}
+
+function layerKey(kind: KeyKind, key: string): string {
+  return kind === 'ip4' ? '4' + ip4Of(key) : kind === 'ip6' ? '6' + ip6Of(key) : 'd' + key;
+}
+
 export class Overlay {
   readonly builtAt: number;
   /** Increases with every rebuild of one LocalStore. */
@@ -53,68 +168,36 @@ export class Overlay {
   readonly nextExpiry: number | null;
   /** The active overrides, by id. */
   readonly overrides: readonly Override[];
+  readonly index: OverrideIndex;
+  readonly scores: ScoreIndex;
 
   private readonly now: () => number;
   private readonly halfLife: number;
-  // IPv4: disjoint segments [start, end] sorted by start; seg4o = index into overrides
-  private readonly seg4s: Uint32Array;
-  private readonly seg4e: Uint32Array;
-  private readonly seg4o: Int32Array;
-  // IPv6: the same with 4 words per address
-  private readonly seg6s: Uint32Array;
-  private readonly seg6e: Uint32Array;
-  private readonly seg6o: Int32Array;
-  private readonly exact: Map<string, Override>;
-  private readonly wild: Map<string, Override>;
-  private readonly score4: Map<number, ScoreEntry>;
-  private readonly score6: Map<string, ScoreEntry>;
-  private readonly scoreD: Map<string, ScoreEntry>;
   private readonly w6 = new Uint32Array(4);
 
-  constructor(overrides: readonly Override[], scores: readonly ScoreState[], opts: OverlayOptions) {
+  /** From lists (tests, one-off builds) or from prebuilt parts (LocalStore reuses the part that
+   *  did not change). */
+  constructor(overrides: readonly Override[] | OverrideIndex, scores: readonly ScoreState[] | ScoreIndex, opts: OverlayOptions) {
     this.now = opts.now ?? Date.now;
     this.halfLife = opts.halfLife;
     const now = opts.builtAt ?? this.now();
     this.builtAt = now;
     this.serial = opts.serial ?? 0;
-    const active = overrides.filter((o) => o.expires === null || o.expires > now).sort((a, b) => a.id - b.id);
-    this.overrides = Object.freeze(active.map((o) => Object.freeze({ ...o })));
-    let next: number | null = null;
-    for (const o of this.overrides) if (o.expires !== null && (next === null || o.expires < next)) next = o.expires;
-    this.nextExpiry = next;
-
-    const n4: Net[] = [];
-    const n6: Net[] = [];
-    this.exact = new Map();
-    this.wild = new Map();
-    this.overrides.forEach((o, i) => {
-      if (o.kind === 'ip4') n4.push(net(o.key, 32, i));
-      else if (o.kind === 'ip6') n6.push(net(o.key, 128, i));
-      else if (o.kind === 'domain') this.exact.set(o.key, o);
-      else this.wild.set(o.key.slice(2), o);
-    });
-    [this.seg4s, this.seg4e, this.seg4o] = flatten(n4, 1);
-    [this.seg6s, this.seg6e, this.seg6o] = flatten(n6, 4);
-
-    this.score4 = new Map();
-    this.score6 = new Map();
-    this.scoreD = new Map();
-    for (const s of scores) {
-      if (Math.abs(decayed(s.score, s.at, now, this.halfLife)) < SCORE_EPSILON) continue;
-      const e: ScoreEntry = { score: s.score, at: s.at, events: s.events };
-      if (s.keyKind === 'ip4') this.score4.set(ip4Of(s.key), e);
-      else if (s.keyKind === 'ip6') this.score6.set(ip6Of(s.key), e);
-      else this.scoreD.set(s.key, e);
-    }
+    this.index = overrides instanceof OverrideIndex ? overrides : new OverrideIndex(overrides, now);
+    this.scores = scores instanceof ScoreIndex ? scores : ScoreIndex.build(scores, now, this.halfLife);
+    this.overrides = this.index.overrides;
+    this.nextExpiry = this.index.nextExpiry;
   }
 
-  /** Number of active overrides and scored keys. */
+  /** Number of active overrides and scored keys (a key updated since the last full build may
+   *  count twice). */
   get size(): { overrides: number; scores: number } {
-    return { overrides: this.overrides.length, scores: this.score4.size + this.score6.size + this.scoreD.size };
+    return { overrides: this.overrides.length, scores: this.scores.size };
   }
 
   lookup4(ip: number): LocalHit {
-    const s = this.seg4s;
+    const x = this.index;
+    const s = x.seg4s;
     let o: Override | undefined;
     if (s.length) {
       let lo = 0;
@@ -127,14 +210,15 @@ export class Overlay {
           lo = mid + 1;
         } else hi = mid - 1;
       }
-      if (found >= 0 && ip <= this.seg4e[found]!) o = this.overrides[this.seg4o[found]!];
+      if (found >= 0 && ip <= x.seg4e[found]!) o = this.overrides[x.seg4o[found]!];
     }
-    return this.hit(o, this.score4.size ? this.score4.get(ip >>> 0) : undefined);
+    return this.hit(o, this.scores.get4(ip >>> 0));
   }
 
   lookup6(ip16: Uint8Array): LocalHit {
+    const x = this.index;
     let o: Override | undefined;
-    const s = this.seg6s;
+    const s = x.seg6s;
     if (s.length) {
       const w = this.w6;
       for (let k = 0; k < 4; k++) w[k] = ((ip16[4 * k]! << 24) | (ip16[4 * k + 1]! << 16) | (ip16[4 * k + 2]! << 8) | ip16[4 * k + 3]!) >>> 0;
@@ -148,30 +232,32 @@ export class Overlay {
           lo = mid + 1;
         } else hi = mid - 1;
       }
-      if (found >= 0 && cmpW(this.seg6e, found * 4, w) >= 0) o = this.overrides[this.seg6o[found]!];
+      if (found >= 0 && cmpW(x.seg6e, found * 4, w) >= 0) o = this.overrides[x.seg6o[found]!];
     }
-    return this.hit(o, this.score6.size ? this.score6.get(bytesKey(ip16)) : undefined);
+    return this.hit(o, this.scores.size ? this.scores.get6(bytesKey(ip16)) : undefined);
   }
 
   /** `labels`: the domain's labels, leftmost first (a query name relative to the zone). */
   lookupDomain(labels: readonly string[]): LocalHit {
-    if (labels.length === 0 || (this.exact.size === 0 && this.wild.size === 0 && this.scoreD.size === 0)) return EMPTY;
+    const x = this.index;
+    if (labels.length === 0 || (x.exact.size === 0 && x.wild.size === 0 && !this.scores.hasDomains)) return EMPTY;
     let name = labels.join('.');
     if (/[A-Z]/.test(name)) name = name.toLowerCase();
     if (name.endsWith('.')) name = name.slice(0, -1);
-    let o = this.exact.get(name);
-    if (!o && this.wild.size) {
+    let o = x.exact.size ? x.exact.get(name) : undefined;
+    if (!o && x.wild.size) {
       for (let i = name.indexOf('.'); i >= 0; i = name.indexOf('.', i + 1)) {
-        o = this.wild.get(name.slice(i + 1));
+        o = x.wild.get(name.slice(i + 1));
         if (o) break;
       }
     }
-    return this.hit(o, this.scoreD.size ? this.scoreD.get(name) : undefined);
+    return this.hit(o, this.scores.getD(name));
   }
 
   /** Looks up a canonical key of any kind (explain, tests). */
   lookupKey(key: string): LocalHit {
-    if (key.startsWith('*.')) return this.wild.has(key.slice(2)) ? this.hit(this.wild.get(key.slice(2)), undefined) : EMPTY;
+    const w = this.index.wild;
+    if (key.startsWith('*.')) return w.has(key.slice(2)) ? this.hit(w.get(key.slice(2)), undefined) : EMPTY;
     if (key.includes(':')) return this.lookup6(parse6(key));
     if (/^[\d.]+$/.test(key)) return this.lookup4(ip4Of(key));
     return this.lookupDomain(key.split('.'));
@@ -184,57 +270,68 @@ export class Overlay {
   }
 }
 
+/** A prefix as an inclusive range: numbers for IPv4 (exact in a double), bigints for IPv6. */
 interface Net {
-  start: bigint;
-  end: bigint;
+  start: number | bigint;
+  end: number | bigint;
   idx: number;
 }
 
-function net(key: string, width: number, idx: number): Net {
+function net4(key: string, idx: number): Net {
   const [a, len] = key.split('/');
-  const bits = len === undefined ? width : Number(len);
-  const start = width === 32 ? BigInt(ip4Of(a!)) : bytesToBig(parse6(a!));
-  const size = 1n << BigInt(width - bits);
-  return { start, end: start + size - 1n, idx };
+  const start = ip4Of(a!);
+  return { start, end: start + 2 ** (32 - (len === undefined ? 32 : Number(len))) - 1, idx };
+}
+
+function net6(key: string, idx: number): Net {
+  const [a, len] = key.split('/');
+  const start = bytesToBig(parse6(a!));
+  return { start, end: start + (1n << BigInt(128 - (len === undefined ? 128 : Number(len)))) - 1n, idx };
 }
 
 /** Nested-or-disjoint prefixes -> disjoint segments, each labelled with the most specific prefix
- *  covering it (a sweep with a stack of the enclosing prefixes). `words` per address: 1 or 4. */
-function flatten(nets: Net[], words: number): [Uint32Array, Uint32Array, Int32Array] {
+ *  covering it (a sweep with a stack of the enclosing prefixes). `words` per address: 1 (IPv4,
+ *  numbers) or 4 (IPv6, bigints). */
+function flatten(nets: Net[], words: 1 | 4): [Uint32Array, Uint32Array, Int32Array] {
+  // number and bigint share the arithmetic below; `any` spares a second copy of the sweep.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const one: any = words === 1 ? 1 : 1n;
   nets.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.end > b.end ? -1 : a.end < b.end ? 1 : 0));
-  const ss: bigint[] = [];
-  const es: bigint[] = [];
+  const ss: (number | bigint)[] = [];
+  const es: (number | bigint)[] = [];
   const os: number[] = [];
-  const emit = (from: bigint, to: bigint, idx: number) => {
+  const emit = (from: number | bigint, to: number | bigint, idx: number) => {
     if (from > to) return;
     ss.push(from);
     es.push(to);
     os.push(idx);
   };
   const stack: Net[] = [];
-  let cursor = 0n;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let cursor: any = one - one;
   for (const n of nets) {
     while (stack.length && stack[stack.length - 1]!.end < n.start) {
       const top = stack.pop()!;
       emit(cursor, top.end, top.idx);
-      cursor = top.end + 1n;
+      cursor = (top.end as typeof one) + one;
     }
-    if (stack.length) emit(cursor, n.start - 1n, stack[stack.length - 1]!.idx);
+    if (stack.length) emit(cursor, (n.start as typeof one) - one, stack[stack.length - 1]!.idx);
     cursor = n.start;
     stack.push(n);
   }
   while (stack.length) {
     const top = stack.pop()!;
     emit(cursor, top.end, top.idx);
-    cursor = top.end + 1n;
+    cursor = (top.end as typeof one) + one;
   }
-  const s = new Uint32Array(ss.length * words);
-  const e = new Uint32Array(ss.length * words);
+  if (words === 1) return [Uint32Array.from(ss as number[]), Uint32Array.from(es as number[]), Int32Array.from(os)];
+  const s = new Uint32Array(ss.length * 4);
+  const e = new Uint32Array(ss.length * 4);
   for (let i = 0; i < ss.length; i++) {
-    for (let k = 0; k < words; k++) {
-      const shift = BigInt(32 * (words - 1 - k));
-      s[i * words + k] = Number((ss[i]! >> shift) & 0xffffffffn);
-      e[i * words + k] = Number((es[i]! >> shift) & 0xffffffffn);
+    for (let k = 0; k < 4; k++) {
+      const shift = BigInt(32 * (3 - k));
+      s[i * 4 + k] = Number(((ss[i] as bigint) >> shift) & 0xffffffffn);
+      e[i * 4 + k] = Number(((es[i] as bigint) >> shift) & 0xffffffffn);
     }
   }
   return [s, e, Int32Array.from(os)];

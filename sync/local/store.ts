@@ -8,7 +8,7 @@
 // The overlay is also rebuilt when its earliest override expires.
 
 import type { Db } from '../../core/db.ts';
-import { Overlay } from './overlay.ts';
+import { Overlay, OverrideIndex, ScoreIndex } from './overlay.ts';
 import { Overrides, type Override, type OverrideInput } from './overrides.ts';
 import { Reputation, type ReportInput, type ReputationConfig, type ReputationEvent } from './reputation.ts';
 import { Tokens } from './tokens.ts';
@@ -42,7 +42,7 @@ export class LocalStore {
     this.reputation = new Reputation(db, opts.reputation, this.now);
     this.tokens = new Tokens(db, this.now);
     this.reputation.syncConfig();
-    this.current = this.build();
+    this.current = this.make(null, null);
   }
 
   get overlay(): Overlay {
@@ -51,34 +51,61 @@ export class LocalStore {
 
   addOverride(input: OverrideInput, opts: { actor?: string; replace?: boolean } = {}): Override {
     const o = this.overrides.add(input, opts);
-    this.rebuild();
+    this.withRows((rows) => [...rows.filter((r) => r.id !== o.id), o]);
     return o;
   }
 
   removeOverride(id: number, actor: string): Override {
     const o = this.overrides.remove(id, actor);
-    this.rebuild();
+    this.withRows((rows) => rows.filter((r) => r.id !== o.id));
     return o;
   }
 
   setOverrideExpiry(id: number, expires: unknown, actor: string): Override {
     const o = this.overrides.setExpiry(id, expires, actor);
-    this.rebuild();
+    this.withRows((rows) => rows.map((r) => (r.id === o.id ? o : r)));
     return o;
   }
 
   report(input: ReportInput, actor?: string): { event: ReputationEvent; score: number; before: number } {
     const r = this.reputation.report(input, actor);
-    this.rebuild();
+    // Only this key's score changed: no rebuild of the other scores nor of the overrides.
+    const st = this.reputation.state(r.event.key)!;
+    this.publish(this.current.index, this.current.scores.with(st));
     return r;
   }
 
-  /** Rebuilds the overlay from the database and publishes it (onChange). */
+  /** Rebuilds the whole overlay from the database and publishes it (onChange). */
   rebuild(): Overlay {
-    this.current = this.build();
+    const now = this.now();
+    return this.publish(new OverrideIndex(this.overrides.list({ now }), now), ScoreIndex.build(this.reputation.allStates(), now, this.opts.reputation.half_life));
+  }
+
+  /** Rebuilds the override part only (an override expired). */
+  rebuildOverrides(): Overlay {
+    const now = this.now();
+    return this.publish(new OverrideIndex(this.current.overrides, now), this.current.scores);
+  }
+
+  /** Our own change to the overrides, applied to the active list we hold (no re-read: another
+   *  process's changes come through watch() and a full rebuild). */
+  private withRows(f: (rows: readonly Override[]) => Override[]): void {
+    const now = this.now();
+    this.publish(new OverrideIndex(f(this.current.overrides), now), this.current.scores);
+  }
+
+  private publish(index: OverrideIndex, scores: ScoreIndex): Overlay {
+    this.current = this.make(index, scores);
     this.opts.onChange?.(this.current);
     this.armExpiry();
     return this.current;
+  }
+
+  private make(index: OverrideIndex | null, scores: ScoreIndex | null): Overlay {
+    const now = this.now();
+    return new Overlay(index ?? this.overrides.list({ now }), scores ?? this.reputation.allStates(), {
+      now: this.now, halfLife: this.opts.reputation.half_life, builtAt: now, serial: ++this.serial,
+    });
   }
 
   /** Picks up changes committed by other processes every `intervalMs`, and rebuilds when an
@@ -108,13 +135,6 @@ export class LocalStore {
     this.pollTimer = this.expiryTimer = undefined;
   }
 
-  private build(): Overlay {
-    const now = this.now();
-    return new Overlay(this.overrides.list({ now }), this.reputation.allStates(), {
-      now: this.now, halfLife: this.opts.reputation.half_life, builtAt: now, serial: ++this.serial,
-    });
-  }
-
   private armExpiry(): void {
     clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
@@ -124,7 +144,7 @@ export class LocalStore {
     this.expiryTimer = setTimeout(() => {
       try {
         if (wait > MAX_TIMER) this.armExpiry();
-        else this.rebuild();
+        else this.rebuildOverrides();
       } catch (e) {
         this.opts.onError?.(e);
       }

@@ -173,3 +173,23 @@ test('LocalStore: an override disappears when it expires; changes by another pro
   await within(picked, 10_000, 'the change by another connection');
   store.close();
 });
+
+test('LocalStore: many reports update the overlay one key at a time (the layer folds correctly)', () => {
+  const { db } = tmpDb();
+  const clock = new Clock();
+  const store = new LocalStore(db, { reputation: CFG, now: clock.now });
+  for (let i = 0; i < 1500; i++) store.report({ key: `10.0.${i >> 8}.${i & 255}`, kind: 'spam', reporter: 'x' });
+  store.report({ key: '10.0.0.0', kind: 'spam', reporter: 'x' });
+  store.report({ key: '10.0.5.219', kind: 'false-positive', reporter: 'x' });
+  store.report({ key: 'd.example', kind: 'ham', reporter: 'x' });
+  const o = store.overlay;
+  assert.equal(o.lookup4(ip('10.0.0.0')).score, 2);
+  assert.equal(o.lookup4(ip('10.0.0.1')).score, 1);
+  assert.equal(o.lookup4(ip('10.0.5.219')).score, -1);
+  assert.equal(o.lookup4(ip('10.0.5.220')).score, 0);
+  assert.equal(o.lookupDomain(['d', 'example']).score, -1);
+  // A full rebuild from the database gives the same answers.
+  const fresh = store.rebuild();
+  for (const a of ['10.0.0.0', '10.0.0.1', '10.0.5.219', '10.0.5.220', '10.0.3.3']) assert.equal(fresh.lookup4(ip(a)).score, o.lookup4(ip(a)).score, a);
+  assert.deepEqual(fresh.size, { overrides: 0, scores: 1501 });
+});

@@ -50,6 +50,7 @@ export async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Prom
       const k = issue.keys[0]!;
       throw new ApiError(400, `unknown field '${k.length > 40 ? k.slice(0, 40) + '...' : k}'`, k.length > 40 ? undefined : k);
     }
+    if (!field && issue.code === 'invalid_type') throw new ApiError(400, 'the body must be a JSON object');
     throw new ApiError(400, field ? `${field}: ${issue.message}` : issue.message, field);
   }
   return r.data;

@@ -195,6 +195,11 @@ export class Overlay {
     return { overrides: this.overrides.length, scores: this.scores.size };
   }
 
+  /** Nothing to say about any key: the DNS path may skip the lookups. */
+  isEmpty(): boolean {
+    return this.overrides.length === 0 && this.scores.size === 0;
+  }
+
   lookup4(ip: number): LocalHit {
     const x = this.index;
     const s = x.seg4s;

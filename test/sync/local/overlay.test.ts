@@ -5,6 +5,7 @@ import { parseKey } from '../../../sync/local/keys.ts';
 import { Overlay } from '../../../sync/local/overlay.ts';
 import { Overrides, type Override } from '../../../sync/local/overrides.ts';
 import { LocalStore } from '../../../sync/local/store.ts';
+import type { OverlayView } from '../../../sync/merge/types.ts';
 import { Clock, DAY, HOUR, T0, tmpDb } from './helpers.ts';
 
 const CFG = { half_life: 7 * 86400, cap: 10 };
@@ -192,4 +193,11 @@ test('LocalStore: many reports update the overlay one key at a time (the layer f
   const fresh = store.rebuild();
   for (const a of ['10.0.0.0', '10.0.0.1', '10.0.5.219', '10.0.5.220', '10.0.3.3']) assert.equal(fresh.lookup4(ip(a)).score, o.lookup4(ip(a)).score, a);
   assert.deepEqual(fresh.size, { overrides: 0, scores: 1501 });
+});
+
+test('the overlay is the merge\'s OverlayView; isEmpty lets the DNS path skip it', () => {
+  const empty: OverlayView = build([]);
+  assert.equal(empty.isEmpty?.(), true);
+  assert.equal(build([ov('192.0.2.77')]).isEmpty(), false);
+  assert.equal(new Overlay([], [{ key: 'x.example', keyKind: 'domain', score: 2, at: T0, events: 1 }], { halfLife: CFG.half_life, now: () => T0 }).isEmpty(), false);
 });

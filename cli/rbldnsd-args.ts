@@ -102,13 +102,19 @@ export function parseRbldnsdArgs(argv: string[]): RbldnsdArgs {
     const name = s.slice(0, c1).replace(/\.$/, '').toLowerCase();
     const type = s.slice(c1 + 1, c2).toLowerCase();
     const files = s.slice(c2 + 1).split(/[,:]/).filter(Boolean).map((f) => resolve(base, f));
-    if (type === 'acl') throw new UsageError(`"${s}": acl datasets are not supported; the serve command has an allow-query list`);
     if (!RBLDNSD_TYPES.has(type)) throw new UsageError(`"${s}": unknown dataset type "${type}"`);
-    if (!name) throw new UsageError(`"${s}": missing zone name`);
+    // The empty zone name is rbldnsd's global ACL (`:acl:file`); it is kept as a zone named ''.
+    if (!name && type !== 'acl') throw new UsageError(`"${s}": missing zone name`);
     if (!files.length) throw new UsageError(`"${s}": no files given`);
     let z = byName.get(name);
     if (!z) byName.set(name, (z = { name, datasets: [] }));
+    if (type === 'acl' && z.datasets.some((d) => d.type === 'acl')) {
+      throw new UsageError(name ? `"${s}": repeated ACL definition for zone ${name}` : `"${s}": global acl specified more than once`);
+    }
     z.datasets.push({ type, files });
+  }
+  for (const z of byName.values()) {
+    if (z.name && !z.datasets.some((d) => d.type !== 'acl')) throw new UsageError(`missing data for zone ${z.name} (an acl alone is not a zone)`);
   }
   a.zones = [...byName.values()];
   return a;

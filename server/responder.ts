@@ -1,14 +1,21 @@
 // Turns one query packet into one reply, written into a preallocated buffer: the rbldnsd
 // rules (drop, NOTIMP, REFUSED, apex SOA/NS, NXDOMAIN/NODATA with the SOA, NS + glue in the
 // authority of positive answers, NS rotation, dedup and same-type minimum TTL) plus EDNS0
-// echo, the TC bit and the client ACL. Transport code (udp.ts, tcp.ts) only moves bytes.
+// echo, the TC bit, the allow-query list and rbldnsd's `acl` datasets (global and per zone).
+// Transport code (udp.ts, udp-batch.ts, tcp.ts) only moves bytes.
 
 import type { ClientAcl } from './acl.ts';
+import { ACL_EMPTY, ACL_IGNORE, ACL_LISTED, ACL_REFUSE, type AclDataset } from '../core/datasets/acl.ts';
+import { expandTxt } from '../core/rbldnsd/value.ts';
+import { ip4Dotted } from '../core/ip4.ts';
+import { ACL_DNSBL, ACL_FOUND, aclDatasetAnswer } from './acl-answer.ts';
+import { ip6ClientText, parseIp4Text, parseIp6Text } from './peer.ts';
 import type { Counters } from './counters.ts';
 import { pick, writeBlock } from './compress.ts';
 import { WireQuery } from './query.ts';
 import { AnswerSink } from './sink.ts';
 import type { Zone, ZoneTable } from './zones.ts';
+import type { Dataset } from '../core/datasets/types.ts';
 import {
   C_ANY, C_CH, C_IN, PARSE_BADVERS, PARSE_DROP, PARSE_FORMERR, ParsedQuery, RCODE_BADVERS, RCODE_FORMERR,
   RCODE_NOERROR, RCODE_NOTIMP, RCODE_NXDOMAIN, RCODE_REFUSED, RCODE_SERVFAIL, T_A, T_ANY, T_MX, T_NS, T_OPT,
@@ -32,6 +39,13 @@ export interface ResponderOptions {
 export const MAX_MESSAGE = 65535;
 const OPT_LEN = 11;
 
+// rbldnsd ACL results of one query, OR-ed over the global and the zone ACL; the strongest
+// wins: ignore > refuse > empty > always listed.
+const F_IGNORE = 1;
+const F_REFUSE = 2;
+const F_EMPTY = 4;
+const F_LISTED = 8;
+
 export class Responder {
   /** The reply of the last `respond` call lives in `out[0..length)`. */
   readonly out = Buffer.allocUnsafe(MAX_MESSAGE + 1024);
@@ -45,6 +59,17 @@ export class Responder {
   private an = 0;
   private nsCount = 0;
   private arCount = 0;
+  /** The client of the current query, for ACL lookups: family 4 (peerIp4), 6 (peer6 at
+   *  peer6Off) or 0 (unknown: no ACL entry matches). */
+  private peerFamily = 0;
+  private peerIp4 = 0;
+  private peer6: Uint8Array = new Uint8Array(16);
+  private peer6Off = 0;
+  private readonly peer6Scratch = new Uint8Array(16);
+  /** The ACL whose always-listed value answers (the first one that said so: global first). */
+  private listedAcl: AclDataset | null = null;
+  private listedValue = 0;
+  private readonly aclScratch = new AnswerSink();
 
   constructor(
     private readonly opts: ResponderOptions,
@@ -61,9 +86,26 @@ export class Responder {
     this.table = table; // last: a query never sees the new table with the old counters
   }
 
-  /** Answers `msg[0..len)` from `client`; returns the reply length in `out`, 0 = drop. */
-  respond(msg: Buffer, len: number, client: string, tcp: boolean): number {
+  /** Answers `msg[0..len)` from `client`; returns the reply length in `out`, 0 = drop.
+   *  `peer`: the client address as 4 or 16 bytes when the transport has them (rbldnsd ACLs
+   *  look them up; without them `client` is parsed, and only when an ACL exists). */
+  respond(msg: Buffer, len: number, client: string, tcp: boolean, peer: Uint8Array | null = null): number {
     const q = this.q;
+    const table = this.table;
+    const aclOn = table.aclInUse;
+    let acl = 0;
+    if (aclOn) {
+      // rbldnsd consults the global ACL before it even parses the packet.
+      this.setPeer(client, peer);
+      this.listedAcl = null;
+      if (table.globalAcl !== null) {
+        acl = this.aclFlags(table.globalAcl);
+        if (acl & F_IGNORE) {
+          this.opts.counters.dropped++;
+          return 0;
+        }
+      }
+    }
     const res = parseQuery(q, msg, len);
     if (res === PARSE_DROP) {
       this.opts.counters.dropped++;
@@ -92,16 +134,95 @@ export class Responder {
     }
     const qtype = q.qtype;
     if (qtype >= 250 && qtype !== T_ANY) return this.fail(RCODE_NOTIMP, 0x80 | (q.flags1 & 1), null, len, client);
-    const table = this.table;
     const zi = table.find(q);
     if (zi < 0) return this.fail(RCODE_REFUSED, 0x80 | (q.flags1 & 1), null, len, client);
     const zone = table.zones[zi]!;
     const zc = this.zoneCounters[zi]!;
+    if (aclOn && zone.acl !== null) {
+      acl |= this.aclFlags(zone.acl);
+      if (acl & F_IGNORE) {
+        this.opts.counters.dropped++;
+        return 0;
+      }
+    }
     if (zone.failed) return this.fail(RCODE_SERVFAIL, 0x80 | (q.flags1 & 1), zc, len, client);
-    return this.answer(zone, zc, limit, len, client);
+    // ACL refuse: REFUSED with AA clear, apex SOA/NS included (checked after SERVFAIL, as rbldnsd).
+    if (acl & F_REFUSE) return this.fail(RCODE_REFUSED, 0x80 | (q.flags1 & 1), zc, len, client);
+    return this.answer(zone, zc, limit, len, client, acl);
   }
 
-  private answer(zone: Zone, zc: Float64Array, limit: number, len: number, client: string): number {
+  /** Records the client address for ACL lookups: the transport's bytes, else parsed text
+   *  (an IPv4 client on an IPv6 socket stays IPv6, ::ffff:a.b.c.d, as in rbldnsd). */
+  private setPeer(client: string, peer: Uint8Array | null): void {
+    if (peer !== null) {
+      if (peer.length === 4) {
+        this.peerFamily = 4;
+        this.peerIp4 = ((peer[0]! << 24) | (peer[1]! << 16) | (peer[2]! << 8) | peer[3]!) >>> 0;
+      } else {
+        this.peerFamily = 6;
+        this.peer6 = peer;
+        this.peer6Off = 0;
+      }
+      return;
+    }
+    if (client.includes(':')) {
+      this.peerFamily = parseIp6Text(client, this.peer6Scratch) ? 6 : 0;
+      this.peer6 = this.peer6Scratch;
+      this.peer6Off = 0;
+    } else {
+      const ip = parseIp4Text(client);
+      this.peerFamily = ip < 0 ? 0 : 4;
+      this.peerIp4 = ip;
+    }
+  }
+
+  /** One ACL's verdict for the current client as F_* flags; remembers the first always-listed
+   *  value (the global ACL's wins over the zone's). */
+  private aclFlags(a: AclDataset): number {
+    const f = this.peerFamily;
+    const code = f === 4 ? a.match4(this.peerIp4) : f === 6 ? a.match6(this.peer6, this.peer6Off) : 0;
+    if (code === 0) return 0;
+    if (code === ACL_IGNORE) return F_IGNORE;
+    if (code === ACL_REFUSE) return F_REFUSE;
+    if (code === ACL_EMPTY) return F_EMPTY;
+    if (this.listedAcl === null) {
+      this.listedAcl = a;
+      this.listedValue = code - ACL_LISTED;
+    }
+    return F_LISTED;
+  }
+
+  /** `$` of an always-listed TXT: the client address as getnameinfo prints it. */
+  private peerText(): string {
+    if (this.peerFamily === 4) return ip4Dotted(this.peerIp4);
+    if (this.peerFamily === 6) return ip6ClientText(this.peer6, this.peer6Off);
+    return '';
+  }
+
+  /** The zone's datasets under an empty/always-listed ACL (acl-answer.ts); returns whether the
+   *  name counts as found. Always-listed adds the ACL's A/TXT once, after everything else. */
+  private aclDatasets(ds: readonly Dataset[], wq: WireQuery, acl: number): boolean {
+    let found = false;
+    let listed = false;
+    for (let i = 0; i < ds.length; i++) {
+      const r = aclDatasetAnswer(ds[i]!, wq, this.aclScratch);
+      if (r & ACL_FOUND) found = true;
+      if ((r & ACL_DNSBL) !== 0 && (acl & F_EMPTY) === 0) listed = true;
+    }
+    const a = this.listedAcl;
+    if (listed && a !== null) {
+      const v = a.values[this.listedValue]!;
+      const sink = this.sink;
+      sink.a(v.a, a.ttl);
+      if (sink.wantTxt) {
+        const t = expandTxt(v.txt, this.peerText(), a.subs);
+        if (t !== null) sink.txt(t, a.ttl);
+      }
+    }
+    return found || listed;
+  }
+
+  private answer(zone: Zone, zc: Float64Array, limit: number, len: number, client: string, acl: number): number {
     const q = this.q;
     const out = this.out;
     const qtype = q.qtype;
@@ -134,7 +255,9 @@ export class Responder {
     const ds = zone.datasets;
     if (ds.length) {
       const wq = this.wq.set(q, below, qtype, zone.hasIp4);
-      for (let i = 0; i < ds.length; i++) if (ds[i]!.query(wq, sink)) found = true;
+      if (acl === 0) {
+        for (let i = 0; i < ds.length; i++) if (ds[i]!.query(wq, sink)) found = true;
+      } else if (this.aclDatasets(ds, wq, acl)) found = true;
     }
     if (sink.count) pos = this.records(pos);
     let tc = false;

@@ -48,13 +48,21 @@ export class BatchUdpListener {
   private readonly outLen = new Int32Array(BATCH);
   /** One view per slot, made once: no allocation per packet. */
   private readonly views: Buffer[] = [];
+  /** Per slot, the client address bytes as 4- and 16-byte views (for rbldnsd ACLs). */
+  private readonly peer4: Uint8Array[] = [];
+  private readonly peer6: Uint8Array[] = [];
 
   constructor(
     private readonly responder: () => Responder,
     private readonly hooks: PacketHooks,
     readonly address: string,
   ) {
-    for (let i = 0; i < BATCH; i++) this.views.push(this.inBuf.subarray(i * SLOT, (i + 1) * SLOT));
+    for (let i = 0; i < BATCH; i++) {
+      this.views.push(this.inBuf.subarray(i * SLOT, (i + 1) * SLOT));
+      const o = (i * 8 + 4) * 4;
+      this.peer4.push(this.metaBytes.subarray(o, o + 4));
+      this.peer6.push(this.metaBytes.subarray(o, o + 16));
+    }
   }
 
   private onBatch(n: number): void {
@@ -64,7 +72,8 @@ export class BatchUdpListener {
       const len = meta[i * 8]!;
       if (len <= 0) continue; // truncated (larger than a slot): not a DNS query we answer
       try {
-        const out = r.respond(this.views[i]!, len, clientString(meta, this.metaBytes, i), false);
+        const peer = meta[i * 8 + 1] === 4 ? this.peer4[i]! : this.peer6[i]!;
+        const out = r.respond(this.views[i]!, len, clientString(meta, this.metaBytes, i), false, peer);
         if (out > 0 && out <= SLOT) {
           r.out.copy(this.outBuf, i * SLOT, 0, out);
           this.outLen[i] = out;

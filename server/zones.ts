@@ -4,6 +4,7 @@
 // served zone, found through the datasets like rbldnsd does at reload.
 
 import type { Dataset } from '../core/datasets/types.ts';
+import type { AclDataset } from '../core/datasets/acl.ts';
 import { makeQuery } from '../core/query.ts';
 import { AnswerSink } from './sink.ts';
 import { BlockBuilder, type Block } from './compress.ts';
@@ -18,6 +19,14 @@ export interface ZoneSource {
   newestMtime: number;
   /** Not loaded / `$TIMESTAMP` expired: SERVFAIL (AA clear). */
   failed?: boolean;
+  /** rbldnsd `zone:acl:file`: consulted for the client after zone selection; never asked for
+   *  data, and not part of `datasets`. */
+  acl?: AclDataset | null;
+}
+
+export interface ZoneTableOptions {
+  /** rbldnsd `:acl:file`: consulted for every packet before it is parsed. */
+  globalAcl?: AclDataset | null;
 }
 
 /** Dataset types that make a zone map 32-nibble v4-mapped/6to4 names to IPv4 (rbldnsd: only
@@ -32,6 +41,7 @@ export class Zone {
   readonly labelCount: number;
   readonly datasets: Dataset[];
   readonly failed: boolean;
+  readonly acl: AclDataset | null;
   /** Whether 32-nibble names are also looked up as IPv4 (core/query.ts makeQuery). */
   readonly hasIp4: boolean;
   /** SOA record blocks: in the answer (SOA ttl) and in the authority of negative answers (minimum). */
@@ -58,6 +68,7 @@ export class Zone {
     this.labelCount = this.name === '' ? 0 : this.name.split('.').length;
     this.datasets = src.datasets.slice();
     this.failed = !!src.failed;
+    this.acl = src.acl ?? null;
     this.hasIp4 = this.datasets.some((d) => IP4_TYPES.has(d.type));
     const soa = this.datasets.find((d) => d.meta.soa)?.meta.soa;
     if (soa) {
@@ -139,9 +150,12 @@ export class Zone {
 export class ZoneTable {
   /** Longest names (most labels) first, so the first match is the longest suffix. */
   readonly zones: Zone[];
+  readonly globalAcl: AclDataset | null;
+  /** Some ACL (global or zone) exists: the responder looks at ACLs only then. */
+  readonly aclInUse: boolean;
   private readonly sink = new AnswerSink();
 
-  constructor(sources: ZoneSource[], warn: (msg: string) => void = () => {}) {
+  constructor(sources: ZoneSource[], warn: (msg: string) => void = () => {}, options: ZoneTableOptions = {}) {
     // Repeated zone names add datasets to the same zone (rbldnsd's rule).
     const merged = new Map<string, ZoneSource>();
     for (const s of sources) {
@@ -153,12 +167,15 @@ export class ZoneTable {
           datasets: [...prev.datasets, ...s.datasets],
           newestMtime: Math.max(prev.newestMtime, s.newestMtime),
           failed: prev.failed || s.failed,
+          acl: prev.acl ?? s.acl,
         });
       } else merged.set(key, s);
     }
     this.zones = [...merged.values()].map((s) => new Zone(s));
     this.zones.sort((a, b) => b.labelCount - a.labelCount);
     this.zones.forEach((z, i) => (z.index = i));
+    this.globalAcl = options.globalAcl ?? null;
+    this.aclInUse = this.globalAcl !== null || this.zones.some((z) => z.acl !== null);
     for (const z of this.zones) this.computeGlue(z, warn);
   }
 

@@ -10,10 +10,12 @@ import { dnset } from './dnset.ts';
 import { generic } from './generic.ts';
 import { combined } from './combined.ts';
 import { source } from './source.ts';
+import { acl } from './acl.ts';
 
-/** The types rbldnsd knows (zone specs, data files). */
+/** The types rbldnsd knows (zone specs, data files); `acl` is not data (server/zones.ts keeps it
+ *  apart from a zone's datasets). */
 export const RBLDNSD_TYPES: ReadonlyMap<string, DatasetType> = new Map(
-  [ip4set, ip4tset, ip4trie, ip6tset, ip6trie, dnset, generic, combined].map((t) => [t.name, t]),
+  [ip4set, ip4tset, ip4trie, ip6tset, ip6trie, dnset, generic, combined, acl].map((t) => [t.name, t]),
 );
 
 /** Every type a snapshot may hold: rbldnsd's plus 'source' (mirrors of other list formats). */

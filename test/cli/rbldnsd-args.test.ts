@@ -24,10 +24,9 @@ test('-t parts may be empty; bad values are usage errors', () => {
   assert.throws(() => parseTtlOption('1h:2h'), /outside/);
 });
 
-test('missing -b, unknown types, acl and chroot are rejected clearly', () => {
+test('missing -b, unknown types and chroot are rejected clearly', () => {
   assert.throws(() => parseRbldnsdArgs(['z:ip4set:f']), /no listening address/);
   assert.throws(() => parseRbldnsdArgs(['-b', '127.0.0.1', 'z:ip5set:f']), /unknown dataset type "ip5set"/);
-  assert.throws(() => parseRbldnsdArgs(['-b', '127.0.0.1', ':acl:f']), /acl datasets are not supported/);
   assert.throws(() => parseRbldnsdArgs(['-r', '/x', '-b', '127.0.0.1', 'z:ip4set:f']), /chroot/);
   assert.throws(() => parseRbldnsdArgs(['-b', '127.0.0.1']), /no zones/);
   assert.throws(() => parseRbldnsdArgs(['-Z', 'z:ip4set:f']), /unknown option -Z/);
@@ -39,4 +38,18 @@ test('-b accepts inet_aton forms, IPv6, names and ports', async () => {
   assert.deepEqual(await resolveBind('::1/5353'), [{ address: '::1', port: 5353 }]);
   assert.ok((await resolveBind('localhost/53', 4)).some((x) => x.address === '127.0.0.1'));
   await assert.rejects(resolveBind('127.0.0.1/99999'), /invalid port/);
+});
+
+test('acl datasets: one per zone, one global (:acl:file, kept as the zone named ""), never a zone alone', () => {
+  const a = parseRbldnsdArgs(['-b', '127.0.0.1', '-w', '/d', ':acl:g.txt', 'Z.example:acl:a.txt', 'z.example:ip4set:s.txt', 'y.example:ip4set:s.txt']);
+  assert.deepEqual(a.zones, [
+    { name: '', datasets: [{ type: 'acl', files: ['/d/g.txt'] }] },
+    { name: 'z.example', datasets: [{ type: 'acl', files: ['/d/a.txt'] }, { type: 'ip4set', files: ['/d/s.txt'] }] },
+    { name: 'y.example', datasets: [{ type: 'ip4set', files: ['/d/s.txt'] }] },
+  ]);
+  const b = ['-b', '127.0.0.1'];
+  assert.throws(() => parseRbldnsdArgs([...b, ':acl:g', ':acl:h', 'z:ip4set:f']), /global acl specified more than once/);
+  assert.throws(() => parseRbldnsdArgs([...b, 'z:acl:a', 'z:acl:b', 'z:ip4set:f']), /repeated ACL definition for zone z/);
+  assert.throws(() => parseRbldnsdArgs([...b, 'z:acl:a']), /missing data for zone z/);
+  assert.throws(() => parseRbldnsdArgs([...b, ':ip4set:f']), /missing zone name/);
 });

@@ -64,8 +64,7 @@ const ZONES_B = [
   'multi.example:ip4set:multi-set.txt',
 ];
 
-// Zone ACLs (the client is always 127.0.0.1), in their own instance: quorumbl's rbldnsd mode
-// refuses acl datasets (CLI contract: no query ACL in this mode), which must not hide the rest.
+// Zone ACLs (the client is always 127.0.0.1), in their own instance.
 const ZONES_C = ['ignore', 'refuse', 'empty', 'pass', 'listed', 'other'].flatMap((a) => [
   `acl${a}.example:acl:acl-${a}.txt`, `acl${a}.example:ip4set:acl-data.txt`, `acl${a}.example:generic:acl-gen.txt`,
 ]);
@@ -345,7 +344,6 @@ export const TOPICS: Topic[] = [
   },
   {
     title: 'zone ACLs (client 127.0.0.1): ignore, refuse, empty, pass, always listed, no match', instance: 'C',
-    unsupported: 'quorumbl rbldnsd mode rejects acl datasets (CLI contract: no query ACL in this mode)',
     queries: ['ignore', 'refuse', 'empty', 'pass', 'listed', 'other'].flatMap((a) => {
       const z = `acl${a}.example`;
       return [

@@ -9,7 +9,16 @@ import { loadDataset, LoadError } from '../core/rbldnsd/reader.ts';
 import { parseRbldnsdArgs, resolveBind, UsageError } from './rbldnsd-args.ts';
 import { run, StartupError, type RuntimeSpec } from './runtime.ts';
 import type { LoadedConfig } from '../core/config/load.ts';
-import { mirrorZones, setupSync, syncCommand, dbPath } from './sync.ts';
+import { mirrorZones, setupSync, syncCommand, dbPath, ownSoa, ownNs } from './sync.ts';
+import { MergeService } from '../sync/merge-service.ts';
+import { LocalStore } from '../sync/local/store.ts';
+import { openDb } from '../core/db.ts';
+import { createApp } from '../web/app.ts';
+import { startWeb } from '../web/server.ts';
+import { overrideCommand } from './override.ts';
+import { reportCommand } from './report.ts';
+import { tokenCommand } from './token.ts';
+import { explainCommand, recentEvents } from './explain.ts';
 import { sourcesCommand } from './sources.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
 import type { LoadSettings, ZoneSpec } from '../core/zones/spec.ts';
@@ -29,6 +38,15 @@ Commands:
   sources [--config FILE] [--json]
                                sync state of every source
   sources accept|drop NAME     promote or delete a quarantined update
+  explain KEY [--json]         why an IP or domain is, or is not, in bl/wl/dbl
+  override add allow|deny KEY --reason R [--expires 2d|ISO] [--author A]
+  override list [--json] | rm ID | expire ID 2d|ISO|never
+                               manual allow/deny of an IP, CIDR, domain or *.domain
+  report KEY --kind spam|trap|ham|false-positive [--weight W] [--reporter R]
+                               record local reputation evidence
+  token create --name N --scope reports|overrides|admin | list | revoke N
+                               API tokens (shown once, stored hashed)
+  (all take --config FILE; default: the embedded config)
   rbldnsd [rbldnsd options] zone:type:file[,file...]...
                                drop-in for rbldnsd: same options and data files
                                (-n -b addr[/port] -w dir -t def:min:max -c int -e -q
@@ -77,13 +95,47 @@ async function serve(args: string[]): Promise<void> {
   const log = createLogger(cfg.config.log.level);
   log.info({ config: cfg.file }, `quorumbl ${VERSION} starting`);
   const spec = specFromConfig(cfg);
+  let merge: MergeService | undefined;
+  // Every reload (a new mirror copy included) re-runs the merge, debounced.
+  spec.onZonesChanged = () => merge?.schedule();
   const { store } = await run(spec, log);
-  const sources = cfg.config.sources;
-  if (sources.length && cfg.config.sync.enabled) {
-    // A new last good copy is picked up at once, not at the next file check.
-    const { engine, state } = setupSync(sources, spec.stateDir!, spec.settings, log, () => void store.check());
+  const c = cfg.config;
+  const stateDir = spec.stateDir!;
+  const sources = c.sources;
+  // A new last good copy is picked up at once, not at the next file check.
+  const { engine, state } = setupSync(sources, stateDir, spec.settings, log, () => void store.check());
+  const mirrors = mirrorZones(cfg, stateDir);
+  merge = new MergeService({
+    config: c,
+    stateDir,
+    store,
+    sourceSpecs: new Map(sources.map((s, i) => [s.name, mirrors[i]!.datasets[0]!])),
+    state,
+    log,
+    soa: mirrors[0]?.soa ?? ownSoa(cfg),
+    ns: mirrors[0]?.ns ?? ownNs(cfg),
+  });
+  // Overrides and reputation: an overlay swapped into the merged zones synchronously, so an
+  // override is in the next DNS answer; changes from other processes (the CLI) within a second.
+  const local = new LocalStore(openDb(dbPath(stateDir)), {
+    reputation: c.policy.reputation,
+    onChange: (o) => merge!.setOverlay(o),
+    onError: (e) => log.error({ err: (e as Error).message }, 'overrides/reputation reload failed'),
+  });
+  merge.setOverlay(local.overlay);
+  local.watch(1000);
+  merge.events = (key) => recentEvents(local, key);
+  await merge.start();
+  log.info({ zones: merge.zoneNames }, 'merged zones served');
+  if (c.web.enabled) {
+    const app = createApp({ store: local, explain: (key) => merge!.explain(key), onError: (e) => log.error({ err: (e as Error).message }, 'API error') });
+    const web = await startWeb({ app, listen: c.web.listen });
+    log.info({ listen: c.web.listen }, 'REST API listening');
+    void web;
+  }
+  if (sources.length && c.sync.enabled) {
     new SyncScheduler(sources, { engine, state, log }).start();
-    log.info({ sources: sources.map((s) => `${s.name}.mirror.${cfg.config.base}`) }, 'source sync scheduled');
+    log.info({ sources: sources.map((s) => `${s.name}.mirror.${c.base}`) }, 'source sync scheduled');
   }
 }
 
@@ -93,6 +145,22 @@ async function sync(args: string[]): Promise<number> {
   const spec = specFromConfig(cfg);
   const log = createLogger(cfg.config.log.level, false);
   return syncCommand(positionals, cfg.config.sources, spec.stateDir!, spec.settings, log);
+}
+
+/** Commands on the local state: overrides, reputation reports, API tokens, explain. */
+async function local(cmd: string, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: false, options: { config: { type: 'string', short: 'c' } } });
+  const cfg = loadConfig(values.config as string | undefined);
+  const stateDir = configPath(cfg, cfg.config.state_dir);
+  const rest = args.filter((a, i) => a !== '--config' && a !== '-c' && args[i - 1] !== '--config' && args[i - 1] !== '-c');
+  void positionals;
+  const ctx = { dbPath: dbPath(stateDir) };
+  switch (cmd) {
+    case 'override': return overrideCommand(rest, ctx);
+    case 'report': return reportCommand(rest, { ...ctx, reputation: cfg.config.policy.reputation });
+    case 'token': return tokenCommand(rest, ctx);
+    default: return explainCommand(rest, cfg, specFromConfig(cfg));
+  }
 }
 
 async function sources(args: string[]): Promise<number> {
@@ -178,6 +246,7 @@ async function main(argv: string[]): Promise<void> {
       case 'rbldnsd': return await rbldnsd(rest);
       case 'sync': process.exitCode = await sync(rest); return;
       case 'sources': process.exitCode = await sources(rest); return;
+      case 'override': case 'report': case 'token': case 'explain': process.exitCode = await local(cmd, rest); return;
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(HELP + '\n');
         return;

@@ -4,6 +4,7 @@
 import { writeFileSync, appendFileSync, createWriteStream, readFileSync, openSync } from 'node:fs';
 import { DnsServer, type ServerOptions } from '../server/index.ts';
 import { ZoneTable } from '../server/zones.ts';
+import { isAcl } from '../core/datasets/acl.ts';
 import type { Logger } from '../core/log.ts';
 import { ZoneStore, type LoadedZone } from '../core/zones/store.ts';
 import type { LoadSettings, ZoneSpec } from '../core/zones/spec.ts';
@@ -22,16 +23,27 @@ export interface RuntimeSpec {
   /** rbldnsd -s: statistics file appended every check interval. */
   statsFile?: string;
   pidFile?: string;
+  /** Called after every swap of the zone table (a reload, a new mirror copy). */
+  onZonesChanged?: () => void;
   /** rbldnsd -u: user[:group] to switch to after binding (only when running as root). */
   user?: string;
 }
 
 export class StartupError extends Error {}
 
+/** rbldnsd ACLs: a zone's acl goes with the zone; the acl of the empty zone name (`:acl:file`)
+ *  is the global one and that pseudo-zone is not served. */
 function toTable(zones: LoadedZone[], log: Logger): ZoneTable {
+  const globalAcl = zones.find((z) => z.name === '' && isAcl(z.acl))?.acl;
   return new ZoneTable(
-    zones.map((z) => ({ name: z.name, datasets: z.datasets, newestMtime: z.newestMtime, failed: z.failed })),
+    zones
+      .filter((z) => z.name !== '' || z.datasets.length)
+      .map((z) => ({
+        name: z.name, datasets: z.datasets, newestMtime: z.newestMtime, failed: z.failed,
+        acl: z.name !== '' && isAcl(z.acl) ? z.acl : null,
+      })),
     (msg) => log.warn(msg),
+    { globalAcl: isAcl(globalAcl) ? globalAcl : null },
   );
 }
 
@@ -73,6 +85,7 @@ export async function run(spec: RuntimeSpec, log: Logger): Promise<{ server: Dns
       const table = toTable(zones, log);
       if (server) server.swap(table);
       else pending = table;
+      spec.onZonesChanged?.();
     },
   });
 

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from '../core/log.ts';
 import { openDb } from '../core/db.ts';
 import type { LoadedConfig } from '../core/config/load.ts';
+import type { NsSet, Soa } from '../core/datasets/types.ts';
 import { parseAValue } from '../core/rbldnsd/value.ts';
 import type { LoadSettings, ZoneSpec } from '../core/zones/spec.ts';
 import { SyncEngine, type EngineOptions, type SourceConfig, type SyncResult } from '../sync/engine.ts';
@@ -20,14 +21,24 @@ export function dbPath(stateDir: string): string {
   return join(stateDir, 'quorumbl.sqlite');
 }
 
+/** SOA of the zones quorumbl builds itself (mirrors, bl/wl/dbl); serial 0 = newest data. */
+export function ownSoa(cfg: LoadedConfig): Soa {
+  const c = cfg.config.soa;
+  return { ttl: c.ttl, mname: c.mname, rname: c.rname, serial: 0, refresh: c.refresh, retry: c.retry, expire: c.expire, minimum: c.minimum };
+}
+
+export function ownNs(cfg: LoadedConfig): NsSet {
+  return { ttl: cfg.config.soa.ttl, names: [cfg.config.soa.mname] };
+}
+
 /** `<source>.mirror.<base>`: a faithful mirror of each source, with the SOA/NS from the config. */
 export function mirrorZones(cfg: LoadedConfig, stateDir: string): ZoneSpec[] {
   const c = cfg.config;
   return c.sources.map((s) => {
     const file = sourcePaths(stateDir, s.name).current;
     const name = `${s.name}.mirror.${c.base}`;
-    const soa = { ttl: c.soa.ttl, mname: c.soa.mname, rname: c.soa.rname, serial: 0, refresh: c.soa.refresh, retry: c.soa.retry, expire: c.soa.expire, minimum: c.soa.minimum };
-    const ns = { ttl: c.soa.ttl, names: [c.soa.mname] };
+    const soa = ownSoa(cfg);
+    const ns = ownNs(cfg);
     const dataset =
       s.format === 'rbldnsd'
         ? { type: rbldnsdTypeOf(s), files: [file], optional: true }

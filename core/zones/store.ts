@@ -36,6 +36,10 @@ export interface LoadedZone {
   newestMtime: number;
   /** True when a dataset of the zone has never loaded, or its $TIMESTAMP expired. */
   failed: boolean;
+  /** The zone's rbldnsd `acl` dataset, kept out of `datasets` (it is not data and, as in
+   *  rbldnsd, counts neither for the SOA serial nor for the zone's failure). A zone with the
+   *  empty name and only an acl is rbldnsd's global `:acl:file`. */
+  acl?: Dataset;
 }
 
 export interface StoreOptions {
@@ -256,7 +260,8 @@ export class ZoneStore {
 
   private publish(): void {
     const zones: LoadedZone[] = this.zones.map((z) => {
-      const entries = z.datasets.map((d) => this.entries.get(datasetKey(d))!);
+      const all = z.datasets.map((d) => this.entries.get(datasetKey(d))!);
+      const entries = all.filter((e) => e.spec.type !== 'acl');
       const loaded = entries.filter((e) => e.dataset);
       const own = z.soa || z.ns ? [zoneMetaDataset(z.soa, z.ns)] : [];
       return {
@@ -264,8 +269,22 @@ export class ZoneStore {
         datasets: [...own, ...loaded.map((e) => e.dataset!)],
         newestMtime: Math.max(0, ...loaded.flatMap((e) => e.stamps!.map((s) => s.mtime))),
         failed: loaded.length < entries.length || entries.some((e) => this.expired.has(e.key)),
+        acl: all.find((e) => e.spec.type === 'acl')?.dataset,
       };
     });
-    this.opts.onChange(zones);
+    this.opts.onChange([...zones, ...this.extra]);
+  }
+
+  private extra: LoadedZone[] = [];
+
+  /** Zones built elsewhere (the merged bl/wl/dbl): published with the file-backed ones. */
+  setExtraZones(zones: LoadedZone[]): void {
+    this.extra = zones;
+    this.publish();
+  }
+
+  /** The loaded dataset of a spec (a source mirror's data, for the merge), if any. */
+  datasetOf(spec: DatasetSpec): Dataset | undefined {
+    return this.entries.get(datasetKey(spec))?.dataset;
   }
 }

@@ -158,12 +158,20 @@ export class PolicyEngine {
         sum += w;
         parts.push(`${e.sourceNames[i]} ${fmt(w)}`);
       }
+      // Local evidence against a listing (ham, false-positive reports) counts against the
+      // public sources: a negative local score is added to their sum.
+      if (facts.score < 0) {
+        sum += facts.score;
+        parts.push(`local score ${fmt(facts.score)}`);
+      }
       sum = Math.round(sum * 1e9) / 1e9; // 0.1 + 0.2 is 0.3 here
       const byPolicy = sum >= p.threshold;
-      trace.push(`${parts.join(' + ')} = ${fmt(sum)} ${byPolicy ? '>=' : '<'} threshold ${fmt(p.threshold)}`);
+      trace.push(`${parts.join(' + ').replace(/\+ local score -/, '- local score ')} = ${fmt(sum)} ${byPolicy ? '>=' : '<'} threshold ${fmt(p.threshold)}`);
       const n = popcount(smask);
-      const byConsensus = p.consensus > 0 && n >= p.consensus;
-      trace.push(`${n} listing source${n === 1 ? '' : 's'} ${byConsensus ? '>=' : '<'} consensus ${p.consensus}`);
+      // Local evidence that pulled the sum below the threshold also cancels the consensus code.
+      const vetoed = facts.score < 0 && !byPolicy;
+      const byConsensus = p.consensus > 0 && n >= p.consensus && !vetoed;
+      trace.push(`${n} listing source${n === 1 ? '' : 's'} ${n >= p.consensus ? '>=' : '<'} consensus ${p.consensus}${vetoed && n >= p.consensus ? ', outweighed by local evidence' : ''}`);
       if (byPolicy || byConsensus) {
         if (exempt) {
           trace.push(`provider ${this.providerList(pmask)} exempt: public sources alone cannot list it`);

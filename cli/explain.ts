@@ -1,0 +1,65 @@
+// `quorumbl explain KEY [--json]`: the verdict for an IP or domain with its full trace, computed
+// in this process by the same code the server answers with (the sources' current copies, the
+// providers' last good ranges, the overrides and reputation in the state database).
+
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import type { LoadedConfig } from '../core/config/load.ts';
+import { openDb } from '../core/db.ts';
+import { ZoneStore } from '../core/zones/store.ts';
+import { LocalStore } from '../sync/local/store.ts';
+import { MergeService } from '../sync/merge-service.ts';
+import { formatExplanation, type ReputationEvent } from '../sync/merge/explain.ts';
+import { SyncState } from '../sync/state.ts';
+import type { RuntimeSpec } from './runtime.ts';
+import { dbPath, mirrorZones, ownNs, ownSoa } from './sync.ts';
+
+/** A key's recent reputation events for explain (none when the key is not a valid one). */
+export function recentEvents(local: LocalStore, key: string): ReputationEvent[] {
+  try {
+    return local.reputation.events(key, 20) as unknown as ReputationEvent[];
+  } catch {
+    return [];
+  }
+}
+
+export async function explainCommand(args: string[], cfg: LoadedConfig, spec: RuntimeSpec): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  const key = positionals[0];
+  if (!key || positionals.length > 1) {
+    process.stderr.write('usage: quorumbl explain KEY [--json]   (KEY: an IPv4/IPv6 address or a domain)\n');
+    return 2;
+  }
+  const c = cfg.config;
+  const stateDir = spec.stateDir!;
+  const log = pino({ level: 'silent' });
+  const mirrors = mirrorZones(cfg, stateDir);
+  const store = new ZoneStore(mirrors, { settings: spec.settings, stateDir, log, onChange: () => {} });
+  await store.loadSnapshots();
+  await store.check();
+  const db = openDb(dbPath(stateDir));
+  const local = new LocalStore(db, { reputation: c.policy.reputation });
+  const merge = new MergeService({
+    config: c,
+    stateDir,
+    store,
+    sourceSpecs: new Map(c.sources.map((s, i) => [s.name, mirrors[i]!.datasets[0]!])),
+    state: new SyncState(db),
+    log,
+    soa: ownSoa(cfg),
+    ns: ownNs(cfg),
+  });
+  merge.setOverlay(local.overlay);
+  merge.events = (k) => recentEvents(local, k);
+  await merge.rebuild();
+  try {
+    const x = merge.explain(key);
+    process.stdout.write(values.json ? JSON.stringify(x, null, 2) + '\n' : formatExplanation(x) + '\n');
+    return 0;
+  } catch (e) {
+    process.stderr.write(`explain: ${(e as Error).message}\n`);
+    return 2;
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,191 @@
+// Runs the merge for `serve`: the sources' current data (already loaded for their mirror zones)
+// and the provider ranges are swept into evidence in a worker thread, and bl/wl/dbl answer from
+// it through one MergeView. A new sync or provider update triggers a rebuild (debounced); the
+// overlay (overrides, reputation) and the policy are swapped in place without one.
+
+import type { Logger } from '../core/log.ts';
+import type { Config } from '../core/config/schema.ts';
+import type { Dataset, NsSet, Soa } from '../core/datasets/types.ts';
+import { emptyRangeSet4, emptyRangeSet6 } from '../core/ranges.ts';
+import { mergedDatasets, type MergedKind } from '../core/datasets/merged.ts';
+import type { DatasetSpec } from '../core/zones/spec.ts';
+import type { LoadedZone, ZoneStore } from '../core/zones/store.ts';
+import { buildEvidenceInWorker } from './merge/build.ts';
+import { emptyEvidence } from './merge/evidence.ts';
+import { MergeView } from './merge/evaluate.ts';
+import { explain, type ExplainContext, type ExplainProvider, type ExplainSource, type Explanation, type ReputationEvent, type KeyKind } from './merge/explain.ts';
+import { weightsFor, type Policy } from './merge/policy.ts';
+import type { EvidenceProvider, EvidenceSource, OverlayView } from './merge/types.ts';
+import { loadLastGood, refreshProvider, type ProviderConfig } from './providers/index.ts';
+import type { ProviderFeedResult } from './providers/types.ts';
+import type { SyncState } from './state.ts';
+
+export function policyOf(c: Config, sourceNames: string[]): Policy {
+  const byName = Object.fromEntries(c.sources.map((s) => [s.name, s.weight]));
+  return {
+    threshold: c.policy.threshold,
+    consensus: c.policy.consensus,
+    providerExempt: c.policy.provider_exempt,
+    providerBar: c.policy.provider_bar,
+    reputationBar: c.policy.reputation.bar,
+    protectedDomains: c.policy.protected_domains,
+    weights: sourceNames.map((n) => byName[n] ?? 1),
+  };
+}
+
+export interface MergeServiceOptions {
+  config: Config;
+  stateDir: string;
+  store: ZoneStore;
+  /** The mirror dataset spec of each source (its loaded data feeds the merge). */
+  sourceSpecs: Map<string, DatasetSpec>;
+  state: SyncState;
+  log: Logger;
+  soa: Soa;
+  ns: NsSet;
+  /** Recent reputation events of a key, for explain. */
+  events?: (key: string, kind: KeyKind) => ReputationEvent[];
+}
+
+export class MergeService {
+  readonly view: MergeView;
+  private readonly zones: LoadedZone[];
+  private providers: { cfg: ProviderConfig; result: ProviderFeedResult | null }[];
+  private explainSources: ExplainSource[] = [];
+  private explainProviders: ExplainProvider[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private building: Promise<void> | null = null;
+  private again = false;
+  private readonly intervals: NodeJS.Timeout[] = [];
+  /** Recent reputation events of a key, for explain (set by the owner of the local store). */
+  events?: (key: string, kind: KeyKind) => ReputationEvent[];
+
+  constructor(private readonly opts: MergeServiceOptions) {
+    const c = opts.config;
+    this.view = new MergeView(emptyEvidence(), policyOf(c, []));
+    // The zones are published once and never again (a republish would re-trigger the merge);
+    // their SOA serial is the start time.
+    const soa = { ...opts.soa, serial: opts.soa.serial || Math.floor(Date.now() / 1000) };
+    const ds = mergedDatasets(this.view, { base: c.base, lookupUrl: c.policy.lookup_url, ttl: c.policy.ttl, meta: { soa, ns: opts.ns } });
+    this.zones = (['bl', 'wl', 'dbl'] as MergedKind[]).map((k) => ({ name: `${k}.${c.base}`, datasets: [ds[k] as Dataset], newestMtime: 0, failed: false }));
+    this.providers = c.providers
+      .filter((p) => p.enabled && p.exempt)
+      .map((cfg) => ({ cfg, result: loadLastGood(opts.stateDir, cfg.provider, cfg.feed) }));
+  }
+
+  /** The zone names this service answers. */
+  get zoneNames(): string[] {
+    return this.zones.map((z) => z.name);
+  }
+
+  setOverlay(o: OverlayView | null): void {
+    this.view.setOverlay(o);
+  }
+
+  /** Publishes the zones and runs the first merge; schedules provider refreshes. */
+  start(): Promise<void> {
+    this.opts.store.setExtraZones(this.zones);
+    // sync.enabled: false stops every upstream fetch, provider feeds included (last good kept).
+    if (this.opts.config.sync.enabled) this.scheduleProviders();
+    return this.rebuild();
+  }
+
+  private scheduleProviders(): void {
+    for (const p of this.providers) {
+      const t = setInterval(() => void this.refresh(p), p.cfg.interval * 1000);
+      t.unref();
+      this.intervals.push(t);
+      // A feed never fetched (or older than its interval) is fetched soon after start.
+      if (!p.result || Date.now() - p.result.fetchedAt > p.cfg.interval * 1000) setTimeout(() => void this.refresh(p), 2000 + Math.random() * 8000).unref();
+    }
+  }
+
+  stop(): void {
+    for (const t of this.intervals) clearInterval(t);
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private async refresh(p: { cfg: ProviderConfig; result: ProviderFeedResult | null }): Promise<void> {
+    const { log } = this.opts;
+    const out = await refreshProvider(p.cfg, { stateDir: this.opts.stateDir, previous: p.result });
+    const ctx = { provider: p.cfg.provider, feed: p.cfg.feed, status: out.status };
+    if (out.status === 'failed' || out.status === 'rejected') log.error({ ...ctx, reasons: out.reasons }, 'provider feed not updated; previous ranges kept');
+    else log.info({ ...ctx, ranges: out.current?.ranges.length ?? 0 }, 'provider feed checked');
+    if (out.status === 'updated') {
+      p.result = out.current;
+      this.schedule();
+    }
+  }
+
+  /** A source or feed changed: rebuild soon (several changes in a row make one rebuild). */
+  schedule(delayMs = 500): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.rebuild(), delayMs);
+    this.timer.unref();
+  }
+
+  /** Sweeps the current data into new evidence (in a worker) and swaps it in. */
+  rebuild(): Promise<void> {
+    if (this.building) {
+      this.again = true;
+      return this.building;
+    }
+    this.building = this.doRebuild().finally(() => {
+      this.building = null;
+      if (this.again) {
+        this.again = false;
+        void this.rebuild();
+      }
+    });
+    return this.building;
+  }
+
+  private async doRebuild(): Promise<void> {
+    const { config: c, state, log } = this.opts;
+    const started = Date.now();
+    const sources: EvidenceSource[] = [];
+    const explainSources: ExplainSource[] = [];
+    for (const s of c.sources) {
+      const d = this.opts.store.datasetOf(this.opts.sourceSpecs.get(s.name)!);
+      const cov = d?.coverage?.();
+      if (!cov) continue; // no data yet (never synced)
+      sources.push({ name: s.name, weight: s.weight, ...cov });
+      explainSources.push({ name: s.name, ...cov, lastSuccess: state.getSource(s.name)?.lastSuccess ?? null });
+    }
+    const providers: EvidenceProvider[] = [];
+    const explainProviders: ExplainProvider[] = [];
+    for (const p of this.providers) {
+      // Static lists need no network: read them whenever there is no copy yet.
+      if (!p.result && p.cfg.type === 'static') p.result = (await refreshProvider(p.cfg, { stateDir: this.opts.stateDir, previous: null })).current;
+    }
+    for (const p of this.providers) {
+      const r = p.result;
+      const name = `${p.cfg.provider}/${p.cfg.feed}`;
+      providers.push({ name, v4: r?.v4 ?? emptyRangeSet4(), v6: r?.v6 ?? emptyRangeSet6() });
+      explainProviders.push({ name, feed: p.cfg.feed, fetchedAt: r?.fetchedAt ?? 0, v4: r?.v4 ?? emptyRangeSet4(), v6: r?.v6 ?? emptyRangeSet6(), ranges: r?.ranges });
+    }
+    try {
+      const evidence = await buildEvidenceInWorker({ sources, providers });
+      this.view.setEvidence(evidence);
+      this.view.setPolicy({ ...policyOf(c, evidence.sourceNames), weights: weightsFor(evidence, Object.fromEntries(c.sources.map((s) => [s.name, s.weight]))) });
+      this.explainSources = explainSources;
+      this.explainProviders = explainProviders;
+      log.info({ serial: evidence.serial, sources: evidence.sourceNames, providers: evidence.providerNames, intervals: evidence.cls4.length, ms: Date.now() - started }, 'merge done: bl/wl/dbl updated');
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'merge failed: the previous evidence keeps answering');
+    }
+  }
+
+  explain(key: string): Explanation {
+    const c = this.opts.config;
+    const ctx: ExplainContext = {
+      view: this.view,
+      txt: { base: c.base, lookupUrl: c.policy.lookup_url },
+      sources: this.explainSources,
+      providers: this.explainProviders,
+      events: this.events ?? this.opts.events,
+      now: Date.now(),
+    };
+    return explain(key, ctx);
+  }
+}

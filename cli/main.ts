@@ -129,9 +129,11 @@ async function serve(args: string[]): Promise<void> {
   log.info({ zones: merge.zoneNames }, 'merged zones served');
   if (c.web.enabled) {
     const app = createApp({ store: local, explain: (key) => merge!.explain(key), onError: (e) => log.error({ err: (e as Error).message }, 'API error') });
-    const web = await startWeb({ app, listen: c.web.listen });
-    log.info({ listen: c.web.listen }, 'REST API listening');
-    void web;
+    // DNS matters more than the API: a busy port is logged, DNS keeps answering.
+    await startWeb({ app, listen: c.web.listen }).then(
+      () => log.info({ listen: c.web.listen }, 'REST API listening'),
+      (err) => log.error({ listen: c.web.listen, err: (err as Error).message }, 'REST API not started'),
+    );
   }
   if (sources.length && c.sync.enabled) {
     new SyncScheduler(sources, { engine, state, log }).start();

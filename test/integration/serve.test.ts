@@ -212,7 +212,7 @@ describe('quorumbl serve with the embedded default config', { skip }, () => {
     proc = spawnQuorumbl(['serve'], {
       cwd: tmpdir(),
       // Sync off: the default sources are real upstreams, and tests stay on loopback.
-      env: { QUORUMBL_SERVER__LISTEN: `127.0.0.1:${port}`, QUORUMBL_STATE_DIR: state, QUORUMBL_SYNC__ENABLED: 'false' },
+      env: { QUORUMBL_SERVER__LISTEN: `127.0.0.1:${port}`, QUORUMBL_STATE_DIR: state, QUORUMBL_SYNC__ENABLED: 'false', QUORUMBL_WEB__ENABLED: 'false' },
     });
     await waitReady(proc, '127.0.0.1', port, D);
   });

@@ -116,6 +116,9 @@ export class Proc {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('QUORUMBL_')) env[k] = v;
     delete env.NODE_TEST_CONTEXT; // the child is not a test file
+    // No upstream fetches from tests (sources, provider feeds): traffic stays on loopback. A test
+    // that wants the scheduler passes QUORUMBL_SYNC__ENABLED=true itself.
+    env.QUORUMBL_SYNC__ENABLED = 'false';
     Object.assign(env, opts.env ?? {});
     this.child = spawn(cmd, args, {
       cwd: opts.cwd ?? ROOT,

@@ -228,6 +228,7 @@ function dump(zones: ZoneSpec[], settings: LoadSettings): void {
   const out: string[] = [];
   for (const z of zones) {
     for (const d of z.datasets) {
+      if (d.type === 'acl') continue; // not data: rbldnsd leaves ACLs out of the dump
       const r = loadDataset(datasetType(d.type)!, d.files, {
         ...settings,
         warn: (at, msg) => process.stderr.write(`${at.file}:${at.line}: ${msg}\n`),

@@ -118,7 +118,7 @@ export async function run(spec: RuntimeSpec, log: Logger): Promise<{ server: Dns
     server.swap(toTable(spec.zones.map((z) => ({ name: z.name, datasets: [], newestMtime: 0, failed: true })), log));
   }
   await server.start();
-  log.info({ listen: server.addresses, zones: spec.zones.map((z) => z.name), fromSnapshots }, 'serving');
+  log.info({ listen: server.addresses, zones: spec.zones.map((z) => z.name).filter(Boolean), fromSnapshots }, 'serving');
   if (spec.pidFile) writeFileSync(spec.pidFile, `${process.pid}\n`);
 
   // Snapshots (or nothing, with -q or only not-yet-synced mirrors) answered first; now read

@@ -17,6 +17,7 @@ import {
 } from '../rbldnsd/value.ts';
 import { isDefaultValue, valueStart } from '../ip4.ts';
 import { dumpValue, emitValue, valuesFromJson, valuesToJson } from './ip4list.ts';
+import { emptyRangeSet4, emptyRangeSet6, type RangeSet4, type RangeSet6 } from '../ranges.ts';
 
 const EXCL = -1;
 const MAX_WIRE = 255;
@@ -240,6 +241,31 @@ class DnsetDataset implements Dataset {
         }
       }
     }
+  }
+
+  /** The positive entries: every exact name and every `*.name` wildcard whose own entries hold
+   *  no exclusion (so exactly excluded names are dropped). Approximation: a names list cannot
+   *  say "below x except y", so an exact exclusion `!y` or a wildcard exclusion `!*.y` under a
+   *  listed `*.x` is lost and y (or the names below y) stay covered by `*.x`. Names are the raw
+   *  labels (bytes as latin1 chars) joined by dots, like the labels of a query. */
+  coverage(): { v4: RangeSet4; v6: RangeSet6; domains: string[] } {
+    const out: string[] = [];
+    for (const [t, prefix] of [[this.exact, ''], [this.wild, '*.']] as const) {
+      const { keys, offsets, first, vals } = t;
+      for (let i = 0; i < t.count; i++) {
+        if (vals[first[i]!] === EXCL) continue;
+        // reversed key: length-prefixed labels, top-level first
+        const labels: string[] = [];
+        for (let p = offsets[i]!; p < offsets[i + 1]!; p += 1 + keys[p]!) {
+          let l = '';
+          for (let c = p + 1; c <= p + keys[p]!; c++) l += String.fromCharCode(keys[c]!);
+          labels.push(l);
+        }
+        out.push(prefix + labels.reverse().join('.'));
+      }
+    }
+    out.sort();
+    return { v4: emptyRangeSet4(), v6: emptyRangeSet6(), domains: out };
   }
 
   snapshot(): SnapshotPart {

@@ -7,6 +7,7 @@ import type { Dataset, DatasetLoader, DatasetMeta, DatasetType, Query, RecordSin
 import type { LoadState, Loc } from '../rbldnsd/state.ts';
 import { substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
 import { IP4SET_KEYS, Ip4Key, ip4Dotted, ip4ReverseName, parseIp4QuadBytes } from '../ip4.ts';
+import { emptyRangeSet6, type RangeSet4, type RangeSet6 } from '../ranges.ts';
 import {
   EXCLUDED, EntryList, ValueColumn, columnFromSnapshot, columnsToSnapshot, compactIndexes, dedupKeys, dumpValue, emitValue, fit,
   lowerBound, parseIp4Line, valueAt, valuesFromJson, valuesToJson, type KeyedColumn, type SortedEntries,
@@ -80,6 +81,103 @@ class Ip4SetDataset implements Dataset {
         dumpValue(name, v, ip4Dotted(ip), this.subs, write);
       }
     }
+  }
+
+  /** Octet levels as ranges. A block (distinct key of a level) decides for the addresses that
+   *  no finer block holds: listed there iff none of its entries is an exclusion. Blocks nest
+   *  or are disjoint, so one walk over all levels' keys in address order (coarser first on a
+   *  tie) with a stack of open blocks emits each block's uncovered gaps in ascending order.
+   *  /32 entries (the bulk of big lists) are leaves: a tight loop, never on the stack. */
+  coverage(): { v4: RangeSet4; v6: RangeSet6; domains: string[] } {
+    const SIZE = [1, 0x100, 0x10000, 0x1000000];
+    const levels = this.levels;
+    const l32 = levels[0]!;
+    const k32 = l32.keys;
+    const n32 = k32.length;
+    const v32 = l32.vals;
+    const u32 = l32.uniform;
+    const pos = new Uint32Array(4);
+    let p32 = 0;
+    // output in address order, adjacent ranges joined as they come (no builder sort or copies)
+    let os = new Uint32Array(n32 + 16);
+    let oe = new Uint32Array(n32 + 16);
+    let n = 0;
+    const add = (s: number, e: number): void => {
+      if (n > 0 && s <= oe[n - 1]! + 1) {
+        oe[n - 1] = e;
+        return;
+      }
+      if (n === os.length) {
+        const s2 = new Uint32Array(n * 2);
+        const e2 = new Uint32Array(n * 2);
+        s2.set(os);
+        e2.set(oe);
+        os = s2;
+        oe = e2;
+      }
+      os[n] = s;
+      oe[n++] = e;
+    };
+    // open coarse blocks (at most 3 nest): end, next address not decided by a child, listed
+    const stEnd = new Float64Array(4);
+    const stCur = new Float64Array(4);
+    const stOn = new Uint8Array(4);
+    let d = 0;
+    for (;;) {
+      // the next coarse block: the smallest key of /24, /16, /8; a tie picks the coarser
+      let l = -1;
+      let ckey = 0x100000000;
+      for (let x = 3; x >= 1; x--) {
+        const keys = levels[x]!.keys;
+        const p = pos[x]!;
+        if (p < keys.length && keys[p]! < ckey) {
+          ckey = keys[p]!;
+          l = x;
+        }
+      }
+      // the /32 entries before it
+      while (p32 < n32 && k32[p32]! < ckey) {
+        const key = k32[p32]!;
+        let on = 1;
+        for (; p32 < n32 && k32[p32] === key; p32++) if ((v32 ? v32[p32]! : u32) === EXCLUDED) on = 0;
+        while (d > 0 && stEnd[d - 1]! < key) {
+          d--;
+          if (stOn[d] && stCur[d]! <= stEnd[d]!) add(stCur[d]!, stEnd[d]!);
+        }
+        if (d > 0) {
+          const t = d - 1;
+          if (stOn[t] && stCur[t]! < key) add(stCur[t]!, key - 1);
+          stCur[t] = key + 1;
+        }
+        if (on) add(key, key);
+      }
+      if (l < 0) break;
+      const level = levels[l]!;
+      const keys = level.keys;
+      let p = pos[l]!;
+      let on = 1;
+      for (; p < keys.length && keys[p] === ckey; p++) if (valueAt(level, p) === EXCLUDED) on = 0;
+      pos[l] = p;
+      const end = ckey + SIZE[l]! - 1;
+      while (d > 0 && stEnd[d - 1]! < ckey) {
+        d--;
+        if (stOn[d] && stCur[d]! <= stEnd[d]!) add(stCur[d]!, stEnd[d]!);
+      }
+      if (d > 0) {
+        const t = d - 1;
+        if (stOn[t] && stCur[t]! < ckey) add(stCur[t]!, ckey - 1);
+        stCur[t] = end + 1;
+      }
+      stEnd[d] = end;
+      stCur[d] = ckey;
+      stOn[d] = on;
+      d++;
+    }
+    while (d > 0) {
+      d--;
+      if (stOn[d] && stCur[d]! <= stEnd[d]!) add(stCur[d]!, stEnd[d]!);
+    }
+    return { v4: { start: os.slice(0, n), end: oe.slice(0, n) }, v6: emptyRangeSet6(), domains: [] };
   }
 
   snapshot(): SnapshotPart {

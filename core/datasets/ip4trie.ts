@@ -7,6 +7,7 @@ import type { Dataset, DatasetLoader, DatasetMeta, DatasetType, Query, RecordSin
 import type { LoadState, Loc } from '../rbldnsd/state.ts';
 import { substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
 import { IP4TRIE_KEYS, Ip4Key, ip4Dotted, parseIp4QuadBytes } from '../ip4.ts';
+import { emptyRangeSet6, type RangeSet4, type RangeSet6 } from '../ranges.ts';
 import {
   EXCLUDED, EntryList, ValueColumn, columnFromSnapshot, columnsToSnapshot, compactIndexes, dumpValue, emitValue, fit, lowerBound,
   parseIp4Line, valueAt, valuesFromJson, valuesToJson, type KeyedColumn, type SortedEntries,
@@ -82,6 +83,96 @@ class Ip4TrieDataset implements Dataset {
         dumpValue(dumpName(ip, p.bits), v, ip4Dotted(ip), this.subs, write);
       }
     }
+  }
+
+  /** Longest prefix as ranges: prefixes nest or are disjoint, so one walk over all lengths in
+   *  address order (shorter first on a tie) with a stack of open prefixes gives each prefix
+   *  the addresses no longer prefix holds; a non-excluded prefix lists those. /32 entries (the
+   *  bulk of big lists) are leaves: a tight loop, never on the stack. */
+  coverage(): { v4: RangeSet4; v6: RangeSet6; domains: string[] } {
+    const has32 = this.byLength.length > 0 && this.byLength[0]!.bits === 32;
+    const leaf = has32 ? this.byLength[0]! : null;
+    const k32 = leaf ? leaf.keys : new Uint32Array(0);
+    const n32 = k32.length;
+    const v32 = leaf ? leaf.vals : null;
+    const u32 = leaf ? leaf.uniform : 0;
+    const all = has32 ? this.byLength.slice(1) : this.byLength; // longest first
+    const pos = new Uint32Array(all.length);
+    let p32 = 0;
+    // output in address order, adjacent ranges joined as they come (no builder sort or copies)
+    let os = new Uint32Array(n32 + 16);
+    let oe = new Uint32Array(n32 + 16);
+    let n = 0;
+    const add = (s: number, e: number): void => {
+      if (n > 0 && s <= oe[n - 1]! + 1) {
+        oe[n - 1] = e;
+        return;
+      }
+      if (n === os.length) {
+        const s2 = new Uint32Array(n * 2);
+        const e2 = new Uint32Array(n * 2);
+        s2.set(os);
+        e2.set(oe);
+        os = s2;
+        oe = e2;
+      }
+      os[n] = s;
+      oe[n++] = e;
+    };
+    const stEnd = new Float64Array(34);
+    const stCur = new Float64Array(34);
+    const stOn = new Uint8Array(34);
+    let d = 0;
+    for (;;) {
+      // the next shorter prefix: scanning from the end meets shorter lengths first on a tie
+      let j = -1;
+      let ckey = 0x100000000;
+      for (let x = all.length - 1; x >= 0; x--) {
+        const keys = all[x]!.keys;
+        const p = pos[x]!;
+        if (p < keys.length && keys[p]! < ckey) {
+          ckey = keys[p]!;
+          j = x;
+        }
+      }
+      // the /32 entries before it (one per key: duplicates were dropped at load)
+      for (; p32 < n32 && k32[p32]! < ckey; p32++) {
+        const key = k32[p32]!;
+        while (d > 0 && stEnd[d - 1]! < key) {
+          d--;
+          if (stOn[d] && stCur[d]! <= stEnd[d]!) add(stCur[d]!, stEnd[d]!);
+        }
+        if (d > 0) {
+          const t = d - 1;
+          if (stOn[t] && stCur[t]! < key) add(stCur[t]!, key - 1);
+          stCur[t] = key + 1;
+        }
+        if ((v32 ? v32[p32]! : u32) !== EXCLUDED) add(key, key);
+      }
+      if (j < 0) break;
+      const pr = all[j]!;
+      const on = valueAt(pr, pos[j]!) === EXCLUDED ? 0 : 1;
+      pos[j]!++;
+      const end = ckey + 2 ** (32 - pr.bits) - 1;
+      while (d > 0 && stEnd[d - 1]! < ckey) {
+        d--;
+        if (stOn[d] && stCur[d]! <= stEnd[d]!) add(stCur[d]!, stEnd[d]!);
+      }
+      if (d > 0) {
+        const t = d - 1;
+        if (stOn[t] && stCur[t]! < ckey) add(stCur[t]!, ckey - 1);
+        stCur[t] = end + 1;
+      }
+      stEnd[d] = end;
+      stCur[d] = ckey;
+      stOn[d] = on;
+      d++;
+    }
+    while (d > 0) {
+      d--;
+      if (stOn[d] && stCur[d]! <= stEnd[d]!) add(stCur[d]!, stEnd[d]!);
+    }
+    return { v4: { start: os.slice(0, n), end: oe.slice(0, n) }, v6: emptyRangeSet6(), domains: [] };
   }
 
   snapshot(): SnapshotPart {

@@ -6,6 +6,7 @@ import type { Dataset, DatasetLoader, DatasetMeta, DatasetType, Query, RecordSin
 import type { LoadState, Loc } from '../rbldnsd/state.ts';
 import { BUILTIN_DEFAULT, substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
 import { IP4TSET_KEYS, Ip4Key, ip4Dotted, ip4ReverseName, parseIp4Key, parseIp4QuadBytes } from '../ip4.ts';
+import { emptyRangeSet6, type RangeSet4, type RangeSet6 } from '../ranges.ts';
 import { EntryList, dedupKeys, dumpValue, emitValue, firstDefault, fit, lowerBound, tsetMeta, tsetValue, type TsetMeta } from './ip4list.ts';
 
 class Ip4TsetDataset implements Dataset {
@@ -38,6 +39,23 @@ class Ip4TsetDataset implements Dataset {
       const ip = this.keys[i]!;
       dumpValue(ip4ReverseName(ip, 4), this.value, ip4Dotted(ip), this.subs, write);
     }
+  }
+
+  /** The keys are sorted and distinct: runs of consecutive addresses become ranges directly. */
+  coverage(): { v4: RangeSet4; v6: RangeSet6; domains: string[] } {
+    const keys = this.keys;
+    const n = keys.length;
+    let runs = 0;
+    for (let i = 0; i < n; i++) if (i === 0 || keys[i]! !== keys[i - 1]! + 1) runs++;
+    const start = new Uint32Array(runs);
+    const end = new Uint32Array(runs);
+    let r = -1;
+    for (let i = 0; i < n; i++) {
+      const k = keys[i]!;
+      if (i === 0 || k !== keys[i - 1]! + 1) start[++r] = k;
+      end[r] = k;
+    }
+    return { v4: { start, end }, v6: emptyRangeSet6(), domains: [] };
   }
 
   snapshot(): SnapshotPart {

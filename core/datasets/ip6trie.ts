@@ -15,6 +15,7 @@ import {
 } from '../ip6.ts';
 import { isDefaultValue, keyEndsAt, valueStart } from '../ip4.ts';
 import { dumpValue, emitValue, valuesFromJson, valuesToJson } from './ip4list.ts';
+import { RangeBuilder6, emptyRangeSet4, type RangeSet4, type RangeSet6 } from '../ranges.ts';
 
 const EXCL = -1;
 
@@ -150,6 +151,51 @@ class Ip6TrieDataset implements Dataset {
       dumpValue(name, v, formatIp6(subject), this.subs, write);
       addr += 1n << BigInt(4 * nwild);
     }
+  }
+
+  /** Longest prefix as ranges: prefixes nest or are disjoint, so a walk in address order
+   *  (shorter first on a tie) with a stack of open prefixes gives each prefix the addresses no
+   *  longer prefix holds; a non-excluded prefix lists those. IPv6 lists are small: BigInt. */
+  coverage(): { v4: RangeSet4; v6: RangeSet6; domains: string[] } {
+    const n = this.vals.length;
+    const rec = new Uint32Array(n * 6);
+    let r = 0;
+    for (let j = 0; j < this.lens.length; j++) {
+      for (let i = this.starts[j]!; i < this.starts[j + 1]!; i++, r++) {
+        for (let k = 0; k < 4; k++) rec[r * 6 + k] = this.keys[i * 4 + k]!;
+        rec[r * 6 + 4] = this.lens[j]!;
+        rec[r * 6 + 5] = i;
+      }
+    }
+    const order = sortWordRecords(rec, 6, 5, n);
+    const b = new RangeBuilder6(n + 16);
+    const W = 0xffffffffn;
+    const add = (s: bigint, e: bigint): void => {
+      b.addWords(
+        Number(s >> 96n), Number((s >> 64n) & W), Number((s >> 32n) & W), Number(s & W),
+        Number(e >> 96n), Number((e >> 64n) & W), Number((e >> 32n) & W), Number(e & W),
+      );
+    };
+    // open prefixes: end, next address not yet decided by a longer prefix, listed
+    const stack: { end: bigint; cur: bigint; on: boolean }[] = [];
+    const pop = (): void => {
+      const t = stack.pop()!;
+      if (t.on && t.cur <= t.end) add(t.cur, t.end);
+    };
+    for (let x = 0; x < n; x++) {
+      const o = order[x]! * 6;
+      const start = bigOf(rec, o);
+      const end = start + (1n << BigInt(128 - rec[o + 4]!)) - 1n;
+      while (stack.length && stack[stack.length - 1]!.end < start) pop();
+      const top = stack[stack.length - 1];
+      if (top) {
+        if (top.on && top.cur < start) add(top.cur, start - 1n);
+        top.cur = end + 1n;
+      }
+      stack.push({ end, cur: start, on: this.vals[rec[o + 5]!]! !== EXCL });
+    }
+    while (stack.length) pop();
+    return { v4: emptyRangeSet4(), v6: b.build(), domains: [] };
   }
 
   snapshot(): SnapshotPart {

@@ -11,6 +11,7 @@ import {
   Ip6Scanner, WordList, findWordRecord, formatIp6, ip6NibbleName, ip6Word, sortWordRecords,
 } from '../ip6.ts';
 import { keyEndsAt, valueStart } from '../ip4.ts';
+import { RangeBuilder6, emptyRangeSet4, type RangeSet4, type RangeSet6 } from '../ranges.ts';
 import { dumpValue, emitValue, firstDefault, tsetMeta, tsetValue, type TsetMeta } from './ip4list.ts';
 
 /** Sorts records and drops duplicates (all `stride` words are the key). */
@@ -79,6 +80,42 @@ class Ip6TsetDataset implements Dataset {
     for (let o = 0; o < this.excl.length; o += 4) {
       dumpValue(ip6NibbleName(addrOf(this.excl, o, 4), 32), null, '', this.subs, write);
     }
+  }
+
+  /** Each /64 minus the excluded /128s inside it (both lists are sorted: one merge walk). */
+  coverage(): { v4: RangeSet4; v6: RangeSet6; domains: string[] } {
+    const h = this.halves;
+    const x = this.excl;
+    const b = new RangeBuilder6(h.length / 2 + x.length / 4 + 16);
+    const M = 0xffffffff;
+    let e = 0; // next exclusion (word offset)
+    for (let o = 0; o < h.length; o += 2) {
+      const w0 = h[o]!;
+      const w1 = h[o + 1]!;
+      // skip exclusions below this /64
+      while (e < x.length && (x[e]! < w0 || (x[e] === w0 && x[e + 1]! < w1))) e += 4;
+      // the low 64 bits not yet emitted, as two words; done = past the end of the /64
+      let c2 = 0;
+      let c3 = 0;
+      let done = false;
+      for (; e < x.length && x[e] === w0 && x[e + 1] === w1; e += 4) {
+        const x2 = x[e + 2]!;
+        const x3 = x[e + 3]!;
+        if (x2 > c2 || (x2 === c2 && x3 > c3)) {
+          // [c, x - 1]
+          const p3 = x3 === 0 ? M : x3 - 1;
+          const p2 = x3 === 0 ? x2 - 1 : x2;
+          b.addWords(w0, w1, c2, c3, w0, w1, p2, p3);
+        }
+        if (x3 === M && x2 === M) done = true;
+        else {
+          c3 = x3 === M ? 0 : x3 + 1;
+          c2 = x3 === M ? x2 + 1 : x2;
+        }
+      }
+      if (!done) b.addWords(w0, w1, c2, c3, w0, w1, M, M);
+    }
+    return { v4: emptyRangeSet4(), v6: b.build(), domains: [] };
   }
 
   snapshot(): SnapshotPart {

@@ -103,6 +103,11 @@ export class SourceDataset implements Dataset {
     for (const d of this.domains) write(`${d}\tA\t${a}`);
   }
 
+  /** Already in merged form: its own ranges and names. */
+  coverage(): { v4: RangeSet4; v6: RangeSet6; domains: string[] } {
+    return { v4: this.v4, v6: this.v6, domains: this.domains };
+  }
+
   snapshot(): SnapshotPart {
     const meta: SourceMeta = { answer: this.answer, meta: this.meta, domains: this.domains };
     return { type: this.type, meta, arrays: [this.v4.start, this.v4.end, this.v6.start, this.v6.end] };

@@ -3,6 +3,7 @@
 // files, comments and `$` specials; a type's loader only sees its data lines.
 
 import type { Loc, LoadState } from '../rbldnsd/state.ts';
+import type { RangeSet4, RangeSet6 } from '../ranges.ts';
 
 /** A parsed query name, relative to the zone (or a combined sub-zone) that is being searched. */
 export interface Query {
@@ -77,6 +78,10 @@ export interface Dataset {
   /** Writes the dataset as BIND master-file lines, names relative to `zone` (rbldnsd -d). */
   dump(zone: string, write: (line: string) => void): void;
   snapshot(): SnapshotPart;
+  /** The keys this dataset lists, as merged ranges and names, with its own semantics applied
+   *  (exclusions, octet levels, longest prefix): what a merge of several sources sweeps over.
+   *  `domains` is sorted; '*.x' lists every name strictly below x. */
+  coverage?(): { v4: RangeSet4; v6: RangeSet6; domains: string[] };
 }
 
 /** Loader for one load of one dataset (all its files, in order). */

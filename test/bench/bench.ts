@@ -1,9 +1,9 @@
 // `npm run bench`: rbldnsd vs `bin/quorumbl rbldnsd` on generated 1M/10M ip4set zones.
 // See test/bench/README.md. Env: BENCH_SIZES (1M,10M), BENCH_DURATION (15),
 // BENCH_SERVERS (rbldnsd,quorumbl), BENCH_LATENCY_QPS (20000), BENCH_USER (nobody), BENCH_READY_TIMEOUT (300),
-// BENCH_ROUNDS (1),
+// BENCH_ROUNDS (1), BENCH_SYNC=1 (then run test/bench/sync.ts),
 // BENCH_OUT; flag --quick.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -157,6 +157,11 @@ async function main(): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
   process.stdout.write(`\nresults written to ${out}\n`);
+  // BENCH_SYNC=1: the sync benchmark (test/bench/sync.ts, see README) runs after the comparison.
+  if (process.env.BENCH_SYNC === '1') {
+    process.stdout.write('\n== sync benchmark (BENCH_SYNC=1)\n');
+    if (spawnSync(process.execPath, ['--import', 'tsx', join(here, 'sync.ts')], { stdio: 'inherit', cwd: repo }).status !== 0) failed = true;
+  }
   keepLogs = failed;
   if (failed) process.stdout.write(`server logs kept in ${workDir}\n`);
   process.exitCode = failed ? 1 : 0;

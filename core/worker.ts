@@ -6,9 +6,14 @@ import { Worker } from 'node:worker_threads';
 
 const TSX_API = import.meta.resolve('tsx/esm/api');
 
+/** Nice value of worker threads: parsing and merging yield the CPU to the thread that answers
+ *  DNS (on Linux setpriority without a pid applies to the calling thread only). */
+export const WORKER_NICE = 10;
+
 export function tsWorker(moduleUrl: URL): Worker {
   const url = JSON.stringify(moduleUrl.href);
-  return new Worker(`import(${JSON.stringify(TSX_API)}).then((t) => t.tsImport(${url}, ${url}))`, { eval: true });
+  const lower = `import('node:os').then((os) => { try { os.setPriority(${WORKER_NICE}); } catch {} })`;
+  return new Worker(`${lower}.then(() => import(${JSON.stringify(TSX_API)})).then((t) => t.tsImport(${url}, ${url}))`, { eval: true });
 }
 
 /** Sends one request to a fresh worker and resolves with its single reply. */

@@ -103,7 +103,7 @@ async function serve(args: string[]): Promise<void> {
   const stateDir = spec.stateDir!;
   const sources = c.sources;
   // A new last good copy is picked up at once, not at the next file check.
-  const { engine, state } = setupSync(sources, stateDir, spec.settings, log, () => void store.check());
+  const { engine, state } = setupSync(cfg, stateDir, spec.settings, log, () => void store.check());
   const mirrors = mirrorZones(cfg, stateDir);
   merge = new MergeService({
     config: c,
@@ -146,7 +146,7 @@ async function sync(args: string[]): Promise<number> {
   const cfg = loadConfig(values.config);
   const spec = specFromConfig(cfg);
   const log = createLogger(cfg.config.log.level, false);
-  return syncCommand(positionals, cfg.config.sources, spec.stateDir!, spec.settings, log);
+  return syncCommand(positionals, cfg, spec.stateDir!, spec.settings, log);
 }
 
 /** Commands on the local state: overrides, reputation reports, API tokens, explain. */

@@ -7,10 +7,10 @@ import type { Logger } from '../core/log.ts';
 import { openDb } from '../core/db.ts';
 import type { LoadedConfig } from '../core/config/load.ts';
 import type { NsSet, Soa } from '../core/datasets/types.ts';
-import { parseAValue } from '../core/rbldnsd/value.ts';
 import type { LoadSettings, ZoneSpec } from '../core/zones/spec.ts';
-import { SyncEngine, type EngineOptions, type SourceConfig, type SyncResult } from '../sync/engine.ts';
-import { parseOptionsOf, rbldnsdTypeOf } from '../sync/measure.ts';
+import { snapshotFileFor } from '../core/zones/store.ts';
+import { SyncEngine, type EngineOptions, type SyncResult } from '../sync/engine.ts';
+import { mirrorDatasetSpec } from '../sync/mirror.ts';
 import { SyncState, sourcePaths } from '../sync/state.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -35,19 +35,10 @@ export function ownNs(cfg: LoadedConfig): NsSet {
 export function mirrorZones(cfg: LoadedConfig, stateDir: string): ZoneSpec[] {
   const c = cfg.config;
   return c.sources.map((s) => {
-    const file = sourcePaths(stateDir, s.name).current;
     const name = `${s.name}.mirror.${c.base}`;
     const soa = ownSoa(cfg);
     const ns = ownNs(cfg);
-    const dataset =
-      s.format === 'rbldnsd'
-        ? { type: rbldnsdTypeOf(s), files: [file], optional: true }
-        : {
-            type: 'source',
-            files: [file],
-            optional: true,
-            source: { parse: parseOptionsOf(s), answer: { a: parseAValue(s.answer.a)!, txt: s.answer.txt, ttl: c.soa.ttl } },
-          };
+    const dataset = mirrorDatasetSpec(s, stateDir, c.soa.ttl);
     return { name, datasets: [dataset], soa, ns };
   });
 }
@@ -58,10 +49,17 @@ export interface SyncSetup {
   close(): void;
 }
 
-export function setupSync(sources: SourceConfig[], stateDir: string, settings: LoadSettings, log: Logger, onCommitted?: (name: string) => void, onProgress?: EngineOptions['onProgress']): SyncSetup {
+export function setupSync(cfg: LoadedConfig, stateDir: string, settings: LoadSettings, log: Logger, onCommitted?: (name: string) => void, onProgress?: EngineOptions['onProgress']): SyncSetup {
+  const sources = cfg.config.sources;
   const db = openDb(dbPath(stateDir));
   const state = new SyncState(db);
-  const engine = new SyncEngine(sources, { stateDir, state, log, userAgent: USER_AGENT, settings, onCommitted, onProgress });
+  const snapshotTarget = (name: string) => {
+    const s = sources.find((x) => x.name === name);
+    if (!s) return undefined;
+    const spec = mirrorDatasetSpec(s, stateDir, cfg.config.soa.ttl);
+    return { ...snapshotFileFor(stateDir, spec, settings), spec };
+  };
+  const engine = new SyncEngine(sources, { stateDir, state, log, userAgent: USER_AGENT, settings, onCommitted, onProgress, snapshotTarget });
   return { engine, state, close: () => db.close() };
 }
 
@@ -70,7 +68,8 @@ function human(n: number): string {
 }
 
 /** `quorumbl sync [NAME...]`: exit 1 when any named source failed or was quarantined. */
-export async function syncCommand(names: string[], sources: SourceConfig[], stateDir: string, settings: LoadSettings, log: Logger): Promise<number> {
+export async function syncCommand(names: string[], cfg: LoadedConfig, stateDir: string, settings: LoadSettings, log: Logger): Promise<number> {
+  const sources = cfg.config.sources;
   const unknown = names.filter((n) => !sources.some((s) => s.name === n));
   if (unknown.length) {
     process.stderr.write(`unknown source${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (configured: ${sources.map((s) => s.name).join(', ') || 'none'})\n`);
@@ -83,7 +82,7 @@ export async function syncCommand(names: string[], sources: SourceConfig[], stat
     const secs = Math.max(0.001, (Date.now() - started) / 1000);
     process.stderr.write(`\r\x1b[K${name}: ${phase} ${human(bytes)} (${human(bytes / secs)}/s)`);
   };
-  const { engine, close } = setupSync(sources, stateDir, settings, log, undefined, progress);
+  const { engine, close } = setupSync(cfg, stateDir, settings, log, undefined, progress);
   const results: SyncResult[] = [];
   for (const n of names.length ? names : engine.names) {
     started = Date.now();

@@ -7,7 +7,7 @@ import { mkdirSync, renameSync, rmSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../core/log.ts';
 import type { Config } from '../core/config/schema.ts';
-import type { LoadSettings } from '../core/zones/spec.ts';
+import type { DatasetSpec, LoadSettings } from '../core/zones/spec.ts';
 import { fetchSource, type FetchResult } from './fetch/index.ts';
 import { checkGuards, type GuardConfig, type SourceStats } from './guards.ts';
 import { sourcePaths, type SyncState } from './state.ts';
@@ -35,6 +35,9 @@ export interface EngineOptions {
   settings: LoadSettings;
   /** Called after a new last good copy is in place (the mirror zone should reload). */
   onCommitted?(name: string): void;
+  /** Where the mirror zone's loader looks for a snapshot of a source's copy: the engine stages
+   *  one from its own parse, so the server need not parse the text again. */
+  snapshotTarget?(name: string): { path: string; key: string; spec: DatasetSpec } | undefined;
   /** Progress of the running sync (for a terminal display). */
   onProgress?(name: string, phase: 'fetch' | 'parse' | 'guards', bytes: number): void;
 }
@@ -124,9 +127,11 @@ export class SyncEngine {
     const bytes = statSync(staged).size;
     let stats: SourceStats;
     let samples: string[];
+    let stagedSnap: string | undefined;
     try {
       this.opts.onProgress?.(src.name, 'parse', bytes);
-      ({ stats, samples } = await measureInWorker(staged, src, this.opts.settings));
+      const t = this.opts.snapshotTarget?.(src.name);
+      ({ stats, samples, staged: stagedSnap } = await measureInWorker(staged, src, this.opts.settings, t && { ...t, current }));
     } catch (err) {
       const msg = `cannot parse the download: ${(err as Error).message}`;
       rmSync(staged, { force: true });
@@ -142,11 +147,14 @@ export class SyncEngine {
       mkdirSync(paths.quarantine, { recursive: true });
       const qfile = join(paths.quarantine, new Date().toISOString().replace(/[:.]/g, '-'));
       renameSync(staged, qfile);
+      if (stagedSnap) rmSync(stagedSnap, { force: true });
       const replaced = state.finishQuarantined(runId, { reasons: verdict.reasons, path: qfile, stats, bytes, validators: fetched.validators });
       if (replaced) rmSync(replaced, { force: true }); // only the newest rejected copy is kept
       log.error({ source: src.name, reasons: verdict.reasons, quarantine: qfile }, 'sync: update quarantined, last good copy keeps serving');
       return done({ outcome: 'quarantined', reasons: verdict.reasons, bytes, stats });
     }
+    // The snapshot first: when the loader sees the new copy, its snapshot is already there.
+    if (stagedSnap) renameSync(stagedSnap, stagedSnap.slice(0, -'.staged'.length));
     renameSync(staged, current);
     const stale = state.finishOk(runId, { bytes, stats, validators: fetched.validators });
     if (stale) rmSync(stale, { force: true }); // a quarantined copy this update supersedes

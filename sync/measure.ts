@@ -5,21 +5,50 @@
 import { parentPort } from 'node:worker_threads';
 import { runOnce } from '../core/worker.ts';
 import { datasetType } from '../core/datasets/index.ts';
-import { loadDataset, readDataFile } from '../core/rbldnsd/reader.ts';
+import { loadDataset, readDataFile, stampOf } from '../core/rbldnsd/reader.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { encodeSnapshot } from '../core/snapshot.ts';
+import { SourceDataset } from '../core/datasets/source.ts';
+import type { DatasetSpec } from '../core/zones/spec.ts';
 import { makeQuery } from '../core/query.ts';
-import type { Dataset, RecordSink } from '../core/datasets/types.ts';
+import type { Dataset, RecordSink, SnapshotPart } from '../core/datasets/types.ts';
 import type { LoadSettings } from '../core/zones/spec.ts';
 import { parseSource, type ParseOptions } from './formats/index.ts';
 import { statsOf, FORBIDDEN_V4, type SourceStats } from './guards.ts';
 import type { SourceConfig } from './engine.ts';
 
+/** Where to stage a snapshot of the parsed data, for the mirror zone's loader: written next to
+ *  the snapshot path (`.staged`) with stamps naming `current`, promoted with the copy. */
+export interface SnapshotTarget {
+  path: string;
+  key: string;
+  /** The last good copy's path: a rename keeps mtime, size and inode, so the stamps match it. */
+  current: string;
+  spec: DatasetSpec;
+}
+
 interface MeasureRequest {
   file: string;
   source: SourceConfig;
   settings: LoadSettings;
+  snapshot?: SnapshotTarget;
 }
 
-type MeasureReply = { ok: true; stats: SourceStats; samples: string[] } | { ok: false; error: string };
+type MeasureReply = { ok: true; stats: SourceStats; samples: string[]; staged?: string } | { ok: false; error: string };
+
+function stageSnapshot(t: SnapshotTarget, file: string, part: SnapshotPart): string {
+  const staged = `${t.path}.staged`;
+  mkdirSync(dirname(staged), { recursive: true });
+  writeFileSync(staged, Buffer.concat(encodeSnapshot({ key: t.key, stamps: [{ ...stampOf(file), file: t.current }], part })));
+  return staged;
+}
+
+function countLines(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
+  return n;
+}
 
 const MAX_SAMPLES = 20;
 
@@ -95,16 +124,25 @@ function measure(req: MeasureRequest): MeasureReply {
         if (samples.length < MAX_SAMPLES) samples.push(`${at.file}:${at.line}: ${msg}`);
       },
     });
-    const lines = readDataFile(file, settings.gunzip).reduce((n, b) => (b === 10 ? n + 1 : n), 0);
-    return { ok: true, stats: probeStats(r.dataset, lines, errors, source.kind === 'domain'), samples };
+    const lines = countLines(readDataFile(file, settings.gunzip));
+    const staged = req.snapshot ? stageSnapshot(req.snapshot, file, r.dataset.snapshot()) : undefined;
+    return { ok: true, stats: probeStats(r.dataset, lines, errors, source.kind === 'domain'), samples, staged };
   }
   const parsed = parseSource(readDataFile(file, settings.gunzip), parseOptionsOf(source));
   const samples = parsed.sampleErrors.slice(0, MAX_SAMPLES).map((e) => `line ${e.line}: ${e.message}`);
-  return { ok: true, stats: statsOf(parsed, { kind: source.kind }), samples };
+  const stats = statsOf(parsed, { kind: source.kind });
+  const answer = req.snapshot?.spec.source?.answer;
+  const staged = req.snapshot && answer ? stageSnapshot(req.snapshot, file, new SourceDataset(parsed.v4, parsed.v6, parsed.domains, answer).snapshot()) : undefined;
+  return { ok: true, stats, samples, staged };
 }
 
-export async function measureInWorker(file: string, source: SourceConfig, settings: LoadSettings): Promise<{ stats: SourceStats; samples: string[] }> {
-  const r = await runOnce<MeasureRequest, MeasureReply>(new URL('./measure.ts', import.meta.url), { file, source, settings });
+export async function measureInWorker(
+  file: string,
+  source: SourceConfig,
+  settings: LoadSettings,
+  snapshot?: SnapshotTarget,
+): Promise<{ stats: SourceStats; samples: string[]; staged?: string }> {
+  const r = await runOnce<MeasureRequest, MeasureReply>(new URL('./measure.ts', import.meta.url), { file, source, settings, snapshot });
   if (!r.ok) throw new Error(r.error);
   return r;
 }

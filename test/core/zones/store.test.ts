@@ -83,3 +83,27 @@ test('a load error names the file and line; an expired $TIMESTAMP marks the zone
   await missing.check();
   assert.match(missing.failures[0]!.error, /\/nonexistent\/x\.txt/);
 });
+
+test('a snapshot staged for exactly the new files is loaded instead of parsing the text again', async () => {
+  const { snapshotFileFor } = await import('../../../core/zones/store.ts');
+  const { writeSnapshot } = await import('../../../core/snapshot.ts');
+  const { stampOf } = await import('../../../core/rbldnsd/reader.ts');
+  const s = setup();
+  s.write('192.0.2.1\n', 1700000000);
+  const store = s.make();
+  await store.check();
+  // What the sync engine does: a snapshot of its own parse, stamped for the promoted file.
+  s.write('192.0.2.1\n', 1700000300);
+  const other = s.make();
+  await other.check(); // parses the text and writes the ordinary snapshot
+  await new Promise((r) => setTimeout(r, 200));
+  const spec = { type: 'ip4set', files: [s.file] };
+  const { path, key } = snapshotFileFor(join(s.dir, 'state'), spec, settings);
+  const { readSnapshot } = await import('../../../core/snapshot.ts');
+  const snap = await readSnapshot(path);
+  s.write('198.51.100.7\n', 1700000600); // new text, but the snapshot we stage says 192.0.2.1
+  await writeSnapshot(path, { key, stamps: [stampOf(s.file)], part: snap.part });
+  assert.equal(await store.check(), true);
+  assert.deepEqual(listed(s.zones(), '192.0.2.1'), ['A 127.0.0.2'], 'answered from the staged snapshot, not from the text');
+  assert.ok(s.logs.some((l) => l.msg === 'dataset loaded from the snapshot written with it'));
+});

@@ -129,11 +129,14 @@ export function parseIp6Cidr(text: string, acceptHostBits = false): Ip6Cidr | st
 }
 
 /** rbldnsd's printed form (the TXT `$` of ip6 datasets): lowercase, no leading zeros, the
- *  longest run of two or more zero groups (the first one on a tie) written as `::`. */
-export function formatIp6(addr: Uint8Array): string {
+ *  longest run of two or more zero groups (the first one on a tie) written as `::`. The address
+ *  is the 16 bytes at `off`. With `v4Tail` it is getnameinfo(NI_NUMERICHOST)'s text instead (as
+ *  glibc's inet_ntop writes it): v4-mapped and v4-compatible addresses end in a dotted quad,
+ *  `::ffff:a.b.c.d` / `::a.b.c.d`. */
+export function formatIp6(addr: Uint8Array, off = 0, v4Tail = false): string {
   const g = [0, 0, 0, 0, 0, 0, 0, 0];
-  for (let i = 0; i < 8; i++) g[i] = (addr[2 * i]! << 8) | addr[2 * i + 1]!;
-  let bestStart = -1;
+  for (let i = 0; i < 8; i++) g[i] = (addr[off + 2 * i]! << 8) | addr[off + 2 * i + 1]!;
+  let best = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
     if (g[i] !== 0) {
@@ -144,14 +147,26 @@ export function formatIp6(addr: Uint8Array): string {
     while (j < 8 && g[j] === 0) j++;
     if (j - i > bestLen) {
       bestLen = j - i;
-      bestStart = i;
+      best = i;
     }
     i = j;
   }
-  if (bestStart < 0) return g.map((x) => x.toString(16)).join(':');
-  const head = g.slice(0, bestStart).map((x) => x.toString(16)).join(':');
-  const tail = g.slice(bestStart + bestLen).map((x) => x.toString(16)).join(':');
-  return `${head}::${tail}`;
+  const dotted = v4Tail && best === 0 && (bestLen === 6 || (bestLen === 5 && g[5] === 0xffff));
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (best >= 0 && i >= best && i < best + bestLen) {
+      if (i === best) out += ':';
+      continue;
+    }
+    if (i !== 0) out += ':';
+    if (dotted && i === 6) {
+      out += `${addr[off + 12]}.${addr[off + 13]}.${addr[off + 14]}.${addr[off + 15]}`;
+      break;
+    }
+    out += g[i]!.toString(16);
+  }
+  if (best >= 0 && best + bestLen === 8) out += ':';
+  return out;
 }
 
 /** Big-endian 32-bit word `w` (0..3) of a 16-byte address. */

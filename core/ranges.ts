@@ -193,9 +193,10 @@ export function addressCount4(r: RangeSet4): number {
   return total;
 }
 
-/** Index of the last range whose start is <= ip, or -1. */
-function floor4(r: RangeSet4, ip: number): number {
-  const s = r.start;
+/** Index of the last of the sorted `starts` that is <= ip, or -1 (callers with a segment
+ *  table that is not a RangeSet4, e.g. the local overlay on the DNS path, search it directly). */
+export function floor4(starts: Uint32Array, ip: number): number {
+  const s = starts;
   let lo = 0;
   let hi = s.length - 1;
   let found = -1;
@@ -209,9 +210,15 @@ function floor4(r: RangeSet4, ip: number): number {
   return found;
 }
 
+/** Index of the range of `r` covering ip, or -1. */
+export function indexOf4(r: RangeSet4, ip: number): number {
+  ip >>>= 0;
+  const i = floor4(r.start, ip);
+  return i >= 0 && r.end[i]! >= ip ? i : -1;
+}
+
 export function contains4(r: RangeSet4, ip: number): boolean {
-  const i = floor4(r, ip >>> 0);
-  return i >= 0 && r.end[i]! >= ip >>> 0;
+  return indexOf4(r, ip) >= 0;
 }
 
 /** True when any address of [start, end] is in the set (forbidden-range guards). */
@@ -223,7 +230,7 @@ export function overlaps4(r: RangeSet4, start: number, end: number): boolean {
 export function firstOverlap4(r: RangeSet4, start: number, end: number): number {
   start >>>= 0;
   end >>>= 0;
-  const i = floor4(r, start);
+  const i = floor4(r.start, start);
   if (i >= 0 && r.end[i]! >= start) return start;
   const j = i + 1;
   if (j < r.start.length && r.start[j]! <= end) return r.start[j]!;

@@ -2,6 +2,8 @@
 // parsed from its address string without allocating) and the text an always-listed TXT puts
 // in place of `$` (getnameinfo's numeric form: `::ffff:a.b.c.d` for v4-mapped clients).
 
+import { formatIp6 } from '../core/ip6.ts';
+
 const HEX = new Int8Array(128).fill(-1);
 for (let i = 0; i < 10; i++) HEX[48 + i] = i;
 for (let i = 0; i < 6; i++) HEX[65 + i] = HEX[97 + i] = 10 + i;
@@ -84,41 +86,8 @@ export function parseIp6Text(s: string, out: Uint8Array): boolean {
   return true;
 }
 
-/** getnameinfo(NI_NUMERICHOST) text of an IPv6 address: lowercase, the first longest run of
- *  two or more zero groups as `::`, and `::ffff:a.b.c.d` / `::a.b.c.d` for v4-mapped and
- *  v4-compatible addresses (as glibc's inet_ntop writes them). */
+/** getnameinfo(NI_NUMERICHOST) text of an IPv6 address: `::ffff:a.b.c.d` / `::a.b.c.d` for
+ *  v4-mapped and v4-compatible addresses. Only an always-listed TXT with `$` needs it. */
 export function ip6ClientText(a: Uint8Array, off = 0): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((a[off + 2 * i]! << 8) | a[off + 2 * i + 1]!);
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestLen = j - i;
-      best = i;
-    }
-    i = j;
-  }
-  const v4tail = best === 0 && (bestLen === 6 || (bestLen === 5 && g[5] === 0xffff));
-  let out = '';
-  for (let i = 0; i < 8; i++) {
-    if (best >= 0 && i >= best && i < best + bestLen) {
-      if (i === best) out += ':';
-      continue;
-    }
-    if (i !== 0) out += ':';
-    if (v4tail && i === 6) {
-      out += `${a[off + 12]}.${a[off + 13]}.${a[off + 14]}.${a[off + 15]}`;
-      break;
-    }
-    out += g[i]!.toString(16);
-  }
-  if (best >= 0 && best + bestLen === 8) out += ':';
-  return out;
+  return formatIp6(a, off, true);
 }

@@ -2,21 +2,11 @@
 
 import { z } from 'zod';
 import { isIP } from 'node:net';
-import { parseTime } from '../rbldnsd/state.ts';
+import { duration } from './types.ts';
 import { parseCidr } from '../cidr.ts';
 import { validate as validCron } from 'node-cron';
 import { parseAValue } from '../rbldnsd/value.ts';
 import { providersSchema } from '../../sync/providers/schema.ts';
-
-const duration = z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
-  if (typeof v === 'number') return v;
-  const t = parseTime(v.trim());
-  if (t === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration (a number of seconds, or with a unit s m h d w)` });
-    return z.NEVER;
-  }
-  return t;
-});
 
 /** `host:port` or `[v6]:port`. */
 const listenAddr = z.string().transform((v, ctx) => {

@@ -15,6 +15,7 @@
 import type { Override } from './overrides.ts';
 import type { KeyKind } from './keys.ts';
 import { decayed, type ScoreState } from './reputation.ts';
+import { floor4 } from '../../core/ranges.ts';
 
 export interface LocalHit {
   /** The override that applies (most specific), if any. */
@@ -205,16 +206,7 @@ export class Overlay {
     const s = x.seg4s;
     let o: Override | undefined;
     if (s.length) {
-      let lo = 0;
-      let hi = s.length - 1;
-      let found = -1;
-      while (lo <= hi) {
-        const mid = (lo + hi) >>> 1;
-        if (s[mid]! <= ip) {
-          found = mid;
-          lo = mid + 1;
-        } else hi = mid - 1;
-      }
+      const found = floor4(s, ip);
       if (found >= 0 && ip <= x.seg4e[found]!) o = this.overrides[x.seg4o[found]!];
     }
     return this.hit(o, this.scores.get4(ip >>> 0));

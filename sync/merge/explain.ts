@@ -4,7 +4,7 @@
 // range and its provenance, reputation events, the override, the policy arithmetic.
 
 import { isIPv4, isIPv6 } from 'node:net';
-import type { RangeSet4, RangeSet6 } from '../../core/ranges.ts';
+import { indexOf4, type RangeSet4, type RangeSet6 } from '../../core/ranges.ts';
 import { ip4Dotted } from '../../core/ip4.ts';
 import { formatIp6, parseIp6Cidr } from '../../core/ip6.ts';
 import type { ProviderRange } from '../providers/types.ts';
@@ -96,20 +96,6 @@ export function parseKey(text: string): { kind: KeyKind; ip4: number; ip6: Uint8
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
 
-function floor4(s: Uint32Array, ip: number): number {
-  let lo = 0;
-  let hi = s.length - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    if (s[mid]! <= ip) {
-      found = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return found;
-}
-
 function words(ip16: Uint8Array): Uint32Array {
   const w = new Uint32Array(4);
   for (let k = 0; k < 4; k++) w[k] = ((ip16[k * 4]! << 24) | (ip16[k * 4 + 1]! << 16) | (ip16[k * 4 + 2]! << 8) | ip16[k * 4 + 3]!) >>> 0;
@@ -129,8 +115,8 @@ function bytesAt(w: Uint32Array, i: number): Uint8Array {
 
 /** 'a-b' (or 'a' for one address) of the range of `r` holding the key, or null. */
 function rangeText4(r: RangeSet4, ip: number): string | null {
-  const i = floor4(r.start, ip);
-  if (i < 0 || r.end[i]! < ip) return null;
+  const i = indexOf4(r, ip);
+  if (i < 0) return null;
   return r.start[i] === r.end[i] ? ip4Dotted(ip) : `${ip4Dotted(r.start[i]!)}-${ip4Dotted(r.end[i]!)}`;
 }
 

@@ -2,6 +2,8 @@
 // so clarity beats speed here. Words: IPv4 = [uint32]; IPv6 = 4 big-endian uint32 words.
 
 import { isIP } from 'node:net';
+import { formatIp6 } from '../../core/ip6.ts';
+import { bytes6 } from '../../core/ranges.ts';
 
 export interface ParsedCidr {
   /** canonical text: network address (host bits cleared) / prefix */
@@ -82,24 +84,5 @@ export function formatIp4(v: number): string {
 
 /** RFC 5952 text of 4 words: lowercase, the longest run (>= 2) of zero groups as `::`. */
 export function formatIp6Words(w: readonly number[]): string {
-  const g: number[] = [];
-  for (let i = 0; i < 4; i++) g.push(w[i]! >>> 16, w[i]! & 0xffff);
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
-  if (best < 0) return hex(g);
-  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+  return formatIp6(bytes6(Uint32Array.from(w)));
 }

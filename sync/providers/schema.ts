@@ -46,19 +46,9 @@
 //     - { provider: partner, type: static, cidrs: [192.0.2.0/24], file: /etc/quorumbl/partner.txt }
 
 import { z } from 'zod';
-import { parseTime } from '../../core/rbldnsd/state.ts';
+import { duration } from '../../core/config/types.ts';
 import { parseProviderCidr } from './cidr.ts';
 import { parsePath } from './jsonfeed.ts';
-
-const duration = z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
-  if (typeof v === 'number') return v;
-  const t = parseTime(v.trim());
-  if (t === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration (a number of seconds, or with a unit s m h d w)` });
-    return z.NEVER;
-  }
-  return t;
-});
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'lowercase letters, digits, dot, dash and underscore');
 const domain = z

@@ -1,8 +1,9 @@
 // Deterministic benchmark data: an rbldnsd ip4set file of N random /32s plus ranges and
 // exclusions, and a dnsperf query file (half listed, half random, mixed A/TXT).
 // Output is cached by (N, seed, GEN_VERSION) so repeated runs skip regeneration.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync, writeFileSync, chmodSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { LineWriter, sfc32 as prng } from './datagen.ts';
 
 export const ZONE = 'bl.bench';
 const GEN_VERSION = 1;
@@ -18,61 +19,6 @@ export interface Dataset {
   bytes: number;
   genSeconds: number; // 0 when served from cache
   listedProbe: string; // a listed query name, for readiness polling
-}
-
-// sfc32: small, fast, well-distributed 32-bit PRNG (seeded, deterministic).
-function prng(seed: number): () => number {
-  let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = seed >>> 0;
-  const next = (): number => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
-    const t = (a + b + d) >>> 0;
-    d = (d + 1) >>> 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) >>> 0;
-    c = ((c << 21) | (c >>> 11)) >>> 0;
-    c = (c + t) >>> 0;
-    return t;
-  };
-  for (let i = 0; i < 16; i++) next();
-  return next;
-}
-
-// Buffered synchronous writer: formats dotted quads straight into a byte buffer.
-class LineWriter {
-  private buf = Buffer.allocUnsafe(1 << 20);
-  private pos = 0;
-  bytes = 0;
-  private static octets: Buffer[] = Array.from({ length: 256 }, (_, i) => Buffer.from(String(i), 'latin1'));
-  constructor(private fd: number) {}
-  private room(n: number): void {
-    if (this.pos + n > this.buf.length) this.flush();
-  }
-  flush(): void {
-    if (this.pos > 0) writeSync(this.fd, this.buf, 0, this.pos);
-    this.bytes += this.pos;
-    this.pos = 0;
-  }
-  str(s: string): this {
-    this.room(s.length * 3 + 1);
-    this.pos += this.buf.write(s, this.pos, 'utf8');
-    return this;
-  }
-  ip(x: number): this {
-    this.room(16);
-    const o = LineWriter.octets;
-    for (let sh = 24; sh >= 0; sh -= 8) {
-      const oc = o[(x >>> sh) & 255]!;
-      oc.copy(this.buf, this.pos);
-      this.pos += oc.length;
-      if (sh) this.buf[this.pos++] = 46; // '.'
-    }
-    return this;
-  }
-  nl(): this {
-    this.room(1);
-    this.buf[this.pos++] = 10;
-    return this;
-  }
 }
 
 const dotted = (x: number): string => `${x >>> 24}.${(x >>> 16) & 255}.${(x >>> 8) & 255}.${x & 255}`;

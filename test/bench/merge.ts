@@ -10,23 +10,13 @@ import { readFileSync } from 'node:fs';
 import { RangeBuilder4, RangeBuilder6, emptyRangeSet6, type RangeSet4 } from '../../core/ranges.ts';
 import { buildEvidenceInWorker } from '../../sync/merge/build.ts';
 import type { EvidenceInputs } from '../../sync/merge/types.ts';
+import { mulberry32 as rng } from './datagen.ts';
 
 function count(s: string | undefined, def: number): number {
   if (!s) return def;
   const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(s);
   if (!m) throw new Error(`bad number: ${s}`);
   return Math.round(Number(m[1]) * (m[2]?.toLowerCase() === 'm' ? 1e6 : m[2]?.toLowerCase() === 'k' ? 1e3 : 1));
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
 }
 
 function vm(field: 'VmHWM' | 'VmRSS'): number {

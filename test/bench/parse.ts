@@ -6,6 +6,7 @@
 
 import { parseArgs } from 'node:util';
 import { parseSource } from '../../sync/formats/index.ts';
+import { mulberry32 as prng } from './datagen.ts';
 
 const { values } = parseArgs({
   options: {
@@ -17,18 +18,6 @@ const { values } = parseArgs({
 });
 const LINES = Number(values.lines);
 const RUNS = Math.max(1, Number(values.runs));
-
-// mulberry32: small seeded PRNG
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /** Writes the list straight into one Buffer (ASCII), growing it when needed. */
 function generate(lines: number, seed: number): Buffer {

@@ -1,8 +1,9 @@
 // Data for the sync benchmark: a big seeded plain list (mostly single IPv4 /32s, some /24 and
 // /20 CIDRs; nothing in special-purpose space, so the guards pass), a small seed list for the
 // first sync, and a dnsperf query file for the mirror zone. Cached by (N, seed, version).
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LineWriter, sfc32 as prng } from '../datagen.ts';
 import { FORBIDDEN_V4 } from '../../../sync/guards.ts';
 
 const DATA_VERSION = 1;
@@ -28,56 +29,10 @@ export interface SyncData {
   seedProbe: string;
 }
 
-// sfc32: a small seeded PRNG (deterministic across runs).
-export function prng(seed: number): () => number {
-  let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = seed >>> 0;
-  const next = (): number => {
-    const t = (((a + b) >>> 0) + d) >>> 0;
-    d = (d + 1) >>> 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) >>> 0;
-    c = ((c << 21) | (c >>> 11)) >>> 0;
-    c = (c + t) >>> 0;
-    return t;
-  };
-  for (let i = 0; i < 16; i++) next();
-  return next;
-}
-
 /** False for addresses in the ranges the guards reject (private, loopback, multicast, ...). */
 export function allowed(ip: number): boolean {
   for (const f of FORBIDDEN_V4) if (ip >= f.start && ip <= f.end) return false;
   return true;
-}
-
-/** Buffered synchronous writer that formats dotted quads straight into bytes. */
-class LineWriter {
-  private static octets: Buffer[] = Array.from({ length: 256 }, (_, i) => Buffer.from(String(i), 'latin1'));
-  private buf = Buffer.allocUnsafe(4 << 20);
-  private pos = 0;
-  bytes = 0;
-  constructor(private readonly fd: number) {}
-  flush(): void {
-    if (this.pos > 0) writeSync(this.fd, this.buf, 0, this.pos);
-    this.bytes += this.pos;
-    this.pos = 0;
-  }
-  line(ip: number, suffix = ''): void {
-    if (this.pos + 32 > this.buf.length) this.flush();
-    const o = LineWriter.octets;
-    for (let sh = 24; sh >= 0; sh -= 8) {
-      const oc = o[(ip >>> sh) & 255]!;
-      oc.copy(this.buf, this.pos);
-      this.pos += oc.length;
-      if (sh) this.buf[this.pos++] = 46; // '.'
-    }
-    if (suffix) this.pos += this.buf.write(suffix, this.pos, 'latin1');
-    this.buf[this.pos++] = 10;
-  }
-  text(s: string): void {
-    if (this.pos + s.length + 1 > this.buf.length) this.flush();
-    this.pos += this.buf.write(s, this.pos, 'latin1');
-  }
 }
 
 export function reversedName(ip: number, zone: string): string {
@@ -94,8 +49,8 @@ function randomAllowed(rnd: () => number): number {
 function writeList(path: string, header: string, fill: (w: LineWriter) => void): number {
   const tmp = path + '.tmp';
   const fd = openSync(tmp, 'w', 0o644);
-  const w = new LineWriter(fd);
-  w.text(header);
+  const w = new LineWriter(fd, 4 << 20);
+  w.str(header);
   fill(w);
   w.flush();
   closeSync(fd);
@@ -124,7 +79,7 @@ export function ensureSyncData(cacheRoot: string, lines: number, seedLines: numb
       const ip = randomAllowed(seedRnd);
       if (seedSet.has(ip)) continue;
       seedSet.add(ip);
-      w.line(ip);
+      w.ip(ip).nl();
     }
   });
   const seedProbe = seedSet.values().next().value!;
@@ -143,14 +98,14 @@ export function ensureSyncData(cacheRoot: string, lines: number, seedLines: numb
       const ip = randomAllowed(rnd);
       if (k < PER_100K_24) {
         s24++;
-        w.line((ip & 0xffffff00) >>> 0, '/24');
+        w.ip((ip & 0xffffff00) >>> 0).str('/24').nl();
       } else if (k < PER_100K_24 + PER_100K_20) {
         s20++;
-        w.line((ip & 0xfffff000) >>> 0, '/20');
+        w.ip((ip & 0xfffff000) >>> 0).str('/20').nl();
       } else {
         if (i % stride === 0 && listed.length < QUERY_COUNT / 2) listed.push(ip);
         if (bigProbe < 0 && !seedSet.has(ip)) bigProbe = ip;
-        w.line(ip);
+        w.ip(ip).nl();
       }
     }
   });

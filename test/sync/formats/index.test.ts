@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { parseSource, type ParsedSource, type SourceFormat } from '../../../sync/formats/index.ts';
 import { fixture, parse, v4 } from './helpers.ts';
+import { unitRandom as prng } from '../../bench/datagen.ts';
 
 test('option errors throw; file content never does', () => {
   assert.throws(() => parse('x', { format: 'rbldnsd' }), /core\/rbldnsd\/reader\.ts/);
@@ -30,18 +31,6 @@ test('input may be a slice of a larger buffer (Buffer pool); results own whole A
   assert.equal(p.v4.start.length, 0);
   assert.equal(got.v6.start.length, 4);
 });
-
-// seeded PRNG for the fuzz tests
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FORMATS: [SourceFormat, 'ip' | 'domain', Record<string, unknown>][] = [
   ['plain', 'ip', {}],

@@ -5,18 +5,7 @@ import { buildEvidence, class4, class6, classDomain, classesOf, evidenceFromSnap
 import { buildEvidenceInWorker } from '../../../sync/merge/build.ts';
 import { decodeSnapshot, encodeSnapshot } from '../../../core/snapshot.ts';
 import type { Evidence, EvidenceInputs } from '../../../sync/merge/types.ts';
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { unitRandom as rng } from '../../bench/datagen.ts';
 
 /** Random ranges over [base, base + span). */
 function randomSet4(r: () => number, base: number, span: number, n: number): RangeSet4 {

@@ -12,7 +12,7 @@ import { MergeService } from '../sync/merge-service.ts';
 import { formatExplanation, type ReputationEvent } from '../sync/merge/explain.ts';
 import { SyncState } from '../sync/state.ts';
 import type { RuntimeSpec } from './runtime.ts';
-import { dbPath, mirrorZones, ownNs, ownSoa } from './sync.ts';
+import { dbPath, mirrorZones, ownNs, ownSoa, withResolvedPaths } from './sync.ts';
 
 /** A key's recent reputation events for explain (none when the key is not a valid one). */
 export function recentEvents(local: LocalStore, key: string): ReputationEvent[] {
@@ -40,7 +40,7 @@ export async function explainCommand(args: string[], cfg: LoadedConfig, spec: Ru
   const db = openDb(dbPath(stateDir));
   const local = new LocalStore(db, { reputation: c.policy.reputation });
   const merge = new MergeService({
-    config: c,
+    config: withResolvedPaths(cfg),
     stateDir,
     store,
     sourceSpecs: new Map(c.sources.map((s, i) => [s.name, mirrors[i]!.datasets[0]!])),

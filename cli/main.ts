@@ -9,7 +9,7 @@ import { loadDataset, LoadError } from '../core/rbldnsd/reader.ts';
 import { parseRbldnsdArgs, resolveBind, UsageError } from './rbldnsd-args.ts';
 import { run, StartupError, type RuntimeSpec } from './runtime.ts';
 import type { LoadedConfig } from '../core/config/load.ts';
-import { mirrorZones, setupSync, syncCommand, dbPath, ownSoa, ownNs } from './sync.ts';
+import { mirrorZones, setupSync, syncCommand, dbPath, ownSoa, ownNs, withResolvedPaths } from './sync.ts';
 import { MergeService } from '../sync/merge-service.ts';
 import { LocalStore } from '../sync/local/store.ts';
 import { openDb } from '../core/db.ts';
@@ -106,7 +106,7 @@ async function serve(args: string[]): Promise<void> {
   const { engine, state } = setupSync(cfg, stateDir, spec.settings, log, () => void store.check());
   const mirrors = mirrorZones(cfg, stateDir);
   merge = new MergeService({
-    config: c,
+    config: withResolvedPaths(cfg),
     stateDir,
     store,
     sourceSpecs: new Map(sources.map((s, i) => [s.name, mirrors[i]!.datasets[0]!])),
@@ -125,8 +125,6 @@ async function serve(args: string[]): Promise<void> {
   merge.setOverlay(local.overlay);
   local.watch(1000);
   merge.events = (key) => recentEvents(local, key);
-  await merge.start();
-  log.info({ zones: merge.zoneNames }, 'merged zones served');
   if (c.web.enabled) {
     const app = createApp({ store: local, explain: (key) => merge!.explain(key), onError: (e) => log.error({ err: (e as Error).message }, 'API error') });
     // DNS matters more than the API: a busy port is logged, DNS keeps answering.
@@ -135,6 +133,8 @@ async function serve(args: string[]): Promise<void> {
       (err) => log.error({ listen: c.web.listen, err: (err as Error).message }, 'REST API not started'),
     );
   }
+  await merge.start();
+  log.info({ zones: merge.zoneNames }, 'merged zones served');
   if (sources.length && c.sync.enabled) {
     new SyncScheduler(sources, { engine, state, log }).start();
     log.info({ sources: sources.map((s) => `${s.name}.mirror.${c.base}`) }, 'source sync scheduled');

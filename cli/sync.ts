@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../core/log.ts';
 import { openDb } from '../core/db.ts';
-import type { LoadedConfig } from '../core/config/load.ts';
+import { configPath, type LoadedConfig } from '../core/config/load.ts';
 import type { NsSet, Soa } from '../core/datasets/types.ts';
 import type { LoadSettings, ZoneSpec } from '../core/zones/spec.ts';
 import { snapshotFileFor } from '../core/zones/store.ts';
@@ -19,6 +19,18 @@ export const USER_AGENT = `quorumbl/${VERSION} (self-hosted DNSBL mirror; +https
 
 export function dbPath(stateDir: string): string {
   return join(stateDir, 'quorumbl.sqlite');
+}
+
+/** The config with provider file paths resolved against the config file's directory. */
+export function withResolvedPaths(cfg: LoadedConfig): LoadedConfig['config'] {
+  const c = cfg.config;
+  const abs = (p: string) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : configPath(cfg, p));
+  return {
+    ...c,
+    providers: c.providers.map((p) =>
+      p.type === 'static' && p.file ? { ...p, file: abs(p.file) } : p.type === 'json' ? { ...p, url: abs(p.url) } : p,
+    ),
+  };
 }
 
 /** SOA of the zones quorumbl builds itself (mirrors, bl/wl/dbl); serial 0 = newest data. */

@@ -20,6 +20,9 @@ import { loadLastGood, refreshProvider, type ProviderConfig } from './providers/
 import type { ProviderFeedResult } from './providers/types.ts';
 import type { SyncState } from './state.ts';
 
+/** How long the first merge waits for provider feeds that were never fetched. */
+const FIRST_FETCH_WAIT_MS = 20_000;
+
 export function policyOf(c: Config, sourceNames: string[]): Policy {
   const byName = Object.fromEntries(c.sources.map((s) => [s.name, s.weight]));
   return {
@@ -83,10 +86,17 @@ export class MergeService {
   }
 
   /** Publishes the zones and runs the first merge; schedules provider refreshes. */
-  start(): Promise<void> {
+  async start(): Promise<void> {
     this.opts.store.setExtraZones(this.zones);
     // sync.enabled: false stops every upstream fetch, provider feeds included (last good kept).
-    if (this.opts.config.sync.enabled) this.scheduleProviders();
+    if (!this.opts.config.sync.enabled) return this.rebuild();
+    // A feed never fetched is fetched before the first merge (bounded), so a fresh install does
+    // not list a provider's senders on public sources' word while it waits; until then bl/wl/dbl
+    // hold only the test points.
+    const missing = this.providers.filter((p) => !p.result && p.cfg.type !== 'static');
+    const first = Promise.all(missing.map((p) => this.refresh(p, false)));
+    await Promise.race([first, new Promise((r) => setTimeout(r, FIRST_FETCH_WAIT_MS).unref())]);
+    this.scheduleProviders();
     return this.rebuild();
   }
 
@@ -96,7 +106,9 @@ export class MergeService {
       t.unref();
       this.intervals.push(t);
       // A feed never fetched (or older than its interval) is fetched soon after start.
-      if (!p.result || Date.now() - p.result.fetchedAt > p.cfg.interval * 1000) setTimeout(() => void this.refresh(p), 2000 + Math.random() * 8000).unref();
+      // Stale: refresh soon. Never fetched (the first try failed): try again in a few minutes.
+      if (!p.result) setTimeout(() => void this.refresh(p), 300_000 + Math.random() * 60_000).unref();
+      else if (Date.now() - p.result.fetchedAt > p.cfg.interval * 1000) setTimeout(() => void this.refresh(p), 2000 + Math.random() * 8000).unref();
     }
   }
 
@@ -105,15 +117,19 @@ export class MergeService {
     if (this.timer) clearTimeout(this.timer);
   }
 
-  private async refresh(p: { cfg: ProviderConfig; result: ProviderFeedResult | null }): Promise<void> {
+  /** Fetches a feed (guarded; a failure keeps the last good ranges); `remerge`: a changed feed
+   *  schedules a new merge. */
+  private async refresh(p: { cfg: ProviderConfig; result: ProviderFeedResult | null }, remerge = true): Promise<void> {
     const { log } = this.opts;
     const out = await refreshProvider(p.cfg, { stateDir: this.opts.stateDir, previous: p.result });
     const ctx = { provider: p.cfg.provider, feed: p.cfg.feed, status: out.status };
+    const changed = out.status === 'updated' && JSON.stringify(p.result?.ranges.map((r) => r.cidr)) !== JSON.stringify(out.current?.ranges.map((r) => r.cidr));
     if (out.status === 'failed' || out.status === 'rejected') log.error({ ...ctx, reasons: out.reasons }, 'provider feed not updated; previous ranges kept');
-    else log.info({ ...ctx, ranges: out.current?.ranges.length ?? 0 }, 'provider feed checked');
+    // Static lists are re-read at every merge: only a change is worth an info line.
+    else log[p.cfg.type === 'static' && !changed ? 'debug' : 'info']({ ...ctx, changed, ranges: out.current?.ranges.length ?? 0 }, 'provider feed checked');
     if (out.status === 'updated') {
       p.result = out.current;
-      this.schedule();
+      if (remerge && changed) this.schedule();
     }
   }
 
@@ -155,8 +171,9 @@ export class MergeService {
     const providers: EvidenceProvider[] = [];
     const explainProviders: ExplainProvider[] = [];
     for (const p of this.providers) {
-      // Static lists need no network: read them whenever there is no copy yet.
-      if (!p.result && p.cfg.type === 'static') p.result = (await refreshProvider(p.cfg, { stateDir: this.opts.stateDir, previous: null })).current;
+      // Static lists need no network: read them at every merge (an edit applies at once; a
+      // broken file keeps the last good ranges, and says so).
+      if (p.cfg.type === 'static') await this.refresh(p, false);
     }
     for (const p of this.providers) {
       const r = p.result;

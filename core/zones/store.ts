@@ -153,7 +153,7 @@ export class ZoneStore {
       e.stamps = snap.stamps;
       e.failedAt = undefined;
       e.error = undefined;
-      this.opts.log.info({ dataset: e.label, entries: e.dataset.size }, 'dataset loaded from the snapshot written with it');
+      this.opts.log.info({ dataset: e.label, entries: e.dataset.size, from: 'the snapshot staged by the sync' }, 'dataset loaded');
       return true;
     } catch {
       return false;

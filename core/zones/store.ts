@@ -145,6 +145,7 @@ export class ZoneStore {
   private async snapshotMatching(e: Entry, now: string): Promise<boolean> {
     const path = this.snapshotPath(e);
     if (!path) return false;
+    const started = Date.now();
     try {
       const snap = await readSnapshot(path);
       const type = datasetType(snap.part.type);
@@ -153,7 +154,7 @@ export class ZoneStore {
       e.stamps = snap.stamps;
       e.failedAt = undefined;
       e.error = undefined;
-      this.opts.log.info({ dataset: e.label, entries: e.dataset.size, from: 'the snapshot staged by the sync' }, 'dataset loaded');
+      this.opts.log.info({ dataset: e.label, entries: e.dataset.size, ms: Date.now() - started, from: 'the snapshot staged by the sync' }, 'dataset loaded');
       return true;
     } catch {
       return false;

@@ -2,7 +2,8 @@
 // with 5 plain-list sources x 4M entries; DNS qps on bl.<base> while a full re-merge runs vs idle
 // (goal >= 0.9x), the merge duration from the server's log (goal <= 10 s) and RSS.
 //
-//   node --import tsx test/bench/merge-qps.ts [--entries 4M] [--sources 5] [--seed 1]
+//   node --import { sfc32 } from './datagen.ts';
+import tsx test/bench/merge-qps.ts [--entries 4M] [--sources 5] [--seed 1]
 //        [--idle 10] [--rounds 3] [--nice-workers N] [--cpu-prof] [--max-other 0.25] [--out FILE] [--keep]
 //
 // One run: data (cached in test/bench/.cache/), a temp config (sources fetched from the local
@@ -80,22 +81,7 @@ const say = (s: string): void => void process.stdout.write(s + '\n');
 
 // ---- data ----------------------------------------------------------------------------------
 
-// sfc32 (seeded, deterministic)
-function prng(seed: number): () => number {
-  let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = seed >>> 0;
-  const next = (): number => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
-    const t = (a + b + d) >>> 0;
-    d = (d + 1) >>> 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) >>> 0;
-    c = ((c << 21) | (c >>> 11)) >>> 0;
-    c = (c + t) >>> 0;
-    return t;
-  };
-  for (let i = 0; i < 16; i++) next();
-  return next;
-}
+const prng = sfc32; // seeded, deterministic (test/bench/datagen.ts)
 
 /** Buffered line writer that formats addresses straight into bytes (no per-line strings). */
 class Out {

@@ -9,16 +9,7 @@ import type { LocalFacts, OverlayView } from '../../../sync/merge/types.ts';
 import { NEUTRAL } from '../../../sync/merge/types.ts';
 import type { Policy } from '../../../sync/merge/policy.ts';
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { unitRandom as rng } from '../../bench/datagen.ts';
 
 export function ip(text: string): number {
   return text.split('.').reduce((a, o) => a * 256 + Number(o), 0);

@@ -2,8 +2,7 @@
 // with 5 plain-list sources x 4M entries; DNS qps on bl.<base> while a full re-merge runs vs idle
 // (goal >= 0.9x), the merge duration from the server's log (goal <= 10 s) and RSS.
 //
-//   node --import { sfc32 } from './datagen.ts';
-import tsx test/bench/merge-qps.ts [--entries 4M] [--sources 5] [--seed 1]
+//   node --import tsx test/bench/merge-qps.ts [--entries 4M] [--sources 5] [--seed 1]
 //        [--idle 10] [--rounds 3] [--nice-workers N] [--cpu-prof] [--max-other 0.25] [--out FILE] [--keep]
 //
 // One run: data (cached in test/bench/.cache/), a temp config (sources fetched from the local
@@ -15,6 +14,7 @@ import tsx test/bench/merge-qps.ts [--entries 4M] [--sources 5] [--seed 1]
 // --cpu-prof and prints where the main thread's time went inside the window. --nice-workers N
 // renices every server thread started during a round (the reload and merge workers) to N, as a
 // worker calling os.setPriority(N) on itself would (Linux nice values are per thread). See README.md.
+import { sfc32 } from './datagen.ts';
 import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import {
   closeSync, copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync,

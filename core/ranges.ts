@@ -431,3 +431,39 @@ export function firstOverlap6(r: RangeSet6, start: Uint8Array | Uint32Array, end
   if (j < r.start.length >>> 2 && cmp6(r.start, j * 4, q, 4) <= 0) return bytes6(r.start, j * 4);
   return null;
 }
+
+/** Collects IPv4 ranges that arrive in address order, joining touching ones as they come (no
+ *  sort, no builder copies): for walks that already produce sorted output. */
+export class RangeAppender4 {
+  private s: Uint32Array<ArrayBuffer>;
+  private e: Uint32Array<ArrayBuffer>;
+  private n = 0;
+
+  constructor(capacity: number) {
+    this.s = new Uint32Array(Math.max(16, capacity));
+    this.e = new Uint32Array(Math.max(16, capacity));
+  }
+
+  add(start: number, end: number): void {
+    const n = this.n;
+    if (n > 0 && start <= this.e[n - 1]! + 1) {
+      this.e[n - 1] = end;
+      return;
+    }
+    if (n === this.s.length) {
+      const s2 = new Uint32Array(n * 2);
+      const e2 = new Uint32Array(n * 2);
+      s2.set(this.s);
+      e2.set(this.e);
+      this.s = s2;
+      this.e = e2;
+    }
+    this.s[n] = start;
+    this.e[n] = end;
+    this.n = n + 1;
+  }
+
+  build(): RangeSet4 {
+    return { start: this.s.slice(0, this.n), end: this.e.slice(0, this.n) };
+  }
+}

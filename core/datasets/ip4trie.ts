@@ -7,7 +7,7 @@ import type { Dataset, DatasetLoader, DatasetMeta, DatasetType, Query, RecordSin
 import type { LoadState, Loc } from '../rbldnsd/state.ts';
 import { substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
 import { IP4TRIE_KEYS, Ip4Key, ip4Dotted, parseIp4QuadBytes } from '../ip4.ts';
-import { emptyRangeSet6, type RangeSet4, type RangeSet6 } from '../ranges.ts';
+import { emptyRangeSet6, RangeAppender4, type RangeSet4, type RangeSet6 } from '../ranges.ts';
 import {
   EXCLUDED, EntryList, ValueColumn, columnFromSnapshot, columnsToSnapshot, compactIndexes, dumpValue, emitValue, fit, lowerBound,
   parseIp4Line, valueAt, valuesFromJson, valuesToJson, type KeyedColumn, type SortedEntries,
@@ -100,25 +100,8 @@ class Ip4TrieDataset implements Dataset {
     const pos = new Uint32Array(all.length);
     let p32 = 0;
     // output in address order, adjacent ranges joined as they come (no builder sort or copies)
-    let os = new Uint32Array(n32 + 16);
-    let oe = new Uint32Array(n32 + 16);
-    let n = 0;
-    const add = (s: number, e: number): void => {
-      if (n > 0 && s <= oe[n - 1]! + 1) {
-        oe[n - 1] = e;
-        return;
-      }
-      if (n === os.length) {
-        const s2 = new Uint32Array(n * 2);
-        const e2 = new Uint32Array(n * 2);
-        s2.set(os);
-        e2.set(oe);
-        os = s2;
-        oe = e2;
-      }
-      os[n] = s;
-      oe[n++] = e;
-    };
+    const out = new RangeAppender4(n32 + 16);
+    const add = (s: number, e: number): void => out.add(s, e);
     const stEnd = new Float64Array(34);
     const stCur = new Float64Array(34);
     const stOn = new Uint8Array(34);
@@ -172,7 +155,7 @@ class Ip4TrieDataset implements Dataset {
       d--;
       if (stOn[d] && stCur[d]! <= stEnd[d]!) add(stCur[d]!, stEnd[d]!);
     }
-    return { v4: { start: os.slice(0, n), end: oe.slice(0, n) }, v6: emptyRangeSet6(), domains: [] };
+    return { v4: out.build(), v6: emptyRangeSet6(), domains: [] };
   }
 
   snapshot(): SnapshotPart {

@@ -83,6 +83,7 @@ function specFromConfig(cfg: LoadedConfig): RuntimeSpec {
       versionText: `quorumbl ${VERSION}`,
     },
     checkInterval: c.reload.check_interval,
+    cpuShare: c.background.cpu_share,
     stateDir,
     quick: false,
     queryLog: c.server.query_log === null ? undefined : c.server.query_log === '-' ? '-' : configPath(cfg, c.server.query_log),

@@ -27,6 +27,8 @@ export interface RuntimeSpec {
   onZonesChanged?: () => void;
   /** rbldnsd -u: user[:group] to switch to after binding (only when running as root). */
   user?: string;
+  /** Share of one core a reload of data already served may use (background.cpu_share). */
+  cpuShare?: number;
 }
 
 export class StartupError extends Error {}
@@ -81,6 +83,7 @@ export async function run(spec: RuntimeSpec, log: Logger): Promise<{ server: Dns
     settings: spec.settings,
     stateDir: spec.stateDir,
     log,
+    cpuShare: spec.cpuShare,
     onChange(zones) {
       const table = toTable(zones, log);
       if (server) server.swap(table);

@@ -67,6 +67,8 @@ export class MergeService {
   private timer: NodeJS.Timeout | undefined;
   private building: Promise<void> | null = null;
   private again = false;
+  /** A merge has succeeded (later ones are paced). */
+  private merged = false;
   private readonly intervals: NodeJS.Timeout[] = [];
   /** Recent reputation events of a key, for explain (set by the owner of the local store). */
   events?: (key: string, kind: KeyKind) => ReputationEvent[];
@@ -190,12 +192,16 @@ export class MergeService {
       explainProviders.push({ name, feed: p.cfg.feed, fetchedAt: r?.fetchedAt ?? 0, v4: r?.v4 ?? emptyRangeSet4(), v6: r?.v6 ?? emptyRangeSet6(), ranges: r?.ranges });
     }
     try {
-      const evidence = await buildEvidenceInWorker({ sources, providers });
+      // The first merge runs at full speed (bl/wl/dbl hold nothing yet); later ones yield the
+      // CPU to DNS answers.
+      const cpuShare = this.merged ? c.background.cpu_share : 1;
+      const { evidence, sleptMs } = await buildEvidenceInWorker({ sources, providers }, { cpuShare });
+      this.merged = true;
       this.view.setEvidence(evidence);
       this.view.setPolicy({ ...policyOf(c, evidence.sourceNames), weights: weightsFor(evidence, Object.fromEntries(c.sources.map((s) => [s.name, s.weight]))) });
       this.explainSources = explainSources;
       this.explainProviders = explainProviders;
-      log.info({ serial: evidence.serial, sources: evidence.sourceNames, providers: evidence.providerNames, intervals: evidence.cls4.length, ms: Date.now() - started }, 'merge done: bl/wl/dbl updated');
+      log.info({ serial: evidence.serial, sources: evidence.sourceNames, providers: evidence.providerNames, intervals: evidence.cls4.length, ms: Date.now() - started, cpuShare, pacedMs: Math.round(sleptMs) }, 'merge done: bl/wl/dbl updated');
     } catch (err) {
       log.error({ err: (err as Error).message }, 'merge failed: the previous evidence keeps answering');
     }

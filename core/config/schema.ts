@@ -119,6 +119,9 @@ export const configSchema = z.strictObject({
     .refine((t) => t.default > 0, { message: 'ttl.default must be above 0' })
     .refine((t) => t.min <= t.default && t.default <= t.max, { message: 'ttl.default must lie between ttl.min and ttl.max' }),
   reload: z.strictObject({ check_interval: duration.default(60) }).prefault({}),
+  /** Re-parsing a changed list and re-merging run beside DNS: the share of one core they may
+   *  use (1 = full speed). First loads and the first merge always run at full speed. */
+  background: z.strictObject({ cpu_share: z.number().min(0.05).max(1).default(0.2) }).prefault({}),
   load: z.strictObject({ accept_host_bits: z.boolean().default(false), gunzip: z.boolean().default(true) }).prefault({}),
   state_dir: z.string().default('./state'),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),

@@ -8,23 +8,26 @@ import { parseSource } from '../../sync/formats/index.ts';
 import { SourceDataset } from '../datasets/source.ts';
 import type { SnapshotPart } from '../datasets/types.ts';
 import type { DatasetSpec, LoadSettings } from './spec.ts';
+import { Pacer, UNPACED } from '../pace.ts';
 
 export interface LoadRequest {
   specs: DatasetSpec[];
   settings: LoadSettings;
   /** How many warning lines to send back per dataset (all are counted). */
   maxWarnings: number;
+  /** Share of one core the parse of an upstream list may use (1 = full speed). */
+  cpuShare?: number;
 }
 
 export type LoadReply =
   | { ok: true; part: SnapshotPart; stamps: FileStamp[]; warnings: number; samples: string[] }
   | { ok: false; error: string; warnings: number; samples: string[] };
 
-export function loadOne(spec: DatasetSpec, settings: LoadSettings, maxWarnings: number): LoadReply {
+export function loadOne(spec: DatasetSpec, settings: LoadSettings, maxWarnings: number, pacer: Pacer = UNPACED): LoadReply {
   const samples: string[] = [];
   let warnings = 0;
   try {
-    if (spec.source) return loadSourceFile(spec, settings, maxWarnings);
+    if (spec.source) return loadSourceFile(spec, settings, maxWarnings, pacer);
     const type = datasetType(spec.type);
     if (!type) throw new Error(`unknown dataset type "${spec.type}"`);
     const r = loadDataset(type, spec.files, {
@@ -41,10 +44,10 @@ export function loadOne(spec: DatasetSpec, settings: LoadSettings, maxWarnings: 
 }
 
 /** An upstream list in a non-rbldnsd format (mirror zones): parsed into merged ranges. */
-function loadSourceFile(spec: DatasetSpec, settings: LoadSettings, maxWarnings: number): LoadReply {
+function loadSourceFile(spec: DatasetSpec, settings: LoadSettings, maxWarnings: number, pacer: Pacer): LoadReply {
   const file = spec.files[0]!;
   const before = stampOf(file);
-  const parsed = parseSource(readDataFile(file, settings.gunzip), spec.source!.parse);
+  const parsed = parseSource(readDataFile(file, settings.gunzip), spec.source!.parse, pacer);
   const after = stampOf(file);
   if (after.mtime !== before.mtime || after.size !== before.size) throw new Error(`${file} changed while it was read`);
   const samples = parsed.sampleErrors.slice(0, maxWarnings).map((e) => `${file}:${e.line}: ${e.message}`);
@@ -61,8 +64,9 @@ export function transferList(part: SnapshotPart, out: ArrayBuffer[] = []): Array
 if (parentPort) {
   const port = parentPort;
   port.on('message', (req: LoadRequest) => {
+    const pacer = new Pacer(req.cpuShare ?? 1);
     for (const spec of req.specs) {
-      const reply = loadOne(spec, req.settings, req.maxWarnings);
+      const reply = loadOne(spec, req.settings, req.maxWarnings, pacer);
       // Typed arrays that are views into a shared pool (e.g. a Buffer slice) cannot be moved;
       // transfer only whole, exclusively owned buffers and let the rest be copied.
       const list = reply.ok ? transferList(reply.part).filter((b) => b.byteLength > 0) : [];

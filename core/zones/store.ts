@@ -48,6 +48,8 @@ export interface StoreOptions {
   log: Logger;
   /** Called with the full zone list every time any dataset changed. */
   onChange(zones: LoadedZone[]): void;
+  /** Share of one core a reload of data already served may use (background.cpu_share). */
+  cpuShare?: number;
 }
 
 /** The snapshot of a dataset: its key says what was loaded and how (a mismatch is ignored). */
@@ -66,7 +68,7 @@ export function stampsText(s: FileStamp[]): string {
 }
 
 /** Runs the load of several datasets in one short-lived worker thread. */
-function loadInWorker(specs: DatasetSpec[], settings: LoadSettings): Promise<LoadReply[]> {
+function loadInWorker(specs: DatasetSpec[], settings: LoadSettings, cpuShare: number): Promise<LoadReply[]> {
   return new Promise((resolve, reject) => {
     const w = tsWorker(new URL('./load-worker.ts', import.meta.url));
     const replies: LoadReply[] = [];
@@ -81,7 +83,7 @@ function loadInWorker(specs: DatasetSpec[], settings: LoadSettings): Promise<Loa
     w.on('exit', (code) => {
       if (replies.length < specs.length) reject(new Error(`dataset loader thread exited (code ${code})`));
     });
-    const req: LoadRequest = { specs, settings, maxWarnings: MAX_WARNING_LINES };
+    const req: LoadRequest = { specs, settings, maxWarnings: MAX_WARNING_LINES, cpuShare };
     w.postMessage(req);
   });
 }
@@ -234,9 +236,12 @@ export class ZoneStore {
       const started = Date.now();
       let replies: LoadReply[];
       try {
+        // A reload (the data is already served) yields the CPU to DNS; a first load does not.
+        const share = todo.every((t) => t.e.dataset) ? (this.opts.cpuShare ?? 1) : 1;
         replies = await loadInWorker(
           todo.map((t) => t.e.spec),
           this.opts.settings,
+          share,
         );
       } catch (err) {
         // The loader thread itself failed (out of memory, crash): keep serving what we have.

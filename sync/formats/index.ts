@@ -25,6 +25,7 @@ import { parseDomains, parseHosts } from './domains.ts';
 import { parseDshield } from './dshield.ts';
 import { parsePlain } from './plain.ts';
 import { Sink } from './sink.ts';
+import type { Pacer } from '../../core/pace.ts';
 import { parseSpamhausDrop } from './spamhaus.ts';
 import type { ParseOptions, ParsedSource } from './types.ts';
 
@@ -35,7 +36,7 @@ const DOMAIN_ONLY = new Set(['domains', 'hosts']);
 
 /** Throws (an Error naming the problem) only for unusable options, never for file content:
  *  bad lines are counted in `errors` and sampled in `sampleErrors`. */
-export function parseSource(buf: Buffer | Uint8Array, opts: ParseOptions): ParsedSource {
+export function parseSource(buf: Buffer | Uint8Array, opts: ParseOptions, pacer?: Pacer): ParsedSource {
   const { format, kind } = opts;
   if (format === 'rbldnsd') throw new Error("format 'rbldnsd' is loaded with core/rbldnsd/reader.ts, not parseSource");
   if (kind !== 'ip' && kind !== 'domain') throw new Error(`unknown kind '${String(kind)}'`);
@@ -45,7 +46,7 @@ export function parseSource(buf: Buffer | Uint8Array, opts: ParseOptions): Parse
   // a plain Uint8Array view: monomorphic element access in the hot loops
   const b = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   // capacity hint for the IPv4 builder: none for names (the builder then starts small)
-  const sink = new Sink(opts, kind === 'ip' ? b.length : 0);
+  const sink = new Sink(opts, kind === 'ip' ? b.length : 0, pacer);
   switch (format) {
     case 'plain':
       if (kind === 'domain') parseDomains(b, sink);

@@ -4,6 +4,7 @@
 import { RangeBuilder4, RangeBuilder6 } from '../../core/ranges.ts';
 import { AddrToken, ERROR_TEXT } from './scan.ts';
 import { SAMPLE_ERRORS, type ParseError, type ParseOptions, type ParsedSource } from './types.ts';
+import { UNPACED, type Pacer } from '../../core/pace.ts';
 
 const SNIPPET = 60;
 
@@ -36,6 +37,8 @@ export class Sink {
   constructor(
     readonly opts: ParseOptions,
     sizeHint: number,
+    /** Keeps a background re-parse to its CPU share (checked every 16k entries). */
+    private readonly pacer: Pacer = UNPACED,
   ) {
     // about one IPv4 entry per 16 bytes in typical lists; the builder grows when needed
     this.v4 = new RangeBuilder4(Math.min(1 << 24, Math.max(1024, sizeHint >>> 4)));
@@ -83,7 +86,7 @@ export class Sink {
       if (width < this.widest6) this.widest6 = width;
     }
     if (t.masked) this.hostBitsMasked++;
-    this.entries++;
+    if ((++this.entries & 0x3fff) === 0) this.pacer.check();
     return true;
   }
 
@@ -95,6 +98,7 @@ export class Sink {
 
   addDomain(name: string): void {
     this.domains.push(name);
+    if ((this.domains.length & 0x3fff) === 0) this.pacer.check();
   }
 
   finish(): ParsedSource {

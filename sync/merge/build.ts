@@ -2,7 +2,7 @@
 
 import { tsWorker } from '../../core/worker.ts';
 import type { Evidence, EvidenceInputs } from './types.ts';
-import type { MergeReply } from './worker.ts';
+import type { MergeReply, MergeRequest } from './worker.ts';
 
 const WORKER = new URL('./worker.ts', import.meta.url);
 
@@ -10,6 +10,8 @@ export interface BuildOptions {
   /** Transfer the input arrays to the worker instead of copying them. They are detached in this
    *  thread afterwards: only for inputs nobody else holds (mirror zones and explain do). */
   transferInputs?: boolean;
+  /** Share of one core the sweep may use (1 = full speed; see core/pace.ts). */
+  cpuShare?: number;
 }
 
 export function inputBuffers(inputs: EvidenceInputs): ArrayBuffer[] {
@@ -21,14 +23,14 @@ export function inputBuffers(inputs: EvidenceInputs): ArrayBuffer[] {
 }
 
 /** Builds the evidence snapshot in a fresh worker; resolves with it (arrays transferred back). */
-export function buildEvidenceInWorker(inputs: EvidenceInputs, opts: BuildOptions = {}): Promise<Evidence> {
+export function buildEvidenceInWorker(inputs: EvidenceInputs, opts: BuildOptions = {}): Promise<{ evidence: Evidence; ms: number; sleptMs: number }> {
   return new Promise((resolve, reject) => {
     const w = tsWorker(WORKER);
     let done = false;
     w.once('message', (r: MergeReply) => {
       done = true;
       void w.terminate();
-      if (r.ok) resolve(r.evidence);
+      if (r.ok) resolve({ evidence: r.evidence, ms: r.ms, sleptMs: r.sleptMs });
       else reject(new Error(`merge failed: ${r.error}`));
     });
     w.on('error', (err) => {
@@ -38,6 +40,7 @@ export function buildEvidenceInWorker(inputs: EvidenceInputs, opts: BuildOptions
     w.on('exit', (code) => {
       if (!done) reject(new Error(`merge worker exited (code ${code})`));
     });
-    w.postMessage(inputs, opts.transferInputs ? inputBuffers(inputs) : []);
+    const req: MergeRequest = { inputs, cpuShare: opts.cpuShare ?? 1 };
+    w.postMessage(req, opts.transferInputs ? inputBuffers(inputs) : []);
   });
 }

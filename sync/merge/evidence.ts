@@ -7,6 +7,7 @@
 import type { SnapshotPart } from '../../core/datasets/types.ts';
 import type { RangeSet4, RangeSet6 } from '../../core/ranges.ts';
 import type { Evidence, EvidenceClass, EvidenceInputs } from './types.ts';
+import { UNPACED, type Pacer } from '../../core/pace.ts';
 
 export const MAX_SOURCES = 32;
 /** Provider bits ride above the 32 source bits in a double (exact up to 2^53). */
@@ -53,7 +54,7 @@ class ClassTable {
 }
 
 /** Sweeps IPv4 sets (sources first, then providers). */
-function sweep4(sets: RangeSet4[], nSources: number, table: ClassTable): { starts: Uint32Array<ArrayBuffer>; cls: Uint16Array<ArrayBuffer> } {
+function sweep4(sets: RangeSet4[], nSources: number, table: ClassTable, pacer: Pacer): { starts: Uint32Array<ArrayBuffer>; cls: Uint16Array<ArrayBuffer> } {
   const K = sets.length;
   let total = 1;
   for (const s of sets) total += s.start.length * 2;
@@ -71,7 +72,8 @@ function sweep4(sets: RangeSet4[], nSources: number, table: ClassTable): { start
   let smask = 0;
   let pmask = 0;
   let m = 1; // starts[0] = 0, cls[0] = the class at address 0 (set below if some range starts there)
-  for (;;) {
+  for (let n = 1; ; n++) {
+    if ((n & 0xffff) === 0) pacer.check();
     let cur = Infinity;
     for (let k = 0; k < K; k++) if (head[k]! < cur) cur = head[k]!;
     if (cur === Infinity) break;
@@ -211,12 +213,12 @@ function mergeDomains(lists: string[][], table: ClassTable): { domains: string[]
   return { domains, cls };
 }
 
-export function buildEvidence(inputs: EvidenceInputs, now = Date.now()): Evidence {
+export function buildEvidence(inputs: EvidenceInputs, now = Date.now(), pacer: Pacer = UNPACED): Evidence {
   const { sources, providers } = inputs;
   if (sources.length > MAX_SOURCES) throw new Error(`evidence: at most ${MAX_SOURCES} sources`);
   if (providers.length > MAX_PROVIDERS) throw new Error(`evidence: at most ${MAX_PROVIDERS} provider feeds`);
   const table = new ClassTable(sources.length, providers.length);
-  const v4 = sweep4([...sources.map((s) => s.v4), ...providers.map((p) => p.v4)], sources.length, table);
+  const v4 = sweep4([...sources.map((s) => s.v4), ...providers.map((p) => p.v4)], sources.length, table, pacer);
   const v6 = sweep6([...sources.map((s) => s.v6), ...providers.map((p) => p.v6)], sources.length, table);
   const dom = mergeDomains(sources.map((s) => s.domains), table);
   return {

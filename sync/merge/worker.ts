@@ -2,20 +2,30 @@
 // back with its arrays transferred (no copy). Started by buildEvidenceInWorker (build.ts).
 
 import { parentPort } from 'node:worker_threads';
+import { Pacer } from '../../core/pace.ts';
 import { buildEvidence } from './evidence.ts';
 import type { Evidence, EvidenceInputs } from './types.ts';
 
-export type MergeReply = { ok: true; evidence: Evidence; ms: number } | { ok: false; error: string };
+export interface MergeRequest {
+  inputs: EvidenceInputs;
+  /** Share of one core the sweep may use (1 = full speed). */
+  cpuShare: number;
+}
+
+/** ms: the whole sweep; sleptMs: the part of it spent yielding the CPU (pacing). */
+export type MergeReply = { ok: true; evidence: Evidence; ms: number; sleptMs: number } | { ok: false; error: string };
 
 export function evidenceBuffers(e: Evidence): ArrayBuffer[] {
   return [e.starts4, e.cls4, e.starts6, e.cls6, e.domCls, e.classSources, e.classProviders].map((a) => a.buffer);
 }
 
-parentPort?.once('message', (inputs: EvidenceInputs) => {
+parentPort?.once('message', (req: MergeRequest) => {
   const t0 = performance.now();
   let reply: MergeReply;
   try {
-    reply = { ok: true, evidence: buildEvidence(inputs), ms: performance.now() - t0 };
+    const pacer = new Pacer(req.cpuShare);
+    const evidence = buildEvidence(req.inputs, Date.now(), pacer);
+    reply = { ok: true, evidence, ms: performance.now() - t0, sleptMs: pacer.slept };
   } catch (err) {
     reply = { ok: false, error: err instanceof Error ? err.message : String(err) };
   }

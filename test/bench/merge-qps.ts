@@ -46,6 +46,7 @@ const { values: opt } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'cpu-prof': { type: 'boolean', default: false },
     'nice-workers': { type: 'string' },
+    'idle-workers': { type: 'boolean', default: false },
     'max-other': { type: 'string', default: '0.25' },
     out: { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -71,6 +72,7 @@ const ROUNDS = Math.max(1, Number(opt.rounds));
 const MAX_OTHER = Number(opt['max-other']);
 const CPU_PROF = opt['cpu-prof']!;
 const NICE = opt['nice-workers'] === undefined ? null : Number(opt['nice-workers']);
+const IDLE_POLICY = opt['idle-workers']!;
 const OUT = opt.out ?? join(here, 'results', `merge-qps${NICE === null ? '' : `-nice${NICE}`}${CPU_PROF ? '-cpuprof' : ''}.json`);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -363,7 +365,8 @@ class ThreadSampler {
       if (NICE !== null && !this.first.has(tid) && !this.reniced.has(tid)) {
         this.reniced.add(tid);
         try {
-          setPriority(tid, NICE);
+          if (IDLE_POLICY) execFileSync('chrt', ['--idle', '-p', '0', String(tid)]);
+          else setPriority(tid, NICE);
           this.renicedOk++;
         } catch {
           /* gone already */

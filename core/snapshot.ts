@@ -10,7 +10,7 @@
 //                offsets are relative to the start of this data area.
 // Files are written to a temp name and renamed, so a reader never sees half a snapshot.
 
-import { readFile, writeFile, rename, mkdir } from 'node:fs/promises';
+import { open, writeFile, rename, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { SnapshotPart } from './datasets/types.ts';
 import type { FileStamp } from './rbldnsd/reader.ts';
@@ -95,6 +95,49 @@ export async function writeSnapshot(path: string, snap: SnapshotFile): Promise<v
   await rename(tmp, path);
 }
 
+/** Reads a snapshot into shared memory: its arrays (a source's ranges) then go to the merge
+ *  worker without a copy on the thread that answers DNS. */
 export async function readSnapshot(path: string): Promise<SnapshotFile> {
-  return decodeSnapshot(await readFile(path));
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    const buf = Buffer.from(new SharedArrayBuffer(size));
+    let got = 0;
+    while (got < size) {
+      const { bytesRead } = await fh.read(buf, got, size - got, got);
+      if (bytesRead === 0) break; // truncated meanwhile: decodeSnapshot says so
+      got += bytesRead;
+    }
+    return decodeSnapshot(buf.subarray(0, got));
+  } finally {
+    await fh.close();
+  }
+}
+
+type ArrayCtor = new (b: ArrayBufferLike, off: number, n: number) => ArrayBufferView;
+
+/** The part with its arrays copied into one SharedArrayBuffer (8-aligned each): posted to
+ *  another thread, it is shared instead of copied (the loader builds, the merge worker reads). */
+export function sharedPart(part: SnapshotPart): SnapshotPart {
+  let total = 0;
+  const measure = (p: SnapshotPart): void => {
+    for (const a of p.arrays) total += align8(a.byteLength);
+    p.children?.forEach(measure);
+  };
+  measure(part);
+  const sab = new SharedArrayBuffer(total);
+  const bytes = new Uint8Array(sab);
+  let off = 0;
+  const copy = (p: SnapshotPart): SnapshotPart => ({
+    ...p,
+    arrays: p.arrays.map((a) => {
+      const C = a.constructor as ArrayCtor & { BYTES_PER_ELEMENT: number };
+      bytes.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), off);
+      const out = new C(sab, off, a.byteLength / C.BYTES_PER_ELEMENT);
+      off += align8(a.byteLength);
+      return out;
+    }),
+    ...(p.children ? { children: p.children.map(copy) } : {}),
+  });
+  return copy(part);
 }

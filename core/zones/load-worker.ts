@@ -1,7 +1,8 @@
 // Worker-thread entry: loads datasets off the main thread and hands back snapshot parts, whose
-// typed arrays are transferred (not copied) to the thread that answers DNS.
+// typed arrays are transferred (not copied) to the thread that answers DNS. The thread is kept
+// between reloads (core/worker.ts JobWorker).
 
-import { parentPort } from 'node:worker_threads';
+import { serveJobs } from '../worker.ts';
 import { datasetType } from '../datasets/index.ts';
 import { loadDataset, readDataFile, stampOf, type FileStamp } from '../rbldnsd/reader.ts';
 import { parseSource } from '../../sync/formats/index.ts';
@@ -9,6 +10,7 @@ import { SourceDataset } from '../datasets/source.ts';
 import type { SnapshotPart } from '../datasets/types.ts';
 import type { DatasetSpec, LoadSettings } from './spec.ts';
 import { Pacer, UNPACED } from '../pace.ts';
+import { sharedPart } from '../snapshot.ts';
 
 export interface LoadRequest {
   specs: DatasetSpec[];
@@ -52,7 +54,8 @@ function loadSourceFile(spec: DatasetSpec, settings: LoadSettings, maxWarnings: 
   if (after.mtime !== before.mtime || after.size !== before.size) throw new Error(`${file} changed while it was read`);
   const samples = parsed.sampleErrors.slice(0, maxWarnings).map((e) => `${file}:${e.line}: ${e.message}`);
   const ds = new SourceDataset(parsed.v4, parsed.v6, parsed.domains, spec.source!.answer);
-  return { ok: true, part: ds.snapshot(), stamps: [after], warnings: parsed.errors, samples };
+  // Shared memory: the merge worker reads these ranges at every merge without a copy.
+  return { ok: true, part: sharedPart(ds.snapshot()), stamps: [after], warnings: parsed.errors, samples };
 }
 
 export function transferList(part: SnapshotPart, out: ArrayBuffer[] = []): ArrayBuffer[] {
@@ -61,20 +64,12 @@ export function transferList(part: SnapshotPart, out: ArrayBuffer[] = []): Array
   return out;
 }
 
-if (parentPort) {
-  const port = parentPort;
-  port.on('message', (req: LoadRequest) => {
-    const pacer = new Pacer(req.cpuShare ?? 1);
-    for (const spec of req.specs) {
-      const reply = loadOne(spec, req.settings, req.maxWarnings, pacer);
-      // Typed arrays that are views into a shared pool (e.g. a Buffer slice) cannot be moved;
-      // transfer only whole, exclusively owned buffers and let the rest be copied.
-      const list = reply.ok ? transferList(reply.part).filter((b) => b.byteLength > 0) : [];
-      try {
-        port.postMessage(reply, list);
-      } catch {
-        port.postMessage(reply);
-      }
-    }
-  });
-}
+serveJobs((req: LoadRequest) => {
+  const pacer = new Pacer(req.cpuShare ?? 1);
+  const replies = req.specs.map((spec) => loadOne(spec, req.settings, req.maxWarnings, pacer));
+  // Typed arrays that are views into a shared pool (e.g. a Buffer slice) cannot be moved:
+  // serveJobs then copies them.
+  const transfer: ArrayBuffer[] = [];
+  for (const r of replies) if (r.ok) transferList(r.part, transfer);
+  return { reply: replies, transfer: transfer.filter((b) => b.byteLength > 0) };
+});

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { tsWorker } from '../worker.ts';
+import { JobWorker } from '../worker.ts';
 import { datasetType } from '../datasets/index.ts';
 import type { Dataset, NsSet, Soa } from '../datasets/types.ts';
 import { stampOf, type FileStamp } from '../rbldnsd/reader.ts';
@@ -67,25 +67,13 @@ export function stampsText(s: FileStamp[]): string {
   return s.map((x) => `${x.file}@${x.mtime}/${x.size}/${x.ino ?? ''}`).join(' ');
 }
 
-/** Runs the load of several datasets in one short-lived worker thread. */
-function loadInWorker(specs: DatasetSpec[], settings: LoadSettings, cpuShare: number): Promise<LoadReply[]> {
-  return new Promise((resolve, reject) => {
-    const w = tsWorker(new URL('./load-worker.ts', import.meta.url));
-    const replies: LoadReply[] = [];
-    w.on('message', (r: LoadReply) => {
-      replies.push(r);
-      if (replies.length === specs.length) {
-        void w.terminate();
-        resolve(replies);
-      }
-    });
-    w.on('error', reject);
-    w.on('exit', (code) => {
-      if (replies.length < specs.length) reject(new Error(`dataset loader thread exited (code ${code})`));
-    });
-    const req: LoadRequest = { specs, settings, maxWarnings: MAX_WARNING_LINES, cpuShare };
-    w.postMessage(req);
-  });
+const loader = new JobWorker<LoadRequest, LoadReply[]>(new URL('./load-worker.ts', import.meta.url));
+
+/** Loads several datasets in the loader thread (one reply per spec, in order). */
+async function loadInWorker(specs: DatasetSpec[], settings: LoadSettings, cpuShare: number): Promise<LoadReply[]> {
+  const replies = await loader.run({ specs, settings, maxWarnings: MAX_WARNING_LINES, cpuShare });
+  if (replies.length !== specs.length) throw new Error(`dataset loader thread sent ${replies.length} replies for ${specs.length} datasets`);
+  return replies;
 }
 
 /** A dataset that holds no data, only the SOA/NS quorumbl gives the zones it builds itself

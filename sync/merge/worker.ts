@@ -1,7 +1,8 @@
 // Worker-thread entry of the merge: receives EvidenceInputs, sweeps them, sends the Evidence
-// back with its arrays transferred (no copy). Started by buildEvidenceInWorker (build.ts).
+// back with its arrays transferred (no copy). Kept between merges by buildEvidenceInWorker
+// (build.ts).
 
-import { parentPort } from 'node:worker_threads';
+import { serveJobs } from '../../core/worker.ts';
 import { Pacer } from '../../core/pace.ts';
 import { buildEvidence } from './evidence.ts';
 import type { Evidence, EvidenceInputs } from './types.ts';
@@ -19,7 +20,7 @@ export function evidenceBuffers(e: Evidence): ArrayBuffer[] {
   return [e.starts4, e.cls4, e.starts6, e.cls6, e.domCls, e.classSources, e.classProviders].map((a) => a.buffer);
 }
 
-parentPort?.once('message', (req: MergeRequest) => {
+serveJobs((req: MergeRequest) => {
   const t0 = performance.now();
   let reply: MergeReply;
   try {
@@ -29,5 +30,5 @@ parentPort?.once('message', (req: MergeRequest) => {
   } catch (err) {
     reply = { ok: false, error: err instanceof Error ? err.message : String(err) };
   }
-  parentPort!.postMessage(reply, reply.ok ? evidenceBuffers(reply.evidence) : []);
+  return { reply, transfer: reply.ok ? evidenceBuffers(reply.evidence) : [] };
 });

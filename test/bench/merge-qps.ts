@@ -3,7 +3,8 @@
 // (goal >= 0.9x), the merge duration from the server's log (goal <= 10 s) and RSS.
 //
 //   node --import tsx test/bench/merge-qps.ts [--entries 4M] [--sources 5] [--seed 1]
-//        [--idle 10] [--rounds 3] [--nice-workers N] [--cpu-prof] [--max-other 0.25] [--out FILE] [--keep]
+//        [--idle 10] [--rounds 3] [--nice-workers N [--idle-workers]] [--cpu-prof] [--max-other 0.25]
+//        [--out FILE] [--keep]
 //
 // One run: data (cached in test/bench/.cache/), a temp config (sources fetched from the local
 // files, sync.enabled false, web off, reload.check_interval 1s, two static provider feeds),
@@ -13,7 +14,9 @@
 // The window is trigger -> the second 'merge done'. --cpu-prof runs the server with node's
 // --cpu-prof and prints where the main thread's time went inside the window. --nice-workers N
 // renices every server thread started during a round (the reload and merge workers) to N, as a
-// worker calling os.setPriority(N) on itself would (Linux nice values are per thread). See README.md.
+// worker calling os.setPriority(N) on itself would (Linux nice values are per thread); with
+// --idle-workers they get SCHED_IDLE (chrt --idle) instead. Both were measured and did not help:
+// the product paces its workers itself (background.cpu_share, core/pace.ts). See README.md.
 import { sfc32 } from './datagen.ts';
 import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import {

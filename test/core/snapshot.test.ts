@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeSnapshot, encodeSnapshot, readSnapshot, writeSnapshot, SNAPSHOT_VERSION } from '../../core/snapshot.ts';
+import { decodeSnapshot, encodeSnapshot, readSnapshot, sharedPart, writeSnapshot, SNAPSHOT_VERSION } from '../../core/snapshot.ts';
+import { Worker } from 'node:worker_threads';
 
 const snap = () => ({
   key: 'ip4set:/x',
@@ -27,6 +28,27 @@ test('a snapshot round-trips typed arrays, metadata and children', async () => {
   assert.deepEqual([...(back.part.arrays[0] as Uint32Array)], [1, 2, 0xffffffff]);
   assert.ok(back.part.arrays[1] instanceof Uint8Array);
   assert.deepEqual([...(back.part.children![0]!.arrays[1] as Float64Array)], [1.5]);
+});
+
+test('read and shared snapshots live in shared memory: a worker sees them without a copy', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qbl-snap-'));
+  const path = join(dir, 'a.qsnap');
+  await writeSnapshot(path, snap());
+  const read = await readSnapshot(path);
+  const shared = sharedPart(snap().part);
+  for (const p of [read.part, shared]) {
+    for (const a of [...p.arrays, ...p.children![0]!.arrays]) assert.ok(a.buffer instanceof SharedArrayBuffer, a.constructor.name);
+    assert.deepEqual([...(p.arrays[0] as Uint32Array)], [1, 2, 0xffffffff]);
+    assert.deepEqual([...(p.children![0]!.arrays[0] as Uint16Array)], [5, 6]);
+  }
+  // a write in another thread is visible here: the memory is one, not a copy
+  const w = new Worker('require("node:worker_threads").parentPort.once("message", (a) => { a[0] = 42; require("node:worker_threads").parentPort.postMessage("done"); })', { eval: true });
+  await new Promise((resolve) => {
+    w.once('message', resolve);
+    w.postMessage(shared.arrays[0]);
+  });
+  await w.terminate();
+  assert.equal((shared.arrays[0] as Uint32Array)[0], 42);
 });
 
 test('a snapshot from another format version is refused, not misread', () => {

@@ -69,6 +69,8 @@ export class MergeService {
   private again = false;
   /** A merge has succeeded (later ones are paced). */
   private merged = false;
+  /** What the last successful merge was built from (see inputsKey). */
+  private lastInputs: readonly unknown[] | null = null;
   private readonly intervals: NodeJS.Timeout[] = [];
   /** Recent reputation events of a key, for explain (set by the owner of the local store). */
   events?: (key: string, kind: KeyKind) => ReputationEvent[];
@@ -171,8 +173,10 @@ export class MergeService {
     const started = Date.now();
     const sources: EvidenceSource[] = [];
     const explainSources: ExplainSource[] = [];
+    const used: unknown[] = [];
     for (const s of c.sources) {
       const d = this.opts.store.datasetOf(this.opts.sourceSpecs.get(s.name)!);
+      used.push(d);
       const cov = d ? coverageOf(d) : undefined;
       if (!cov) continue; // no data yet (never synced)
       sources.push({ name: s.name, weight: s.weight, ...cov });
@@ -187,9 +191,19 @@ export class MergeService {
     }
     for (const p of this.providers) {
       const r = p.result;
+      used.push(r?.ranges.map((x) => x.cidr).join(' '));
       const name = `${p.cfg.provider}/${p.cfg.feed}`;
       providers.push({ name, v4: r?.v4 ?? emptyRangeSet4(), v6: r?.v6 ?? emptyRangeSet6() });
       explainProviders.push({ name, feed: p.cfg.feed, fetchedAt: r?.fetchedAt ?? 0, v4: r?.v4 ?? emptyRangeSet4(), v6: r?.v6 ?? emptyRangeSet6(), ranges: r?.ranges });
+    }
+    // Loaded datasets are immutable objects: the same ones and the same provider ranges make
+    // the same evidence. Any zone reload republishes every zone and asks for a merge; most of
+    // them (another zone, the merged zones' own publication at start) change no input.
+    if (this.lastInputs && used.length === this.lastInputs.length && used.every((x, i) => x === this.lastInputs![i])) {
+      this.explainSources = explainSources; // fresher sync times for explain
+      this.explainProviders = explainProviders;
+      log.info('merge skipped: no source or provider range changed');
+      return;
     }
     try {
       // The first merge runs at full speed (bl/wl/dbl hold nothing yet); later ones yield the
@@ -197,6 +211,7 @@ export class MergeService {
       const cpuShare = this.merged ? c.background.cpu_share : 1;
       const { evidence, sleptMs } = await buildEvidenceInWorker({ sources, providers }, { cpuShare });
       this.merged = true;
+      this.lastInputs = used;
       this.view.setEvidence(evidence);
       this.view.setPolicy({ ...policyOf(c, evidence.sourceNames), weights: weightsFor(evidence, Object.fromEntries(c.sources.map((s) => [s.name, s.weight]))) });
       this.explainSources = explainSources;

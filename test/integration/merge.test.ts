@@ -237,6 +237,12 @@ describe('incident scenarios (static provider list)', { skip }, () => {
     await stopAll(serve);
   });
 
+  test('the zones published at start change no input: the merge runs once, not twice', async () => {
+    await waitForLog(serve!, 0, (r) => r.msg === 'merge skipped: no source or provider range changed', 'the skipped merge');
+    const merges = serve!.output().split('\n').filter((l) => l.includes('"merge done: bl/wl/dbl updated"'));
+    assert.equal(merges.length, 1, merges.join('\n'));
+  });
+
   test('3.1: the Microsoft 365 IPs a public list names are not in bl and are in wl; the spam IPs are in bl', async () => {
     assert.ok(M365_LISTED.length >= 50 && SPAM.length >= 50, 'fixture sizes');
     await assertM365Exempt(dns, 'static M365 list');

@@ -104,7 +104,7 @@ async function serve(args: string[]): Promise<void> {
   const stateDir = spec.stateDir!;
   const sources = c.sources;
   // A new last good copy is picked up at once, not at the next file check.
-  const { engine, state } = setupSync(cfg, stateDir, spec.settings, log, () => void store.check());
+  const { engine, state } = setupSync(cfg, stateDir, spec.settings, log, () => void store.check(), undefined, c.background.cpu_share);
   const mirrors = mirrorZones(cfg, stateDir);
   merge = new MergeService({
     config: withResolvedPaths(cfg),

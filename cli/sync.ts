@@ -61,7 +61,8 @@ export interface SyncSetup {
   close(): void;
 }
 
-export function setupSync(cfg: LoadedConfig, stateDir: string, settings: LoadSettings, log: Logger, onCommitted?: (name: string) => void, onProgress?: EngineOptions['onProgress']): SyncSetup {
+/** cpuShare: background.cpu_share inside `serve`; the `sync` command parses at full speed. */
+export function setupSync(cfg: LoadedConfig, stateDir: string, settings: LoadSettings, log: Logger, onCommitted?: (name: string) => void, onProgress?: EngineOptions['onProgress'], cpuShare = 1): SyncSetup {
   const sources = cfg.config.sources;
   const db = openDb(dbPath(stateDir));
   const state = new SyncState(db);
@@ -71,7 +72,7 @@ export function setupSync(cfg: LoadedConfig, stateDir: string, settings: LoadSet
     const spec = mirrorDatasetSpec(s, stateDir, cfg.config.soa.ttl);
     return { ...snapshotFileFor(stateDir, spec, settings), spec };
   };
-  const engine = new SyncEngine(sources, { stateDir, state, log, userAgent: USER_AGENT, settings, onCommitted, onProgress, snapshotTarget });
+  const engine = new SyncEngine(sources, { stateDir, state, log, userAgent: USER_AGENT, settings, onCommitted, onProgress, snapshotTarget, cpuShare });
   return { engine, state, close: () => db.close() };
 }
 

@@ -2,7 +2,7 @@
 // and loader hooks are per thread: the eval'd entry loads the module through tsx's API inside
 // the worker.
 
-import { Worker, parentPort, type Transferable } from 'node:worker_threads';
+import { Worker, parentPort, workerData, type Transferable } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -15,7 +15,10 @@ export const WORKER_NICE = 10;
 export function tsWorker(moduleUrl: URL): Worker {
   const url = JSON.stringify(moduleUrl.href);
   const lower = `import('node:os').then((os) => { try { os.setPriority(${WORKER_NICE}); } catch {} })`;
-  return new Worker(`${lower}.then(() => import(${JSON.stringify(TSX_API)})).then((t) => t.tsImport(${url}, ${url}))`, { eval: true });
+  return new Worker(`${lower}.then(() => import(${JSON.stringify(TSX_API)})).then((t) => t.tsImport(${url}, ${url}))`, {
+    eval: true,
+    workerData: { entry: moduleUrl.href },
+  });
 }
 
 /** Sends one request to a fresh worker and resolves with its single reply. */
@@ -96,12 +99,15 @@ export class JobWorker<Req, Reply> {
 
 let collect: (() => void) | undefined;
 
-/** Worker side of JobWorker: answers each request with handle()'s reply, then collects the
- *  garbage at once. An idle thread runs no GC on its own, and a parse or a sweep leaves
- *  hundreds of MB of dead buffers behind. */
-export function serveJobs<Req, Reply>(handle: (req: Req) => { reply: Reply; transfer?: Transferable[] }): void {
+/** Worker side of JobWorker, called by the module at `entry` (its import.meta.url): answers
+ *  each request with handle()'s reply, then collects the garbage at once. An idle thread runs
+ *  no GC on its own, and a parse or a sweep leaves hundreds of MB of dead buffers behind.
+ *  Nothing happens unless that module is the thread's entry (imported elsewhere, or on the
+ *  main thread, it must not answer another worker's messages). */
+export function serveJobs<Req, Reply>(entry: string, handle: (req: Req) => { reply: Reply; transfer?: Transferable[] }): void {
   const port = parentPort;
-  if (!port) return;
+  // tsx adds a ?tsx-namespace=... query to the module's URL
+  if (!port || (workerData as { entry?: string } | null)?.entry !== entry.replace(/\?.*$/, '')) return;
   if (!collect) {
     setFlagsFromString('--expose-gc');
     collect = runInNewContext('gc') as () => void;

@@ -40,6 +40,9 @@ export interface EngineOptions {
   snapshotTarget?(name: string): { path: string; key: string; spec: DatasetSpec } | undefined;
   /** Progress of the running sync (for a terminal display). */
   onProgress?(name: string, phase: 'fetch' | 'parse' | 'guards', bytes: number): void;
+  /** Share of one core the parse of a download may use: background.cpu_share inside `serve`
+   *  (DNS answers beside it), 1 for `quorumbl sync`. */
+  cpuShare?: number;
 }
 
 export function guardConfig(s: SourceConfig): GuardConfig {
@@ -131,7 +134,7 @@ export class SyncEngine {
     try {
       this.opts.onProgress?.(src.name, 'parse', bytes);
       const t = this.opts.snapshotTarget?.(src.name);
-      ({ stats, samples, staged: stagedSnap } = await measureInWorker(staged, src, this.opts.settings, t && { ...t, current }));
+      ({ stats, samples, staged: stagedSnap } = await measureInWorker(staged, src, this.opts.settings, t && { ...t, current }, this.opts.cpuShare));
     } catch (err) {
       const msg = `cannot parse the download: ${(err as Error).message}`;
       rmSync(staged, { force: true });

@@ -2,8 +2,8 @@
 // Only the small stats object crosses back; the mirror zone's loader parses the file again
 // once it is promoted (a second parse, but the DNS thread never does either).
 
-import { parentPort } from 'node:worker_threads';
-import { runOnce } from '../core/worker.ts';
+import { JobWorker, serveJobs } from '../core/worker.ts';
+import { Pacer } from '../core/pace.ts';
 import { datasetType } from '../core/datasets/index.ts';
 import { loadDataset, readDataFile, stampOf } from '../core/rbldnsd/reader.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -33,6 +33,8 @@ interface MeasureRequest {
   source: SourceConfig;
   settings: LoadSettings;
   snapshot?: SnapshotTarget;
+  /** Share of one core the parse may use (1 = full speed; inside `serve`, background.cpu_share). */
+  cpuShare?: number;
 }
 
 type MeasureReply = { ok: true; stats: SourceStats; samples: string[]; staged?: string } | { ok: false; error: string };
@@ -128,7 +130,7 @@ function measure(req: MeasureRequest): MeasureReply {
     const staged = req.snapshot ? stageSnapshot(req.snapshot, file, r.dataset.snapshot()) : undefined;
     return { ok: true, stats: probeStats(r.dataset, lines, errors, source.kind === 'domain'), samples, staged };
   }
-  const parsed = parseSource(readDataFile(file, settings.gunzip), parseOptionsOf(source));
+  const parsed = parseSource(readDataFile(file, settings.gunzip), parseOptionsOf(source), new Pacer(req.cpuShare ?? 1));
   const samples = parsed.sampleErrors.slice(0, MAX_SAMPLES).map((e) => `line ${e.line}: ${e.message}`);
   const stats = statsOf(parsed, { kind: source.kind });
   const answer = req.snapshot?.spec.source?.answer;
@@ -136,24 +138,24 @@ function measure(req: MeasureRequest): MeasureReply {
   return { ok: true, stats, samples, staged };
 }
 
+const thread = new JobWorker<MeasureRequest, MeasureReply>(new URL('./measure.ts', import.meta.url));
+
 export async function measureInWorker(
   file: string,
   source: SourceConfig,
   settings: LoadSettings,
   snapshot?: SnapshotTarget,
+  cpuShare = 1,
 ): Promise<{ stats: SourceStats; samples: string[]; staged?: string }> {
-  const r = await runOnce<MeasureRequest, MeasureReply>(new URL('./measure.ts', import.meta.url), { file, source, settings, snapshot });
+  const r = await thread.run({ file, source, settings, snapshot, cpuShare });
   if (!r.ok) throw new Error(r.error);
   return r;
 }
 
-if (parentPort) {
-  const port = parentPort;
-  port.on('message', (req: MeasureRequest) => {
-    try {
-      port.postMessage(measure(req));
-    } catch (e) {
-      port.postMessage({ ok: false, error: (e as Error).message } satisfies MeasureReply);
-    }
-  });
-}
+serveJobs(import.meta.url, (req: MeasureRequest) => {
+  try {
+    return { reply: measure(req) };
+  } catch (e) {
+    return { reply: { ok: false, error: (e as Error).message } satisfies MeasureReply };
+  }
+});

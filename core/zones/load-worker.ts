@@ -64,7 +64,7 @@ export function transferList(part: SnapshotPart, out: ArrayBuffer[] = []): Array
   return out;
 }
 
-serveJobs((req: LoadRequest) => {
+serveJobs(import.meta.url, (req: LoadRequest) => {
   const pacer = new Pacer(req.cpuShare ?? 1);
   const replies = req.specs.map((spec) => loadOne(spec, req.settings, req.maxWarnings, pacer));
   // Typed arrays that are views into a shared pool (e.g. a Buffer slice) cannot be moved:

@@ -20,7 +20,7 @@ export function evidenceBuffers(e: Evidence): ArrayBuffer[] {
   return [e.starts4, e.cls4, e.starts6, e.cls6, e.domCls, e.classSources, e.classProviders].map((a) => a.buffer);
 }
 
-serveJobs((req: MergeRequest) => {
+serveJobs(import.meta.url, (req: MergeRequest) => {
   const t0 = performance.now();
   let reply: MergeReply;
   try {

@@ -8,6 +8,7 @@ import type { SnapshotPart } from '../../core/datasets/types.ts';
 import type { RangeSet4, RangeSet6 } from '../../core/ranges.ts';
 import type { Evidence, EvidenceClass, EvidenceInputs } from './types.ts';
 import { UNPACED, type Pacer } from '../../core/pace.ts';
+import { nativeSweep, SWEEP_DONE, SWEEP_NEW_CLASS, type NativeSweep } from './native-sweep.ts';
 
 export const MAX_SOURCES = 32;
 /** Provider bits ride above the 32 source bits in a double (exact up to 2^53). */
@@ -15,10 +16,11 @@ export const MAX_PROVIDERS = 21;
 const MAX_CLASSES = 65536;
 
 /** Interns (sources, providers) masks as class ids; class 0 = nothing. */
-class ClassTable {
+export class ClassTable {
   readonly src: number[] = [0];
   readonly prov: number[] = [0];
-  private direct: Int32Array | null;
+  /** The flat table (-1 = not interned yet), read by the native sweep; null above 20 bits. */
+  readonly direct: Int32Array | null;
   private map = new Map<number, number>();
 
   constructor(private readonly nSources: number, nProviders: number) {
@@ -53,8 +55,21 @@ class ClassTable {
   }
 }
 
-/** Sweeps IPv4 sets (sources first, then providers). */
-function sweep4(sets: RangeSet4[], nSources: number, table: ClassTable, pacer: Pacer): { starts: Uint32Array<ArrayBuffer>; cls: Uint16Array<ArrayBuffer> } {
+/** Boundaries between two pacer.check() calls (the JS loop's n & 0xffff). */
+const PACE_EVERY = 65536;
+
+/** Sweeps IPv4 sets (sources first, then providers). native: the addon, or null for the JS
+ *  loop (the reference; tests compare the two); paceEvery: the native path's budget per call. */
+export function sweep4(
+  sets: RangeSet4[],
+  nSources: number,
+  table: ClassTable,
+  pacer: Pacer,
+  native: NativeSweep | null = nativeSweep,
+  paceEvery = PACE_EVERY,
+): { starts: Uint32Array<ArrayBuffer>; cls: Uint16Array<ArrayBuffer> } {
+  // the addon reads the flat class table; a mask space above 20 bits stays in JS
+  if (native && table.direct) return sweep4Native(native, sets, nSources, table, table.direct, pacer, paceEvery);
   const K = sets.length;
   let total = 1;
   for (const s of sets) total += s.start.length * 2;
@@ -97,6 +112,49 @@ function sweep4(sets: RangeSet4[], nSources: number, table: ClassTable, pacer: P
       m++;
     }
   }
+  return { starts: trim(starts, m), cls: trim(cls, m) };
+}
+
+/** sweep4 in C: it stops at each class not interned yet and after each paceEvery boundaries;
+ *  between calls JS interns, writes that entry (the rule of the JS loop) and paces. */
+function sweep4Native(
+  native: NativeSweep,
+  sets: RangeSet4[],
+  nSources: number,
+  table: ClassTable,
+  direct: Int32Array,
+  pacer: Pacer,
+  paceEvery: number,
+): { starts: Uint32Array<ArrayBuffer>; cls: Uint16Array<ArrayBuffer> } {
+  let total = 1;
+  for (const s of sets) total += s.start.length * 2;
+  const starts = new Uint32Array(total);
+  const cls = new Uint16Array(total);
+  const S: Uint32Array[] = sets.map((s) => s.start);
+  const E: Uint32Array[] = sets.map((s) => s.end);
+  const pos = new Int32Array(sets.length);
+  const state = Float64Array.of(0, 0, 1, 0, 0); // smask, pmask, m, cur, boundaries swept
+  let paceAt = paceEvery;
+  for (;;) {
+    const r = native.sweep4(S, E, nSources, pos, state, direct, starts, cls, paceAt - state[4]!);
+    if (r === SWEEP_DONE) break;
+    if (r === SWEEP_NEW_CLASS) {
+      const c = table.id(state[0]!, state[1]!);
+      const cur = state[3]!;
+      const m = state[2]!;
+      if (cur === 0) cls[0] = c;
+      else if (c !== cls[m - 1]) {
+        starts[m] = cur;
+        cls[m] = c;
+        state[2] = m + 1;
+      }
+    }
+    if (state[4]! >= paceAt) {
+      pacer.check();
+      paceAt += paceEvery;
+    }
+  }
+  const m = state[2]!;
   return { starts: trim(starts, m), cls: trim(cls, m) };
 }
 

@@ -58,6 +58,14 @@ export class ClassTable {
 /** Boundaries between two pacer.check() calls (the JS loop's n & 0xffff). */
 const PACE_EVERY = 65536;
 
+/** Output arrays of an IPv4 sweep (an upper bound: one interval per boundary, plus address 0)
+ *  and the sets' start/end columns. */
+function sweepArrays(sets: RangeSet4[]): { starts: Uint32Array<ArrayBuffer>; cls: Uint16Array<ArrayBuffer>; S: Uint32Array[]; E: Uint32Array[] } {
+  let total = 1;
+  for (const s of sets) total += s.start.length * 2;
+  return { starts: new Uint32Array(total), cls: new Uint16Array(total), S: sets.map((s) => s.start), E: sets.map((s) => s.end) };
+}
+
 /** Sweeps IPv4 sets (sources first, then providers). native: the addon, or null for the JS
  *  loop (the reference; tests compare the two); paceEvery: the native path's budget per call. */
 export function sweep4(
@@ -71,12 +79,7 @@ export function sweep4(
   // the addon reads the flat class table; a mask space above 20 bits stays in JS
   if (native && table.direct) return sweep4Native(native, sets, nSources, table, table.direct, pacer, paceEvery);
   const K = sets.length;
-  let total = 1;
-  for (const s of sets) total += s.start.length * 2;
-  const starts = new Uint32Array(total);
-  const cls = new Uint16Array(total);
-  const S: Uint32Array[] = sets.map((s) => s.start);
-  const E: Uint32Array[] = sets.map((s) => s.end);
+  const { starts, cls, S, E } = sweepArrays(sets);
   const len = new Int32Array(K);
   const pos = new Int32Array(K); // boundary index: even = start[pos/2], odd = end[pos/2]+1
   const head = new Float64Array(K); // current boundary; Infinity when the stream is done
@@ -126,12 +129,7 @@ function sweep4Native(
   pacer: Pacer,
   paceEvery: number,
 ): { starts: Uint32Array<ArrayBuffer>; cls: Uint16Array<ArrayBuffer> } {
-  let total = 1;
-  for (const s of sets) total += s.start.length * 2;
-  const starts = new Uint32Array(total);
-  const cls = new Uint16Array(total);
-  const S: Uint32Array[] = sets.map((s) => s.start);
-  const E: Uint32Array[] = sets.map((s) => s.end);
+  const { starts, cls, S, E } = sweepArrays(sets);
   const pos = new Int32Array(sets.length);
   const state = Float64Array.of(0, 0, 1, 0, 0); // smask, pmask, m, cur, boundaries swept
   let paceAt = paceEvery;

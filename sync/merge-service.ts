@@ -10,7 +10,7 @@ import { emptyRangeSet4, emptyRangeSet6 } from '../core/ranges.ts';
 import { mergedDatasets, type MergedKind } from '../core/datasets/merged.ts';
 import type { DatasetSpec } from '../core/zones/spec.ts';
 import type { LoadedZone, ZoneStore } from '../core/zones/store.ts';
-import { buildEvidenceInWorker } from './merge/build.ts';
+import { buildEvidenceInWorker, retireEvidence } from './merge/build.ts';
 import { emptyEvidence } from './merge/evidence.ts';
 import { MergeView } from './merge/evaluate.ts';
 import { explain, type ExplainContext, type ExplainProvider, type ExplainSource, type Explanation, type ReputationEvent, type KeyKind } from './merge/explain.ts';
@@ -212,7 +212,11 @@ export class MergeService {
       const { evidence, sleptMs } = await buildEvidenceInWorker({ sources, providers }, { cpuShare });
       this.merged = true;
       this.lastInputs = used;
+      const old = this.view.evidence;
       this.view.setEvidence(evidence);
+      // Answers and explain read the view's current evidence, within one call: the old one's
+      // columns can be written over by the next merge.
+      retireEvidence(old);
       this.view.setPolicy({ ...policyOf(c, evidence.sourceNames), weights: weightsFor(evidence, Object.fromEntries(c.sources.map((s) => [s.name, s.weight]))) });
       this.explainSources = explainSources;
       this.explainProviders = explainProviders;

@@ -6,7 +6,7 @@
 
 import type { SnapshotPart } from '../../core/datasets/types.ts';
 import type { RangeSet4, RangeSet6 } from '../../core/ranges.ts';
-import type { Evidence, EvidenceClass, EvidenceInputs } from './types.ts';
+import type { Evidence, EvidenceClass, EvidenceInputs, EvidenceSpare, Index4 } from './types.ts';
 import { UNPACED, type Pacer } from '../../core/pace.ts';
 import { nativeSweep, SWEEP_DONE, SWEEP_NEW_CLASS, type NativeSweep } from './native-sweep.ts';
 
@@ -58,12 +58,18 @@ export class ClassTable {
 /** Boundaries between two pacer.check() calls (the JS loop's n & 0xffff). */
 const PACE_EVERY = 65536;
 
-/** Output arrays of an IPv4 sweep (an upper bound: one interval per boundary, plus address 0)
- *  and the sets' start/end columns. */
-function sweepArrays(sets: RangeSet4[]): { starts: Uint32Array<ArrayBuffer>; cls: Uint16Array<ArrayBuffer>; S: Uint32Array[]; E: Uint32Array[] } {
+/** Output arrays of an IPv4 sweep (an upper bound: one interval per boundary, plus address 0),
+ *  in a spare evidence's buffers when they are big enough, and the sets' start/end columns. */
+function sweepArrays(sets: RangeSet4[], spare: EvidenceSpare | null): { starts: Uint32Array<ArrayBuffer>; cls: Uint16Array<ArrayBuffer>; S: Uint32Array[]; E: Uint32Array[] } {
   let total = 1;
   for (const s of sets) total += s.start.length * 2;
-  return { starts: new Uint32Array(total), cls: new Uint16Array(total), S: sets.map((s) => s.start), E: sets.map((s) => s.end) };
+  const reuse = spare !== null && spare.starts.byteLength >= total * 4 && spare.cls.byteLength >= total * 2;
+  const starts = reuse ? new Uint32Array(spare.starts, 0, total) : new Uint32Array(total);
+  const cls = reuse ? new Uint16Array(spare.cls, 0, total) : new Uint16Array(total);
+  // both sweeps write address 0's class only when a range starts there: not zero-filled here
+  starts[0] = 0;
+  cls[0] = 0;
+  return { starts, cls, S: sets.map((s) => s.start), E: sets.map((s) => s.end) };
 }
 
 /** Sweeps IPv4 sets (sources first, then providers). native: the addon, or null for the JS
@@ -75,11 +81,12 @@ export function sweep4(
   pacer: Pacer,
   native: NativeSweep | null = nativeSweep,
   paceEvery = PACE_EVERY,
+  spare: EvidenceSpare | null = null,
 ): { starts: Uint32Array<ArrayBuffer>; cls: Uint16Array<ArrayBuffer> } {
   // the addon reads the flat class table; a mask space above 20 bits stays in JS
-  if (native && table.direct) return sweep4Native(native, sets, nSources, table, table.direct, pacer, paceEvery);
+  if (native && table.direct) return sweep4Native(native, sets, nSources, table, table.direct, pacer, paceEvery, spare);
   const K = sets.length;
-  const { starts, cls, S, E } = sweepArrays(sets);
+  const { starts, cls, S, E } = sweepArrays(sets, spare);
   const len = new Int32Array(K);
   const pos = new Int32Array(K); // boundary index: even = start[pos/2], odd = end[pos/2]+1
   const head = new Float64Array(K); // current boundary; Infinity when the stream is done
@@ -128,8 +135,9 @@ function sweep4Native(
   direct: Int32Array,
   pacer: Pacer,
   paceEvery: number,
+  spare: EvidenceSpare | null,
 ): { starts: Uint32Array<ArrayBuffer>; cls: Uint16Array<ArrayBuffer> } {
-  const { starts, cls, S, E } = sweepArrays(sets);
+  const { starts, cls, S, E } = sweepArrays(sets, spare);
   const pos = new Int32Array(sets.length);
   const state = Float64Array.of(0, 0, 1, 0, 0); // smask, pmask, m, cur, boundaries swept
   let paceAt = paceEvery;
@@ -274,7 +282,8 @@ export function buildEvidence(inputs: EvidenceInputs, now = Date.now(), pacer: P
   if (sources.length > MAX_SOURCES) throw new Error(`evidence: at most ${MAX_SOURCES} sources`);
   if (providers.length > MAX_PROVIDERS) throw new Error(`evidence: at most ${MAX_PROVIDERS} provider feeds`);
   const table = new ClassTable(sources.length, providers.length);
-  const v4 = sweep4([...sources.map((s) => s.v4), ...providers.map((p) => p.v4)], sources.length, table, pacer);
+  const spare = inputs.spare ?? null;
+  const v4 = sweep4([...sources.map((s) => s.v4), ...providers.map((p) => p.v4)], sources.length, table, pacer, nativeSweep, PACE_EVERY, spare);
   const v6 = sweep6([...sources.map((s) => s.v6), ...providers.map((p) => p.v6)], sources.length, table);
   const dom = mergeDomains(sources.map((s) => s.domains), table);
   return {
@@ -285,6 +294,7 @@ export function buildEvidence(inputs: EvidenceInputs, now = Date.now(), pacer: P
     providerNames: providers.map((p) => p.name),
     starts4: v4.starts,
     cls4: v4.cls,
+    index4: index4Of(v4.starts, spare?.index),
     starts6: v6.starts,
     cls6: v6.cls,
     domains: dom.domains,
@@ -306,11 +316,35 @@ export function classesOf(e: Evidence): EvidenceClass[] {
 
 // ---- lookups ----
 
+/** Builds the bucket index of an IPv4 starts column: 16 to 32 intervals a bucket, 2^8..2^22
+ *  buckets (at most 16 MiB). One pass, in the merge thread. */
+export function index4Of(starts: Uint32Array, spare?: ArrayBuffer): Index4 {
+  const n = starts.length;
+  const bits = Math.min(22, Math.max(8, Math.floor(Math.log2(Math.max(n, 16) / 16))));
+  const shift = 32 - bits;
+  const buckets = 2 ** bits;
+  // every element is written below: a spare buffer needs no clearing
+  const at = spare && spare.byteLength >= (buckets + 1) * 4 ? new Uint32Array(spare, 0, buckets + 1) : new Uint32Array(buckets + 1);
+  let b = 0; // the next bucket without an entry
+  for (let i = 0; i < n; i++) {
+    // every bucket up to this start's own begins here: the starts before it are all below it
+    const own = starts[i]! >>> shift;
+    while (b <= own) at[b++] = i;
+  }
+  while (b <= buckets) at[b++] = n;
+  return { shift, at };
+}
+
 /** Index of the elementary interval holding ip. */
 export function interval4(e: Evidence, ip: number): number {
+  const x = e.index4 ?? (e.index4 = index4Of(e.starts4));
   const s = e.starts4;
-  let lo = 0;
-  let hi = s.length - 1;
+  const b = ip >>> x.shift;
+  // the answer is the last start <= ip: at or after the one before this bucket's first, before
+  // the next bucket's first (starts4[0] = 0, so it exists)
+  const first = x.at[b]!;
+  let lo = first > 0 ? first - 1 : 0;
+  let hi = x.at[b + 1]! - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >>> 1;
     if (s[mid]! <= ip) lo = mid;

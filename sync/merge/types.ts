@@ -45,12 +45,30 @@ export interface EvidenceInputs {
   providers: EvidenceProvider[];
   /** Snapshot serial (default: unix seconds at build time). */
   serial?: number;
+  /** Buffers of a retired evidence to write the new one into (build.ts, retireEvidence). */
+  spare?: EvidenceSpare;
+}
+
+/** The IPv4 columns of an evidence nobody reads any more, given back for the next merge: on a
+ *  VM, faulting in hundreds of MB of fresh memory costs the kernel as much CPU as the sweep. */
+export interface EvidenceSpare {
+  starts: ArrayBuffer;
+  cls: ArrayBuffer;
+  index?: ArrayBuffer;
 }
 
 /** A class: which sources list a key (bit i = sources[i]) and which provider feeds cover it. */
 export interface EvidenceClass {
   sources: number;
   providers: number;
+}
+
+/** at[b] = the first interval whose start is in bucket b or above (bucket = address >>> shift);
+ *  at[buckets] = starts4.length. A lookup searches one bucket: a few cache lines, not the
+ *  ~25 cache misses of a binary search over a 100+ MB column. */
+export interface Index4 {
+  shift: number;
+  at: Uint32Array<ArrayBuffer>;
 }
 
 /** The merged, immutable evidence: elementary intervals with a class id each. */
@@ -64,6 +82,8 @@ export interface Evidence {
   /** Interval starts, sorted; starts4[0] = 0, interval i runs to starts4[i+1]-1 (the last to 2^32-1). */
   starts4: Uint32Array<ArrayBuffer>;
   cls4: Uint16Array<ArrayBuffer>;
+  /** Bucket index over starts4 (evidence.ts, index4Of); built with the evidence, or on first use. */
+  index4?: Index4;
   /** IPv6: 4 words per start (most significant first); starts at :: the same way. */
   starts6: Uint32Array<ArrayBuffer>;
   cls6: Uint16Array<ArrayBuffer>;

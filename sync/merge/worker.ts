@@ -17,7 +17,7 @@ export interface MergeRequest {
 export type MergeReply = { ok: true; evidence: Evidence; ms: number; sleptMs: number } | { ok: false; error: string };
 
 export function evidenceBuffers(e: Evidence): ArrayBuffer[] {
-  return [e.starts4, e.cls4, e.starts6, e.cls6, e.domCls, e.classSources, e.classProviders].map((a) => a.buffer);
+  return [e.starts4, e.cls4, e.index4?.at, e.starts6, e.cls6, e.domCls, e.classSources, e.classProviders].flatMap((a) => (a ? [a.buffer] : []));
 }
 
 serveJobs(import.meta.url, (req: MergeRequest) => {

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RangeBuilder4, RangeBuilder6, contains4, contains6, emptyRangeSet4, emptyRangeSet6, type RangeSet4, type RangeSet6 } from '../../../core/ranges.ts';
-import { buildEvidence, class4, class6, classDomain, classesOf, evidenceFromSnapshot, evidenceSnapshot } from '../../../sync/merge/evidence.ts';
-import { buildEvidenceInWorker } from '../../../sync/merge/build.ts';
+import { buildEvidence, class4, class6, classDomain, classesOf, emptyEvidence, evidenceFromSnapshot, evidenceSnapshot, interval4, sweep4, ClassTable } from '../../../sync/merge/evidence.ts';
+import { buildEvidenceInWorker, retireEvidence } from '../../../sync/merge/build.ts';
+import { UNPACED } from '../../../core/pace.ts';
 import { decodeSnapshot, encodeSnapshot } from '../../../core/snapshot.ts';
 import type { Evidence, EvidenceInputs } from '../../../sync/merge/types.ts';
 import { unitRandom as rng } from '../../bench/datagen.ts';
@@ -161,4 +162,75 @@ test('snapshot round trip and the worker build give the same evidence', async ()
   const moved = (await buildEvidenceInWorker(copy, { transferInputs: true })).evidence;
   assert.equal(copy.sources[0]!.v4.start.length, 0, 'detached');
   assert.deepEqual([...moved.starts4], [...e.starts4]);
+});
+
+test('the IPv4 bucket index finds the same interval as a binary search over all starts', () => {
+  const plain = (s: Uint32Array, ip: number): number => {
+    let lo = 0;
+    let hi = s.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (s[mid]! <= ip) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  const r = rng(7);
+  // sizes around the bucket-count steps; starts spread, clustered in one bucket, and at bucket edges
+  for (const n of [1, 2, 17, 4096, 5000, 70_000, 300_000]) {
+    for (const shape of ['spread', 'cluster', 'edges'] as const) {
+      if (shape === 'edges' && n > 8000) continue; // 2^13 edge addresses to choose from
+      const set = new Set<number>([0]);
+      while (set.size < n) {
+        const x = shape === 'spread' ? Math.floor(r() * 2 ** 32)
+          : shape === 'cluster' ? 0x0a000000 + Math.floor(r() * 4 * n)
+          : (Math.floor(r() * 2 ** 12) * 2 ** 20 + (r() < 0.5 ? 0 : 2 ** 20 - 1)) >>> 0;
+        set.add(x);
+      }
+      const starts4 = Uint32Array.from([...set].sort((a, b) => a - b));
+      const e = { ...emptyEvidence(), starts4, cls4: new Uint16Array(starts4.length), index4: undefined };
+      const probes = [0, 1, 0xffffffff, 0xfffffffe, 0x0a000000, 0x7fffffff];
+      for (const s of starts4.subarray(0, 2000)) probes.push(s, Math.max(0, s - 1), Math.min(0xffffffff, s + 1));
+      for (let i = 0; i < 5000; i++) probes.push(Math.floor(r() * 2 ** 32));
+      for (const ip of probes) assert.equal(interval4(e, ip), plain(starts4, ip), `n ${n} ${shape}: ${ip}`);
+      assert.ok(e.index4 !== undefined, 'the index is built on first use');
+    }
+  }
+  // a merged evidence carries its index (built in the merge thread)
+  const v4 = randomSet4(rng(3), 0x01000000, 2 ** 24, 3000);
+  const built = buildEvidence({ sources: [{ name: 's', weight: 1, v4, v6: emptyRangeSet6(), domains: [] }], providers: [] });
+  assert.ok(built.index4 && built.index4.at.length > 256);
+});
+
+test('a merge written into a retired evidence\'s buffers equals a fresh one (JS and native sweeps)', async () => {
+  const r = rng(11);
+  // enough intervals that the retired columns are worth handing back (>= 1 MiB)
+  const srcs = Array.from({ length: 3 }, () => randomSet4(r, 0x0a000000, 2 ** 24, 200_000));
+  const inputs: EvidenceInputs = {
+    sources: srcs.map((v4, i) => ({ name: `s${i}`, weight: 1, v4, v6: emptyRangeSet6(), domains: [] })),
+    providers: [{ name: 'p', v4: randomSet4(r, 0x0a100000, 2 ** 16, 20), v6: emptyRangeSet6() }],
+  };
+  const fresh = buildEvidence(inputs);
+  const same = (x: Evidence): void => {
+    assert.deepEqual([...x.starts4], [...fresh.starts4]);
+    assert.deepEqual([...x.cls4].map((c) => x.classSources[c]), [...fresh.cls4].map((c) => fresh.classSources[c]));
+    assert.deepEqual([...x.index4!.at], [...fresh.index4!.at]);
+  };
+  // stale contents (all ones) must not leak into the new evidence, address 0 included
+  const dirty = (bytes: number): ArrayBuffer => new Uint8Array(bytes).fill(0xff).buffer;
+  const spare = { starts: dirty(fresh.starts4.buffer.byteLength), cls: dirty(fresh.cls4.buffer.byteLength), index: dirty(fresh.index4!.at.byteLength) };
+  const reused = buildEvidence({ ...inputs, spare });
+  assert.equal(reused.starts4.buffer, spare.starts, 'written into the spare buffer');
+  same(reused);
+  const table = new ClassTable(3, 1);
+  const sets = [...srcs, inputs.providers[0]!.v4];
+  const js = sweep4(sets, 3, table, UNPACED, null, 65536, { starts: dirty(fresh.starts4.buffer.byteLength), cls: dirty(fresh.cls4.buffer.byteLength) });
+  assert.deepEqual([...js.starts], [...fresh.starts4]);
+
+  // through the merge thread: a retired evidence's buffers go to the next merge (detached here)
+  const first = (await buildEvidenceInWorker(inputs)).evidence;
+  retireEvidence(first);
+  const next = (await buildEvidenceInWorker(inputs)).evidence;
+  assert.equal(first.starts4.length, 0, 'the retired columns were handed over');
+  same(next);
 });

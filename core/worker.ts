@@ -5,6 +5,7 @@
 import { Worker, parentPort, workerData, type Transferable } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { lowerThisThread } from './thread-priority.ts';
 
 const TSX_API = import.meta.resolve('tsx/esm/api');
 
@@ -109,6 +110,7 @@ export function serveJobs<Req, Reply>(entry: string, handle: (req: Req) => { rep
   // tsx adds a ?tsx-namespace=... query to the module's URL
   if (!port || (workerData as { entry?: string } | null)?.entry !== entry.replace(/\?.*$/, '')) return;
   if (!collect) {
+    lowerThisThread();
     setFlagsFromString('--expose-gc');
     collect = runInNewContext('gc') as () => void;
   }

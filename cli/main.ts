@@ -120,6 +120,7 @@ async function serve(args: string[]): Promise<void> {
   // override is in the next DNS answer; changes from other processes (the CLI) within a second.
   const local = new LocalStore(openDb(dbPath(stateDir)), {
     reputation: c.policy.reputation,
+    overrideLimits: c.policy.override_limits,
     onChange: (o) => merge!.setOverlay(o),
     onError: (e) => log.error({ err: (e as Error).message }, 'overrides/reputation reload failed'),
   });
@@ -159,7 +160,7 @@ async function local(cmd: string, args: string[]): Promise<number> {
   void positionals;
   const ctx = { dbPath: dbPath(stateDir) };
   switch (cmd) {
-    case 'override': return overrideCommand(rest, ctx);
+    case 'override': return overrideCommand(rest, { ...ctx, limits: cfg.config.policy.override_limits });
     case 'report': return reportCommand(rest, { ...ctx, reputation: cfg.config.policy.reputation });
     case 'token': return tokenCommand(rest, ctx);
     default: return explainCommand(rest, cfg, specFromConfig(cfg));

@@ -18,7 +18,7 @@ function ctx(dbPath: string, user = 'alice') {
 
 const newDb = () => join(mkdtempSync(join(tmpdir(), 'qbl-cli-')), 'state.sqlite');
 
-test('override add, list, expire, rm; the audit log names the OS user', async () => {
+test('override add, list, expire, rm; the audit log names the OS user (cli:<user>)', async () => {
   const dbPath = newDb();
   let c = ctx(dbPath);
   assert.equal(await overrideCommand(['add', 'deny', '192.0.2.0/24', '--reason', 'snowshoe spam', '--expires', '2d'], c.ctx), 0, c.o.err);
@@ -42,10 +42,10 @@ test('override add, list, expire, rm; the audit log names the OS user', async ()
   assert.equal(c.o.out, 'removed override #2: allow *.partner.example (partner; by bob)\n');
   const db = openDb(dbPath);
   assert.deepEqual(readAudit(db).map((e) => [e.action, e.actor, e.target]), [
-    ['override.remove', 'dave', '*.partner.example'],
-    ['override.expiry', 'carol', '192.0.2.0/24'],
-    ['override.add', 'alice', '*.partner.example'],
-    ['override.add', 'alice', '192.0.2.0/24'],
+    ['override.remove', 'cli:dave', '*.partner.example'],
+    ['override.expiry', 'cli:carol', '192.0.2.0/24'],
+    ['override.add', 'cli:alice', '*.partner.example'],
+    ['override.add', 'cli:alice', '192.0.2.0/24'],
   ]);
   db.close();
 });

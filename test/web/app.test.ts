@@ -102,7 +102,10 @@ test('POST /reports stores the event and returns it with the score', async () =>
   const fp = await call(f, 'POST', '/api/v1/reports', { token: f.tok.reports, body: { key: '2001:db8::25', kind: 'false-positive', reporter: 'alice' } });
   assert.ok(Math.abs(fp.json.score + 1) < 1e-3);
   const audit = await call(f, 'GET', '/api/v1/audit?target=2001:db8:0::25', { token: f.tok.admin });
-  assert.deepEqual(audit.json.entries.map((e: any) => [e.action, e.actor, e.target]), [['reputation.false-positive', 'token:rspamd', '2001:db8::25']]);
+  assert.deepEqual(audit.json.entries.map((e: any) => [e.action, e.actor, e.target]), [
+    ['reputation.false-positive', 'token:rspamd', '2001:db8::25'],
+    ['reputation.report', 'token:rspamd', '2001:db8::25'],
+  ]);
 });
 
 test('overrides: add (visible when the call returns), list, change expiry, remove, audit', async () => {

@@ -39,7 +39,7 @@ Commands:
                                sync state of every source
   sources accept|drop NAME     promote or delete a quarantined update
   explain KEY [--json]         why an IP or domain is, or is not, in bl/wl/dbl
-  override add allow|deny KEY --reason R [--expires 2d|ISO] [--author A]
+  override add allow|deny KEY --reason R [--expires 2d|ISO] [--author A] [--force]
   override list [--json] | rm ID | expire ID 2d|ISO|never
                                manual allow/deny of an IP, CIDR, domain or *.domain
   report KEY --kind spam|trap|ham|false-positive [--weight W] [--reporter R]

@@ -66,7 +66,12 @@ export async function sourcesCommand(args: string[], ctx: SourcesContext): Promi
       change();
       writeAudit(db, { at: now(), actor: cliActor(ctx.user ?? osUser()), action: `source.${cmd}`, target: `source:${name}`, before: q, after });
     })();
-    return cmd === 'accept' ? accept(state, ctx, name, q, out, err, now, audited) : drop(state, ctx, name, q, out, err, now, audited);
+    try {
+      return cmd === 'accept' ? accept(state, ctx, name, q, out, err, now, audited) : drop(state, ctx, name, q, out, err, now, audited);
+    } catch (e) {
+      err(`cannot record the ${cmd} of '${name}' in ${ctx.dbPath}: ${e instanceof Error ? e.message : String(e)}\n`);
+      return 1;
+    }
   });
 }
 

@@ -128,7 +128,7 @@ export class Overrides {
   private guard(what: string, key: ParsedKey, g: GuardOptions): Wide | null {
     const wide = wideness(key, this.limits);
     if (!wide) return null;
-    const head = `${what} covers ${wide.width}, wider than the limit ${wide.limit}`;
+    const head = `${what} covers ${wide.width}, wider than ${wide.limit.startsWith('/') ? 'the limit ' : ''}${wide.limit}`;
     if (!g.force) throw new OverrideGuard(`${head}: it needs force (CLI --force, API "force": true) by an admin`, 'force', wide);
     if (!g.admin) throw new OverrideGuard(`${head}: force needs the admin scope`, 'admin', wide);
     return wide;

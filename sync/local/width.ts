@@ -23,7 +23,7 @@ export const DEFAULT_OVERRIDE_LIMITS: OverrideLimits = Object.freeze({ v4: 16, v
 export interface Wide {
   /** `/8 (16777216 addresses)`, `/0 (all of IPv4)`, `public suffix co.uk`. */
   width: string;
-  /** `/16 (policy.override_limits.v4)`, `public suffixes`. */
+  /** `/16 (policy.override_limits.v4)`, `one registrable domain (Public Suffix List)`. */
   limit: string;
 }
 
@@ -43,5 +43,5 @@ export function wideness(k: ParsedKey, limits: OverrideLimits): Wide | null {
     return { width: k.bits === 0 ? '/0 (all of IPv6)' : `/${k.bits} (2^${128 - k.bits} addresses)`, limit: `/${limits.v6} (policy.override_limits.v6)` };
   }
   if (!isPublicSuffix(k.name)) return null;
-  return { width: k.kind === 'wildcard' ? `every name below the public suffix ${k.name}` : `the public suffix ${k.name}`, limit: 'no public suffix' };
+  return { width: k.kind === 'wildcard' ? `every name below the public suffix ${k.name}` : `the public suffix ${k.name}`, limit: 'one registrable domain (Public Suffix List)' };
 }

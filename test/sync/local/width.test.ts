@@ -23,10 +23,10 @@ test('IPv4 and IPv6 prefixes shorter than the limit are wide; the limit itself i
 });
 
 test('domains: a public suffix (bare or wildcard) is wide, a registrable domain and below is not', () => {
-  assert.deepEqual(wide('*.com'), { width: 'every name below the public suffix com', limit: 'no public suffix' });
+  assert.deepEqual(wide('*.com'), { width: 'every name below the public suffix com', limit: 'one registrable domain (Public Suffix List)' });
   assert.ok(wide('*.co.uk'));
   assert.ok(wide('*.CO.UK.'));
-  assert.deepEqual(wide('co.uk'), { width: 'the public suffix co.uk', limit: 'no public suffix' });
+  assert.deepEqual(wide('co.uk'), { width: 'the public suffix co.uk', limit: 'one registrable domain (Public Suffix List)' });
   assert.ok(wide('com'));
   assert.ok(wide('*.github.io'), 'private-section suffixes count: thousands of unrelated owners');
   assert.ok(wide('*.internal'), 'a name unknown to the list falls under its default rule "*"');

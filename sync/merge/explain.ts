@@ -11,7 +11,7 @@ import type { ProviderRange } from '../providers/types.ts';
 import { allowTxt, blockTxt, type TxtOptions } from './answer.ts';
 import { newTrace, type MergeView } from './evaluate.ts';
 import { roundScore, type Verdict } from './policy.ts';
-import { InputError, shown } from '../local/keys.ts';
+import { InputError, parseKey as parseLocalKey, shown } from '../local/keys.ts';
 import type { LocalFacts } from './types.ts';
 
 export interface ExplainSource {
@@ -91,11 +91,13 @@ export function parseKey(text: string): { kind: KeyKind; ip4: number; ip6: Uint8
     if (typeof c === 'string') throw new InputError(`key ${shown(t)} is not an IPv6 address`, 'key');
     return { kind: 'ip6', ip4: -1, ip6: c.addr, labels: [], key: formatIp6(c.addr) };
   }
-  const name = t.toLowerCase().replace(/\.$/, '');
-  if (!name || name.length > 253 || !/^[a-z0-9_*-]+(\.[a-z0-9_-]+)*$/.test(name)) {
-    throw new InputError(`key ${shown(t)} is not an IPv4 or IPv6 address or a domain name${t.includes('/') ? ' (explain takes one address, not a CIDR)' : ''}`, 'key');
-  }
-  return { kind: 'domain', ip4: -1, ip6: null, labels: name.split('.'), key: name };
+  // Anything else is checked by the rules every override key obeys (keys.ts): '1.2.3.256' and
+  // '01.2.3.4' are bad addresses, not domains; IDNs become punycode; `*.example.com` asks what a
+  // name below example.com gets. Its InputError names the field `key`.
+  const p = parseLocalKey(t, { cidr: false, wildcard: true }, 'key');
+  if (p.kind === 'ip4') return { kind: 'ip4', ip4: p.first, ip6: null, labels: [], key: p.key };
+  if (p.kind === 'ip6') return { kind: 'ip6', ip4: -1, ip6: p.addr, labels: [], key: p.key };
+  return { kind: 'domain', ip4: -1, ip6: null, labels: p.key.split('.'), key: p.key };
 }
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);

@@ -131,6 +131,6 @@ test('token create prints the secret once; list, revoke; only the hash is stored
   assert.equal(new Tokens(db).verify(secret), null);
   c = ctx(dbPath);
   assert.equal(await tokenCommand(['revoke', 'rspamd'], c.ctx), 1);
-  assert.deepEqual(readAudit(db).map((e) => e.action), ['token.revoke', 'token.create']);
+  assert.deepEqual(readAudit(db).map((e) => [e.action, e.actor]), [['token.revoke', 'cli:alice'], ['token.create', 'cli:alice']]);
   db.close();
 });

@@ -102,7 +102,7 @@ describe('guarded overrides and honest scores on a real serve', { skip }, () => 
     }
     const c = await runQuorumbl(['explain', 'not..a..key', '--config', cfg]);
     assert.equal(c.code, 2, c.output);
-    assert.equal(c.stderr, 'explain: key "not..a..key" is not an IPv4 or IPv6 address or a domain name\n');
+    assert.equal(c.stderr, 'explain: key "not..a..key": empty label (two dots in a row, or a leading dot)\n');
   });
 
   test('deny 0.0.0.0/0: refused for an overrides token (DNS unchanged), listed everywhere when an admin forces it, audited as forced', async () => {

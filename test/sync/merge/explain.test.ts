@@ -77,9 +77,16 @@ test('explain shows each source entry with its age, the provider range with prov
   assert.equal(g.block, false);
   assert.equal(g.protectedBy, 'google.com');
   assert.equal(explain('127.0.0.2', ctx).test, true);
-  assert.throws(() => explain('not a key!', ctx), (e: unknown) => e instanceof InputError && e.field === 'key' && /key "not a key!" is not an IPv4 or IPv6 address or a domain name/.test(e.message));
-  assert.throws(() => explain('192.0.2.0/24', ctx), /explain takes one address, not a CIDR/);
-  assert.throws(() => explain('1:2:3', ctx), (e: unknown) => e instanceof InputError && e.field === 'key');
+  // Bad keys are InputErrors on field `key` saying what is wrong; the rules are the override keys'.
+  const bad = (k: string, why: RegExp) => assert.throws(() => explain(k, ctx), (e: unknown) => e instanceof InputError && e.field === 'key' && why.test(e.message));
+  bad('not a key!', /^key "not a key!" contains blanks/);
+  bad('192.0.2.0/24', /a single address is expected here, not a CIDR/);
+  bad('1:2:3', /not a valid IPv6 address/);
+  bad('1.2.3.256', /256 is not an octet/);
+  bad('01.2.3.4', /leading zeros/);
+  bad('a..b', /empty label/);
+  bad('', /key is empty/);
+  assert.equal(explain('BÜCHER.de.', ctx).key, 'xn--bcher-kva.de', 'IDNs as punycode, like override keys');
 });
 
 test('explain equals the DNS answer over 12k random keys (listed, unlisted, providers, overrides, reputation, test points)', () => {

@@ -154,3 +154,11 @@ test('a key wider than the limits needs force by an admin; refused changes leave
   assert.equal(new Overrides(db, clock.now, { v4: 0, v6: 0 }).add(deny('::/0')).key, '::/0', '0 = no limit');
   refused(() => loose.add(deny('co.uk')), 'force', /the public suffix co\.uk/);
 });
+
+test('a forced override whose audit row cannot be written is not stored', () => {
+  const { db } = tmpDb();
+  const o = new Overrides(db, new Clock().now);
+  db.exec(`CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END`);
+  assert.throws(() => o.add({ action: 'deny', key: '0.0.0.0/0', reason: 'r', author: 'a' }, { force: true, admin: true }), /simulated write failure/);
+  assert.deepEqual(o.list({ expired: true }), []);
+});

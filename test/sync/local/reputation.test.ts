@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readAudit } from '../../../sync/local/audit.ts';
+import { LocalStore } from '../../../sync/local/store.ts';
 import { InputError } from '../../../sync/local/keys.ts';
 import { Reputation } from '../../../sync/local/reputation.ts';
 import { Clock, DAY, HOUR, T0, tmpDb } from './helpers.ts';
@@ -118,4 +119,20 @@ test('reports are validated', () => {
   bad({ at: T0 + HOUR }, 'at', /future/);
   bad({ at: 'yesterday' }, 'at', /ISO 8601/);
   assert.equal((db.prepare('SELECT count(*) FROM reputation_events').pluck().get() as number), 0);
+});
+
+test('a report whose audit row cannot be written is not stored: event, score and overlay stay as they were', () => {
+  const { db, clock } = setup();
+  const swaps: unknown[] = [];
+  const store = new LocalStore(db, { reputation: CFG, now: clock.now, onChange: (o) => swaps.push(o) });
+  store.report({ key: '192.0.2.9', kind: 'spam', reporter: 'mx1' });
+  db.exec(`CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END`);
+  assert.throws(() => store.report({ key: '192.0.2.9', kind: 'spam', reporter: 'mx1' }), /simulated write failure/);
+  assert.equal(store.reputation.events('192.0.2.9').length, 1);
+  assert.equal(store.reputation.state('192.0.2.9')!.score, 1);
+  assert.equal(store.overlay.lookupKey('192.0.2.9').score, 1);
+  assert.equal(swaps.length, 1, 'no new overlay was published');
+  db.exec('DROP TRIGGER no_audit');
+  assert.ok(store.report({ key: '192.0.2.9', kind: 'spam', reporter: 'mx1' }).score > 1.99, 'works again once the log can be written');
+  store.close();
 });

@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { OverrideConflict, OverrideGuard, type GuardOptions } from '../../sync/local/overrides.ts';
 import type { LocalStore } from '../../sync/local/store.ts';
-import { allows } from '../../sync/local/tokens.ts';
+import { allows, type Scope } from '../../sync/local/tokens.ts';
 import { actorOf, requireScope } from '../auth.ts';
 import { ApiError, idParam, jsonBody, type Env } from '../http.ts';
 
@@ -26,7 +26,7 @@ const addBody = z.strictObject({
 
 const patchBody = z.strictObject({ expires: z.union([z.string(), z.number(), z.null()]), force: z.boolean().optional() });
 
-type Ctx = { get(k: 'token'): { name: string; scope: Parameters<typeof allows>[0] } };
+type Ctx = { get(k: 'token'): { name: string; scope: Scope } };
 
 function guardOf(c: Ctx, force: boolean | undefined): GuardOptions {
   return { force: force === true, admin: allows(c.get('token').scope, 'admin') };

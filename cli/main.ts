@@ -39,7 +39,7 @@ Commands:
                                sync state of every source
   sources accept|drop NAME     promote or delete a quarantined update
   explain KEY [--json]         why an IP or domain is, or is not, in bl/wl/dbl
-  override add allow|deny KEY --reason R [--expires 2d|ISO] [--author A]
+  override add allow|deny KEY --reason R [--expires 2d|ISO] [--author A] [--force]
   override list [--json] | rm ID | expire ID 2d|ISO|never
                                manual allow/deny of an IP, CIDR, domain or *.domain
   report KEY --kind spam|trap|ham|false-positive [--weight W] [--reporter R]
@@ -120,6 +120,7 @@ async function serve(args: string[]): Promise<void> {
   // override is in the next DNS answer; changes from other processes (the CLI) within a second.
   const local = new LocalStore(openDb(dbPath(stateDir)), {
     reputation: c.policy.reputation,
+    overrideLimits: c.policy.override_limits,
     onChange: (o) => merge!.setOverlay(o),
     onError: (e) => log.error({ err: (e as Error).message }, 'overrides/reputation reload failed'),
   });
@@ -159,7 +160,7 @@ async function local(cmd: string, args: string[]): Promise<number> {
   void positionals;
   const ctx = { dbPath: dbPath(stateDir) };
   switch (cmd) {
-    case 'override': return overrideCommand(rest, ctx);
+    case 'override': return overrideCommand(rest, { ...ctx, limits: cfg.config.policy.override_limits });
     case 'report': return reportCommand(rest, { ...ctx, reputation: cfg.config.policy.reputation });
     case 'token': return tokenCommand(rest, ctx);
     default: return explainCommand(rest, cfg, specFromConfig(cfg));

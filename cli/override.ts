@@ -6,7 +6,8 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { openDb, type Db } from '../core/db.ts';
 import { InputError } from '../sync/local/keys.ts';
-import { OverrideConflict, Overrides, type Override } from '../sync/local/overrides.ts';
+import { OverrideConflict, OverrideGuard, Overrides, type Override } from '../sync/local/overrides.ts';
+import type { OverrideLimits } from '../sync/local/width.ts';
 
 export interface LocalCliContext {
   dbPath: string;
@@ -17,13 +18,25 @@ export interface LocalCliContext {
   user?: string;
 }
 
-const USAGE = `usage: quorumbl override add allow|deny KEY --reason TEXT [--expires 2d|ISO-TIME] [--author NAME] [--replace]
+export interface OverrideCliContext extends LocalCliContext {
+  /** policy.override_limits from the config; default /16 IPv4, /32 IPv6. */
+  limits?: OverrideLimits;
+}
+
+const USAGE = `usage: quorumbl override add allow|deny KEY --reason TEXT [--expires 2d|ISO-TIME] [--author NAME] [--replace] [--force]
        quorumbl override list [--all] [--json]
        quorumbl override rm ID
-       quorumbl override expire ID 2d|ISO-TIME|never
-KEY: an IPv4/IPv6 address or CIDR, a domain, or *.domain (everything strictly below it).`;
+       quorumbl override expire ID 2d|ISO-TIME|never [--force]
+KEY: an IPv4/IPv6 address or CIDR, a domain, or *.domain (everything strictly below it).
+--force: a KEY wider than policy.override_limits (default /16 IPv4, /32 IPv6) or on a public
+suffix (*.com, co.uk) is refused without it; the audit log records it as forced.`;
 
-/** The OS user running the command (audit "who" for the CLI). */
+/** The audit log's "who" for the CLI: `cli:<OS user>`. */
+export function cliActor(user: string): string {
+  return `cli:${user}`;
+}
+
+/** The OS user running the command. */
 export function osUser(): string {
   try {
     return userInfo().username || process.env.USER || 'unknown';
@@ -32,7 +45,7 @@ export function osUser(): string {
   }
 }
 
-export async function overrideCommand(args: string[], ctx: LocalCliContext): Promise<number> {
+export async function overrideCommand(args: string[], ctx: OverrideCliContext): Promise<number> {
   const out = ctx.out ?? ((s: string) => void process.stdout.write(s));
   const err = ctx.err ?? ((s: string) => void process.stderr.write(s));
   const now = ctx.now ?? Date.now;
@@ -43,7 +56,7 @@ export async function overrideCommand(args: string[], ctx: LocalCliContext): Pro
       args, allowPositionals: true, strict: true,
       options: {
         reason: { type: 'string', short: 'r' }, expires: { type: 'string', short: 'e' }, author: { type: 'string', short: 'a' },
-        replace: { type: 'boolean' }, json: { type: 'boolean' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        replace: { type: 'boolean' }, force: { type: 'boolean' }, json: { type: 'boolean' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -54,7 +67,10 @@ export async function overrideCommand(args: string[], ctx: LocalCliContext): Pro
     out(USAGE + '\n');
     return 0;
   }
-  const run = (f: (o: Overrides) => number): number => withDb(ctx.dbPath, err, (db) => f(new Overrides(db, now)));
+  const run = (f: (o: Overrides) => number): number => withDb(ctx.dbPath, err, (db) => f(new Overrides(db, now, ctx.limits)));
+  const actor = cliActor(user);
+  // The CLI runs with the state database's owner's rights: the local admin.
+  const guard = { force: v.force === true, admin: true };
   switch (cmd) {
     case 'add': {
       const [action, key, extra] = rest;
@@ -62,7 +78,7 @@ export async function overrideCommand(args: string[], ctx: LocalCliContext): Pro
       if (extra !== undefined) return usage(err, `unexpected argument '${extra}' (quote a reason with blanks)`);
       if (v.reason === undefined) return usage(err, `'override add' needs --reason`);
       return run((o) => {
-        const r = o.add({ action, key, reason: v.reason, author: v.author ?? user, expires: v.expires }, { actor: user, replace: v.replace === true });
+        const r = o.add({ action, key, reason: v.reason, author: v.author ?? user, expires: v.expires }, { actor, replace: v.replace === true, ...guard });
         out(v.json ? JSON.stringify(r) + '\n' : `added override #${r.id}: ${describe(r)}\n`);
         return 0;
       });
@@ -82,7 +98,7 @@ export async function overrideCommand(args: string[], ctx: LocalCliContext): Pro
       const id = idArg(rest);
       if (id === null) return usage(err, `'override rm' takes one override id (see 'override list')`);
       return run((o) => {
-        const r = o.remove(id, user);
+        const r = o.remove(id, actor);
         out(`removed override #${r.id}: ${describe(r)}\n`);
         return 0;
       });
@@ -91,7 +107,7 @@ export async function overrideCommand(args: string[], ctx: LocalCliContext): Pro
       const id = idArg(rest.slice(0, 1));
       if (id === null || rest.length !== 2) return usage(err, `'override expire' takes an override id and 2d|ISO-TIME|never`);
       return run((o) => {
-        const r = o.setExpiry(id, rest[1], user);
+        const r = o.setExpiry(id, rest[1], actor, guard);
         out(`override #${r.id} ${r.expires === null ? 'never expires' : `expires ${new Date(r.expires).toISOString()}`}\n`);
         return 0;
       });
@@ -142,7 +158,7 @@ export function withDb(dbPath: string, err: (s: string) => void, f: (db: Db) => 
   try {
     return f(db);
   } catch (e) {
-    if (e instanceof InputError || e instanceof OverrideConflict) {
+    if (e instanceof InputError || e instanceof OverrideConflict || e instanceof OverrideGuard) {
       err(`${e.message}\n`);
       return 1;
     }

@@ -3,7 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { Reputation, DEFAULT_REPUTATION, type ReputationConfig } from '../sync/local/reputation.ts';
-import { osUser, withDb, type LocalCliContext } from './override.ts';
+import { cliActor, osUser, withDb, type LocalCliContext } from './override.ts';
 
 export interface ReportCliContext extends LocalCliContext {
   /** policy.reputation from the config (half_life in seconds, cap); default 7d and 10. */
@@ -39,7 +39,7 @@ export async function reportCommand(args: string[], ctx: ReportCliContext): Prom
   return withDb(ctx.dbPath, err, (db) => {
     const rep = new Reputation(db, ctx.reputation ?? DEFAULT_REPUTATION, ctx.now ?? Date.now);
     rep.syncConfig();
-    const r = rep.report({ key: positionals[0], kind: v.kind, weight: v.weight, reporter: v.reporter ?? user, note: v.note }, user);
+    const r = rep.report({ key: positionals[0], kind: v.kind, weight: v.weight, reporter: v.reporter ?? user, note: v.note }, cliActor(user));
     if (v.json) out(JSON.stringify({ event: r.event, score: r.score }) + '\n');
     else out(`reported ${r.event.kind} for ${r.event.key} (weight ${r.event.weight}); score ${r.before.toFixed(2)} -> ${r.score.toFixed(2)}\n`);
     return 0;

@@ -6,6 +6,8 @@ import { existsSync, mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs
 import { isAbsolute, join } from 'node:path';
 import { openDb, type Db } from '../core/db.ts';
 import { SyncState, sourcePaths, type Quarantine, type SourceState, type SyncRun } from '../sync/state.ts';
+import { writeAudit } from '../sync/local/audit.ts';
+import { cliActor, osUser } from './override.ts';
 
 export interface SourcesContext {
   dbPath: string;
@@ -15,6 +17,8 @@ export interface SourcesContext {
   out?: (s: string) => void;
   err?: (s: string) => void;
   now?: () => number;
+  /** The OS user (audit log: `cli:<user>`); default the user running the command. */
+  user?: string;
 }
 
 const USAGE = `usage: quorumbl sources [--json]          state of every source
@@ -57,7 +61,17 @@ export async function sourcesCommand(args: string[], ctx: SourcesContext): Promi
       err(`source '${name}' has no quarantined update: nothing to ${cmd}\n`);
       return 1;
     }
-    return cmd === 'accept' ? accept(state, ctx, name, q, out, err, now) : drop(state, ctx, name, q, out, err, now);
+    // The decision and its audit row commit together (source:<name>, the quarantine before).
+    const audited = (change: () => void, after: unknown) => db.transaction(() => {
+      change();
+      writeAudit(db, { at: now(), actor: cliActor(ctx.user ?? osUser()), action: `source.${cmd}`, target: `source:${name}`, before: q, after });
+    })();
+    try {
+      return cmd === 'accept' ? accept(state, ctx, name, q, out, err, now, audited) : drop(state, ctx, name, q, out, err, now, audited);
+    } catch (e) {
+      err(`cannot record the ${cmd} of '${name}' in ${ctx.dbPath}: ${e instanceof Error ? e.message : String(e)}\n`);
+      return 1;
+    }
   });
 }
 
@@ -202,8 +216,10 @@ function quarantineFile(ctx: SourcesContext, q: Quarantine): string {
   return isAbsolute(q.path) ? q.path : join(ctx.stateDir, q.path);
 }
 
+type Audited = (change: () => void, after: unknown) => void;
+
 function accept(state: SyncState, ctx: SourcesContext, name: string, q: Quarantine,
-  out: (s: string) => void, err: (s: string) => void, now: () => number): number {
+  out: (s: string) => void, err: (s: string) => void, now: () => number, audited: Audited): number {
   const from = quarantineFile(ctx, q);
   if (!existsSync(from)) {
     err(`the quarantined update of '${name}' is recorded at ${from}, but that file is missing; ` +
@@ -220,7 +236,7 @@ function accept(state: SyncState, ctx: SourcesContext, name: string, q: Quaranti
     err(`cannot move ${from} to ${current}: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
-  state.acceptQuarantine(name, 'accepted by operator');
+  audited(() => state.acceptQuarantine(name, 'accepted by operator'), { current, bytes });
   const t = now();
   const lines = [
     `accepted the quarantined update of '${name}' (quarantined ${age(t, q.at)}, ` +
@@ -235,7 +251,7 @@ function accept(state: SyncState, ctx: SourcesContext, name: string, q: Quaranti
 }
 
 function drop(state: SyncState, ctx: SourcesContext, name: string, q: Quarantine,
-  out: (s: string) => void, err: (s: string) => void, now: () => number): number {
+  out: (s: string) => void, err: (s: string) => void, now: () => number, audited: Audited): number {
   const file = quarantineFile(ctx, q);
   let deleted = true;
   try {
@@ -247,7 +263,7 @@ function drop(state: SyncState, ctx: SourcesContext, name: string, q: Quarantine
     }
     deleted = false;
   }
-  state.clearQuarantine(name);
+  audited(() => state.clearQuarantine(name), { deleted: deleted ? file : null });
   const t = now();
   out([
     `dropped the quarantined update of '${name}' (quarantined ${age(t, q.at)})` +

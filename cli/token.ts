@@ -3,7 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { Tokens, SCOPES, type TokenInfo } from '../sync/local/tokens.ts';
-import { osUser, withDb, type LocalCliContext } from './override.ts';
+import { cliActor, osUser, withDb, type LocalCliContext } from './override.ts';
 
 const USAGE = `usage: quorumbl token create --name NAME --scope ${SCOPES.join('|')}
        quorumbl token list [--all] [--json]
@@ -33,7 +33,7 @@ export async function tokenCommand(args: string[], ctx: LocalCliContext): Promis
       if (rest.length) return usage(err, `unexpected argument '${rest[0]}'`);
       if (v.name === undefined || v.scope === undefined) return usage(err, `'token create' needs --name and --scope`);
       return run((t) => {
-        const { token, info } = t.create(v.name!, v.scope, user);
+        const { token, info } = t.create(v.name!, v.scope, cliActor(user));
         if (v.json) out(JSON.stringify({ token, ...info }) + '\n');
         else {
           err(`created token '${info.name}' (scope ${info.scope}); it is shown only this once:\n`);
@@ -52,7 +52,7 @@ export async function tokenCommand(args: string[], ctx: LocalCliContext): Promis
     case 'revoke':
       if (rest.length !== 1) return usage(err, `'token revoke' takes one token name or id`);
       return run((t) => {
-        const r = t.revoke(rest[0]!, user);
+        const r = t.revoke(rest[0]!, cliActor(user));
         if (!r) {
           err(`there is no live token '${rest[0]}'\n`);
           return 1;

@@ -152,6 +152,10 @@ export const configSchema = z.strictObject({
         .strictObject({ half_life: duration.default(7 * 86400), cap: z.number().positive().default(10), bar: z.number().positive().default(3) })
         .prefault({}),
       protected_domains: z.array(zoneName).default(['google.com', 'linkedin.com', 'microsoft.com', 'outlook.com', 'azure.com']),
+      /** Overrides on prefixes shorter than these (or on a public suffix) need force by an admin. */
+      override_limits: z
+        .strictObject({ v4: z.number().int().min(0).max(32).default(16), v6: z.number().int().min(0).max(128).default(32) })
+        .prefault({}),
       ttl: duration.default(300),
       /** Shown in TXT answers to outside senders; `$` = the listed key. */
       lookup_url: z.string().max(200).nullable().default(null),

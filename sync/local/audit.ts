@@ -9,17 +9,20 @@ export type AuditAction =
   | 'override.replace'
   | 'override.remove'
   | 'override.expiry'
+  | 'reputation.report'
   | 'reputation.false-positive'
+  | 'source.accept'
+  | 'source.drop'
   | 'token.create'
   | 'token.revoke';
 
 export interface AuditEntry {
   id: number;
   at: number;
-  /** Who: an OS user (CLI) or `token:<name>` (API). */
+  /** Who: `cli:<OS user>` (CLI) or `token:<name>` (API). */
   actor: string;
   action: AuditAction;
-  /** What: the canonical key (overrides, reputation) or `token:<name>`. */
+  /** What: the canonical key (overrides, reputation), `token:<name>` or `source:<name>`. */
   target: string;
   before: unknown;
   after: unknown;

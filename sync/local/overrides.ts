@@ -2,11 +2,17 @@
 // creation time and optional expiry. One row per canonical key. Every change writes its audit
 // row in the same transaction. The DNS side never reads this table directly: it reads the
 // overlay (overlay.ts) built from it.
+//
+// Guard: a key wider than the limits (width.ts: /16 IPv4, /32 IPv6, a public suffix by default),
+// allow or deny alike, is only stored with `force` by an admin, and its audit row says so
+// (`forced: true`, the width and the limit). Lengthening the life of such an override is guarded
+// the same way; shortening it or removing it is not.
 
 import type { Db } from '../../core/db.ts';
 import { parseTime } from '../../core/rbldnsd/state.ts';
 import { writeAudit } from './audit.ts';
-import { checkText, InputError, parseKey, shown, type KeyKind } from './keys.ts';
+import { checkText, InputError, parseKey, shown, type KeyKind, type ParsedKey } from './keys.ts';
+import { DEFAULT_OVERRIDE_LIMITS, wideness, type OverrideLimits, type Wide } from './width.ts';
 
 export type OverrideAction = 'allow' | 'deny';
 
@@ -42,6 +48,22 @@ export class OverrideConflict extends Error {
     super(message);
     this.name = 'OverrideConflict';
   }
+}
+
+/** A key wider than the limits without force by an admin (HTTP 403). `needs`: what was missing. */
+export class OverrideGuard extends Error {
+  readonly status = 403;
+  constructor(message: string, readonly needs: 'force' | 'admin', readonly wide: Wide) {
+    super(message);
+    this.name = 'OverrideGuard';
+  }
+}
+
+/** How a change was asked for: `force` (CLI --force, API "force": true) and whether the actor
+ *  holds the admin scope (the CLI runs as the local admin). */
+export interface GuardOptions {
+  force?: boolean;
+  admin?: boolean;
 }
 
 interface Row {
@@ -99,12 +121,23 @@ export function parseAction(v: unknown, field = 'action'): OverrideAction {
 }
 
 export class Overrides {
-  constructor(private readonly db: Db, private readonly now: () => number = Date.now) {}
+  constructor(private readonly db: Db, private readonly now: () => number = Date.now, readonly limits: OverrideLimits = DEFAULT_OVERRIDE_LIMITS) {}
+
+  /** Throws OverrideGuard when `key` is wider than the limits and the change is not forced by an
+   *  admin; returns the width when it is (forced), null for a key within the limits. */
+  private guard(what: string, key: ParsedKey, g: GuardOptions): Wide | null {
+    const wide = wideness(key, this.limits);
+    if (!wide) return null;
+    const head = `${what} covers ${wide.width}, wider than ${wide.limit.startsWith('/') ? 'the limit ' : ''}${wide.limit}`;
+    if (!g.force) throw new OverrideGuard(`${head}: it needs force (CLI --force, API "force": true) by an admin`, 'force', wide);
+    if (!g.admin) throw new OverrideGuard(`${head}: force needs the admin scope`, 'admin', wide);
+    return wide;
+  }
 
   /** Validates and stores a new override; `actor` (default: the author) is recorded in the audit
    *  log. When the key already has an override: an expired one is replaced, an active one is
    *  replaced only with `replace` (else OverrideConflict 409). Throws InputError on bad input. */
-  add(input: OverrideInput, opts: { actor?: string; replace?: boolean } = {}): Override {
+  add(input: OverrideInput, opts: { actor?: string; replace?: boolean } & GuardOptions = {}): Override {
     const now = this.now();
     const action = parseAction(input.action);
     const key = parseKey(input.key, { cidr: true, wildcard: true });
@@ -112,6 +145,8 @@ export class Overrides {
     const author = checkText(input.author, 'author', MAX_AUTHOR)!;
     const expires = parseExpires(input.expires, now);
     const actor = opts.actor ?? author;
+    const wide = this.guard(`${action} ${key.key}`, key, opts);
+    const forced = wide ? { forced: true, width: wide.width, limit: wide.limit } : {};
     return this.db.transaction(() => {
       const old = this.byKey(key.key);
       if (old && !opts.replace && (old.expires === null || old.expires > now)) {
@@ -123,12 +158,12 @@ export class Overrides {
         this.db.prepare('UPDATE overrides SET action = ?, reason = ?, author = ?, created = ?, expires = ? WHERE id = ?')
           .run(action, reason, author, now, expires, old.id);
         o = { ...old, action, reason, author, created: now, expires };
-        writeAudit(this.db, { at: now, actor, action: 'override.replace', target: o.key, before: old, after: o });
+        writeAudit(this.db, { at: now, actor, action: 'override.replace', target: o.key, before: old, after: { ...o, ...forced } });
       } else {
         const id = Number(this.db.prepare('INSERT INTO overrides (key, kind, action, reason, author, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?)')
           .run(key.key, key.kind, action, reason, author, now, expires).lastInsertRowid);
         o = { id, key: key.key, kind: key.kind, action, reason, author, created: now, expires };
-        writeAudit(this.db, { at: now, actor, action: 'override.add', target: o.key, before: null, after: o });
+        writeAudit(this.db, { at: now, actor, action: 'override.add', target: o.key, before: null, after: { ...o, ...forced } });
       }
       return o;
     })();
@@ -147,15 +182,19 @@ export class Overrides {
   }
 
   /** Sets or clears (null) the expiry of an override; `expires` as in parseExpires. */
-  setExpiry(id: number, expires: unknown, actor: string): Override {
+  setExpiry(id: number, expires: unknown, actor: string, g: GuardOptions = {}): Override {
     const now = this.now();
     const at = parseExpires(expires, now);
     return this.db.transaction(() => {
       const old = this.get(id);
       if (!old) throw new OverrideConflict(`there is no override #${id}`, 404);
+      // A wide override living longer is a new decision about it; ending it sooner is not.
+      const longer = at === null ? old.expires !== null : old.expires !== null && at > old.expires;
+      const wide = longer ? this.guard(`extending ${old.action} ${old.key}`, parseKey(old.key, { cidr: true, wildcard: true }), g) : null;
       this.db.prepare('UPDATE overrides SET expires = ? WHERE id = ?').run(at, id);
       const o = { ...old, expires: at };
-      writeAudit(this.db, { at: now, actor, action: 'override.expiry', target: o.key, before: old, after: o });
+      const forced = wide ? { forced: true, width: wide.width, limit: wide.limit } : {};
+      writeAudit(this.db, { at: now, actor, action: 'override.expiry', target: o.key, before: old, after: { ...o, ...forced } });
       return o;
     })();
   }

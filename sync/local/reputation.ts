@@ -158,8 +158,8 @@ export class Reputation {
     return stale.length;
   }
 
-  /** Validates and stores an event, updates the key's score in the same transaction; a
-   *  false-positive report is also written to the audit log (by `actor`, default the reporter). */
+  /** Validates and stores an event, updates the key's score and writes the audit row (by
+   *  `actor`, default the reporter), all in one transaction. */
   report(input: ReportInput, actor?: string): { event: ReputationEvent; score: number; before: number } {
     const now = this.now();
     const key = parseKey(input.key, { cidr: false, wildcard: false });
@@ -178,9 +178,12 @@ export class Reputation {
       else this.store(key.key, key.kind, applyEvent(prev?.score ?? 0, prev?.at ?? at, event, this.cfg), at, (prev?.events ?? 0) + 1);
       const st = this.state(key.key)!;
       const score = decayed(st.score, st.at, now, this.cfg.half_life);
-      if (kind === 'false-positive') {
-        writeAudit(this.db, { at: now, actor: actor ?? reporter, action: 'reputation.false-positive', target: key.key, before: { score: before }, after: { score, event } });
-      }
+      // Every report is audited (who moved a key's score, from what to what); a false positive
+      // keeps its own action, as it cancels all positive evidence.
+      writeAudit(this.db, {
+        at: now, actor: actor ?? reporter, action: kind === 'false-positive' ? 'reputation.false-positive' : 'reputation.report',
+        target: key.key, before: { score: before }, after: { score, event },
+      });
       return { event, score, before };
     })();
   }

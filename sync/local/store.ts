@@ -9,12 +9,15 @@
 
 import type { Db } from '../../core/db.ts';
 import { Overlay, OverrideIndex, ScoreIndex } from './overlay.ts';
-import { Overrides, type Override, type OverrideInput } from './overrides.ts';
+import { Overrides, type GuardOptions, type Override, type OverrideInput } from './overrides.ts';
 import { Reputation, type ReportInput, type ReputationConfig, type ReputationEvent } from './reputation.ts';
 import { Tokens } from './tokens.ts';
+import type { OverrideLimits } from './width.ts';
 
 export interface LocalStoreOptions {
   reputation: ReputationConfig;
+  /** policy.override_limits: wider keys need force by an admin (default /16, /32). */
+  overrideLimits?: OverrideLimits;
   now?: () => number;
   /** Called synchronously with every new overlay (swap it into the DNS server here). */
   onChange?: (overlay: Overlay) => void;
@@ -38,7 +41,7 @@ export class LocalStore {
 
   constructor(readonly db: Db, private readonly opts: LocalStoreOptions) {
     this.now = opts.now ?? Date.now;
-    this.overrides = new Overrides(db, this.now);
+    this.overrides = new Overrides(db, this.now, opts.overrideLimits);
     this.reputation = new Reputation(db, opts.reputation, this.now);
     this.tokens = new Tokens(db, this.now);
     this.reputation.syncConfig();
@@ -49,7 +52,7 @@ export class LocalStore {
     return this.current;
   }
 
-  addOverride(input: OverrideInput, opts: { actor?: string; replace?: boolean } = {}): Override {
+  addOverride(input: OverrideInput, opts: { actor?: string; replace?: boolean } & GuardOptions = {}): Override {
     const o = this.overrides.add(input, opts);
     this.withRows((rows) => [...rows.filter((r) => r.id !== o.id), o]);
     return o;
@@ -61,8 +64,8 @@ export class LocalStore {
     return o;
   }
 
-  setOverrideExpiry(id: number, expires: unknown, actor: string): Override {
-    const o = this.overrides.setExpiry(id, expires, actor);
+  setOverrideExpiry(id: number, expires: unknown, actor: string, g: GuardOptions = {}): Override {
+    const o = this.overrides.setExpiry(id, expires, actor, g);
     this.withRows((rows) => rows.map((r) => (r.id === o.id ? o : r)));
     return o;
   }

@@ -10,7 +10,8 @@ import { formatIp6, parseIp6Cidr } from '../../core/ip6.ts';
 import type { ProviderRange } from '../providers/types.ts';
 import { allowTxt, blockTxt, type TxtOptions } from './answer.ts';
 import { newTrace, type MergeView } from './evaluate.ts';
-import type { Verdict } from './policy.ts';
+import { roundScore, type Verdict } from './policy.ts';
+import { InputError, parseKey as parseLocalKey, shown } from '../local/keys.ts';
 import type { LocalFacts } from './types.ts';
 
 export interface ExplainSource {
@@ -75,7 +76,8 @@ export interface Explanation {
   arithmetic: string[];
 }
 
-/** Parses a key: dotted IPv4, textual IPv6 (v4-mapped stays IPv6 here, eval maps it) or a domain. */
+/** Parses a key: dotted IPv4, textual IPv6 (v4-mapped stays IPv6 here, eval maps it) or a domain.
+ *  A bad key is an InputError on field `key` (the API answers 400, the CLI exits 2). */
 export function parseKey(text: string): { kind: KeyKind; ip4: number; ip6: Uint8Array | null; labels: string[]; key: string } {
   const t = text.trim();
   if (isIPv4(t)) {
@@ -86,12 +88,16 @@ export function parseKey(text: string): { kind: KeyKind; ip4: number; ip6: Uint8
     // an embedded dotted IPv4 tail (::ffff:1.2.3.4) as two hex groups
     const h = t.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a, b, c, d) => `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`);
     const c = parseIp6Cidr(h);
-    if (typeof c === 'string') throw new Error(`not an IPv6 address: ${t}`);
+    if (typeof c === 'string') throw new InputError(`key ${shown(t)} is not an IPv6 address`, 'key');
     return { kind: 'ip6', ip4: -1, ip6: c.addr, labels: [], key: formatIp6(c.addr) };
   }
-  const name = t.toLowerCase().replace(/\.$/, '');
-  if (!name || name.length > 253 || !/^[a-z0-9_*-]+(\.[a-z0-9_-]+)*$/.test(name)) throw new Error(`not an address or a domain name: ${text}`);
-  return { kind: 'domain', ip4: -1, ip6: null, labels: name.split('.'), key: name };
+  // Anything else is checked by the rules every override key obeys (keys.ts): '1.2.3.256' and
+  // '01.2.3.4' are bad addresses, not domains; IDNs become punycode; `*.example.com` asks what a
+  // name below example.com gets. Its InputError names the field `key`.
+  const p = parseLocalKey(t, { cidr: false, wildcard: true }, 'key');
+  if (p.kind === 'ip4') return { kind: 'ip4', ip4: p.first, ip6: null, labels: [], key: p.key };
+  if (p.kind === 'ip6') return { kind: 'ip6', ip4: -1, ip6: p.addr, labels: [], key: p.key };
+  return { kind: 'domain', ip4: -1, ip6: null, labels: p.key.split('.'), key: p.key };
 }
 
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
@@ -256,7 +262,7 @@ export function explain(keyText: string, ctx: ExplainContext): Explanation {
     sources,
     providers,
     protectedBy: isDomain && !v.test ? view.policyEngine.protectedBy(key) : null,
-    reputation: { score: t.facts.score, events: ctx.events ? ctx.events(key, k.kind) : [] },
+    reputation: { score: roundScore(t.facts.score), events: ctx.events ? ctx.events(key, k.kind) : [] },
     override: t.facts.override ?? null,
     arithmetic: [...v.arithmetic],
   };
@@ -279,7 +285,7 @@ export function formatExplanation(x: Explanation): string {
   if (x.protectedBy) lines.push(`  protected domain: ${x.protectedBy}`);
   if (x.override) lines.push(`  override #${x.override.id} ${x.override.action} on ${x.override.key}: ${x.override.reason}`);
   if (x.reputation.score || x.reputation.events.length) {
-    lines.push(`  reputation score ${x.reputation.score}`);
+    lines.push(`  reputation score ${x.reputation.score.toFixed(2)}`);
     for (const ev of x.reputation.events) lines.push(`    ${new Date(ev.at).toISOString()} ${ev.kind} ${ev.weight} by ${ev.reporter}`);
   }
   for (const a of x.arithmetic) lines.push(`  = ${a}`);

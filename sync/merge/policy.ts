@@ -75,6 +75,14 @@ export const TEST_DOMAIN = verdictOf(true, [REASON.policy], 0, true, ['RFC 5782 
 export const NEVER_IP = verdictOf(false, [], 0, false, ['RFC 5782 test point: never listed'], 0, 0, true);
 export const NEVER_DOMAIN = verdictOf(false, [], 0, true, ['RFC 5782 test point: never listed'], 0, 0, true);
 
+/** A reputation score as it is compared with the bars and shown (explain, traces): two decimals.
+ *  Three weight-1 reports a few seconds apart sum to 2.99998 after their decay; that is 3.00 and
+ *  reaches a bar of 3. What a person reads is what was compared, never "3.0 < 3.0". */
+export function roundScore(x: number): number {
+  const r = Math.round(x * 100) / 100;
+  return r === 0 ? 0 : r; // no -0
+}
+
 /** 1.0, 2.5, 0.333 */
 export function fmt(x: number): string {
   return Number.isInteger(x) ? x.toFixed(1) : String(Math.round(x * 1000) / 1000);
@@ -149,6 +157,7 @@ export class PolicyEngine {
     const trace: string[] = [];
     const reasons: number[] = [];
     const exempt = pmask !== 0 && p.providerExempt;
+    const score = roundScore(facts.score);
     if (smask !== 0) {
       const parts: string[] = [];
       let sum = 0;
@@ -160,16 +169,16 @@ export class PolicyEngine {
       }
       // Local evidence against a listing (ham, false-positive reports) counts against the
       // public sources: a negative local score is added to their sum.
-      if (facts.score < 0) {
-        sum += facts.score;
-        parts.push(`local score ${fmt(facts.score)}`);
+      if (score < 0) {
+        sum += score;
+        parts.push(`local score ${fmt(score)}`);
       }
       sum = Math.round(sum * 1e9) / 1e9; // 0.1 + 0.2 is 0.3 here
       const byPolicy = sum >= p.threshold;
       trace.push(`${parts.join(' + ').replace(/\+ local score -/, '- local score ')} = ${fmt(sum)} ${byPolicy ? '>=' : '<'} threshold ${fmt(p.threshold)}`);
       const n = popcount(smask);
       // Local evidence that pulled the sum below the threshold also cancels the consensus code.
-      const vetoed = facts.score < 0 && !byPolicy;
+      const vetoed = score < 0 && !byPolicy;
       const byConsensus = p.consensus > 0 && n >= p.consensus && !vetoed;
       trace.push(`${n} listing source${n === 1 ? '' : 's'} ${n >= p.consensus ? '>=' : '<'} consensus ${p.consensus}${vetoed && n >= p.consensus ? ', outweighed by local evidence' : ''}`);
       if (byPolicy || byConsensus) {
@@ -186,7 +195,6 @@ export class PolicyEngine {
       trace.push('no public source lists it');
     }
     if (pmask !== 0 && !exempt) trace.push(`provider ${this.providerList(pmask)} covers it (exemption off)`);
-    const score = facts.score;
     if (score > 0) {
       const bar = exempt ? p.providerBar : p.reputationBar;
       const hit = score >= bar;

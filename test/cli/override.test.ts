@@ -18,7 +18,7 @@ function ctx(dbPath: string, user = 'alice') {
 
 const newDb = () => join(mkdtempSync(join(tmpdir(), 'qbl-cli-')), 'state.sqlite');
 
-test('override add, list, expire, rm; the audit log names the OS user', async () => {
+test('override add, list, expire, rm; the audit log names the OS user (cli:<user>)', async () => {
   const dbPath = newDb();
   let c = ctx(dbPath);
   assert.equal(await overrideCommand(['add', 'deny', '192.0.2.0/24', '--reason', 'snowshoe spam', '--expires', '2d'], c.ctx), 0, c.o.err);
@@ -42,10 +42,10 @@ test('override add, list, expire, rm; the audit log names the OS user', async ()
   assert.equal(c.o.out, 'removed override #2: allow *.partner.example (partner; by bob)\n');
   const db = openDb(dbPath);
   assert.deepEqual(readAudit(db).map((e) => [e.action, e.actor, e.target]), [
-    ['override.remove', 'dave', '*.partner.example'],
-    ['override.expiry', 'carol', '192.0.2.0/24'],
-    ['override.add', 'alice', '*.partner.example'],
-    ['override.add', 'alice', '192.0.2.0/24'],
+    ['override.remove', 'cli:dave', '*.partner.example'],
+    ['override.expiry', 'cli:carol', '192.0.2.0/24'],
+    ['override.add', 'cli:alice', '*.partner.example'],
+    ['override.add', 'cli:alice', '192.0.2.0/24'],
   ]);
   db.close();
 });
@@ -77,6 +77,34 @@ test('override errors: usage (exit 2), bad input and conflicts (exit 1) with wha
   assert.match((await run(['list'])).out, /^1\s+allow\s+192\.0\.2\.1 /m);
 });
 
+test('a wide override needs --force (the CLI is the local admin); the limits come from the config; forced is audited', async () => {
+  const dbPath = newDb();
+  const run = async (args: string[], limits?: { v4: number; v6: number }) => {
+    const c = ctx(dbPath);
+    const code = await overrideCommand(args, { ...c.ctx, limits });
+    return { code, ...c.o };
+  };
+  const no = await run(['add', 'deny', '0.0.0.0/0', '--reason', 'oops']);
+  assert.equal(no.code, 1);
+  assert.equal(no.err, 'deny 0.0.0.0/0 covers /0 (all of IPv4), wider than the limit /16 (policy.override_limits.v4): it needs force (CLI --force, API "force": true) by an admin\n');
+  assert.match((await run(['add', 'deny', '*.co.uk', '--reason', 'r'])).err, /every name below the public suffix co\.uk/);
+  assert.equal((await run(['add', 'deny', '10.0.0.0/12', '--reason', 'r'], { v4: 8, v6: 32 })).code, 0, 'within a configured limit of /8');
+  assert.equal((await run(['add', 'deny', '10.0.0.0/7', '--reason', 'r'], { v4: 8, v6: 32 })).code, 1);
+  const yes = await run(['add', 'deny', '0.0.0.0/0', '--reason', 'drill', '--expires', '1h', '--force']);
+  assert.equal(yes.code, 0, yes.err);
+  assert.match((await run(['expire', '2', 'never'])).err, /^extending deny 0\.0\.0\.0\/0 covers/);
+  assert.equal((await run(['expire', '2', 'never', '--force'])).code, 0);
+  const db = openDb(dbPath);
+  const a = readAudit(db);
+  assert.deepEqual(a.map((e) => [e.action, e.actor, e.target, (e.after as { forced?: boolean }).forced ?? false]), [
+    ['override.expiry', 'cli:alice', '0.0.0.0/0', true],
+    ['override.add', 'cli:alice', '0.0.0.0/0', true],
+    ['override.add', 'cli:alice', '10.0.0.0/12', false],
+  ]);
+  assert.equal((a[1]!.after as { width: string }).width, '/0 (all of IPv4)');
+  db.close();
+});
+
 test('token create prints the secret once; list, revoke; only the hash is stored', async () => {
   const dbPath = newDb();
   let c = ctx(dbPath);
@@ -103,6 +131,6 @@ test('token create prints the secret once; list, revoke; only the hash is stored
   assert.equal(new Tokens(db).verify(secret), null);
   c = ctx(dbPath);
   assert.equal(await tokenCommand(['revoke', 'rspamd'], c.ctx), 1);
-  assert.deepEqual(readAudit(db).map((e) => e.action), ['token.revoke', 'token.create']);
+  assert.deepEqual(readAudit(db).map((e) => [e.action, e.actor]), [['token.revoke', 'cli:alice'], ['token.create', 'cli:alice']]);
   db.close();
 });

@@ -9,7 +9,7 @@ import { reportCommand } from '../../cli/report.ts';
 
 const T0 = Date.parse('2025-03-01T12:00:00Z');
 
-test('report stores events and prints the score; a false positive pulls it down and is audited', async () => {
+test('report stores events and prints the score; every report is audited as cli:<user>', async () => {
   const dbPath = join(mkdtempSync(join(tmpdir(), 'qbl-cli-')), 'state.sqlite');
   let t = T0;
   const run = async (args: string[]) => {
@@ -31,7 +31,13 @@ test('report stores events and prints the score; a false positive pulls it down 
   assert.equal(j.event.reporter, 'helpdesk');
   const db = openDb(dbPath);
   const a = readAudit(db);
-  assert.deepEqual(a.map((e) => [e.action, e.actor, e.target]), [['reputation.false-positive', 'postmaster', '192.0.2.1']]);
+  assert.deepEqual(a.map((e) => [e.action, e.actor, e.target]), [
+    ['reputation.false-positive', 'cli:postmaster', '192.0.2.1'],
+    ['reputation.report', 'cli:postmaster', '192.0.2.1'],
+    ['reputation.report', 'cli:postmaster', '192.0.2.1'],
+    ['reputation.report', 'cli:postmaster', '192.0.2.1'],
+  ]);
+  assert.deepEqual(a.map((e) => [(e.before as { score: number }).score, (e.after as { score: number }).score]), [[1.5, -1], [2.5, 1.5], [1, 5], [0, 1]]);
   assert.equal((db.prepare('SELECT count(*) FROM reputation_events').pluck().get() as number), 4);
   db.close();
 

@@ -176,3 +176,45 @@ test('an unusable database path is reported with the path (exit 1)', async () =>
   assert.equal(await sourcesCommand([], r.ctx), 1);
   assert.match(r.o.err, new RegExp(`cannot open the state database ${stateDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
 });
+
+test('sources accept and drop are audited (cli:<user>, source:<name>, the quarantine before); a failed audit write leaves the decision undone', async () => {
+  const { readAudit } = await import('../../sync/local/audit.ts');
+  let f = setup();
+  let r = f.ctx({ user: 'alice' });
+  assert.equal(await sourcesCommand(['accept', 'psbl'], r.ctx), 0, r.o.err);
+  let db = openDb(f.dbPath);
+  let a = readAudit(db);
+  assert.deepEqual(a.map((e) => [e.action, e.actor, e.target, e.at]), [['source.accept', 'cli:alice', 'source:psbl', T0]]);
+  assert.match(JSON.stringify(a[0]!.before), /entries shrank from 41,230 to 3,102/);
+  assert.deepEqual(a[0]!.after, { current: f.current, bytes: 17 });
+  db.close();
+  r = f.ctx({ user: 'alice' });
+  assert.equal(await sourcesCommand(['accept', 'psbl'], r.ctx), 1);
+  db = openDb(f.dbPath);
+  assert.equal(readAudit(db).length, 1, 'a refused accept is not a decision');
+  db.close();
+
+  f = setup();
+  r = f.ctx({ user: 'bob' });
+  assert.equal(await sourcesCommand(['drop', 'psbl'], r.ctx), 0, r.o.err);
+  db = openDb(f.dbPath);
+  a = readAudit(db);
+  assert.deepEqual(a.map((e) => [e.action, e.actor, e.target]), [['source.drop', 'cli:bob', 'source:psbl']]);
+  assert.deepEqual(a[0]!.after, { deleted: f.qfile });
+  db.close();
+
+  // The audit row cannot be written: the quarantine stays recorded, the command says why.
+  f = setup();
+  db = openDb(f.dbPath);
+  db.exec(`CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END`);
+  db.close();
+  r = f.ctx({ user: 'bob' });
+  assert.equal(await sourcesCommand(['drop', 'psbl'], r.ctx), 1);
+  assert.match(r.o.err, /cannot record the drop of 'psbl' in .*: simulated write failure/);
+  db = openDb(f.dbPath);
+  assert.notEqual(new SyncState(db).getSource('psbl')!.quarantine, null, 'not cleared without its audit row');
+  db.close();
+  r = f.ctx({ user: 'bob' });
+  assert.equal(await sourcesCommand(['drop', 'psbl'], r.ctx), 1, 'still failing while the log cannot be written');
+  assert.match(r.o.err, /simulated write failure/);
+});

@@ -314,7 +314,7 @@ describe('incident scenarios (static provider list)', { skip }, () => {
     assert.match(JSON.stringify(e.after), /ticket 4711/);
     const why = await api.explain(ip);
     assert.equal(why.block, false);
-    assert.ok(why.arithmetic.some((l: string) => /- local score 1 = 0 < threshold/.test(l)), why.arithmetic.join('\n'));
+    assert.ok(why.arithmetic.some((l: string) => /- local score 1\.0 = 0\.0 < threshold/.test(l)), why.arithmetic.join('\n'));
     // Another spam IP is unaffected.
     assert.deepEqual((await digOne(dns, qname(SPAMCOP_ONLY[1]!, 'bl'))).a, ['127.0.0.2']);
   });

@@ -9,6 +9,9 @@ import { LocalStore } from '../../sync/local/store.ts';
 import { parseKey } from '../../sync/local/keys.ts';
 import type { Overlay } from '../../sync/local/overlay.ts';
 import { tmpDb } from '../sync/local/helpers.ts';
+import { buildEvidence } from '../../sync/merge/evidence.ts';
+import { MergeView } from '../../sync/merge/evaluate.ts';
+import { explain } from '../../sync/merge/explain.ts';
 
 const CFG = { half_life: 7 * 86400, cap: 10 };
 
@@ -102,7 +105,10 @@ test('POST /reports stores the event and returns it with the score', async () =>
   const fp = await call(f, 'POST', '/api/v1/reports', { token: f.tok.reports, body: { key: '2001:db8::25', kind: 'false-positive', reporter: 'alice' } });
   assert.ok(Math.abs(fp.json.score + 1) < 1e-3);
   const audit = await call(f, 'GET', '/api/v1/audit?target=2001:db8:0::25', { token: f.tok.admin });
-  assert.deepEqual(audit.json.entries.map((e: any) => [e.action, e.actor, e.target]), [['reputation.false-positive', 'token:rspamd', '2001:db8::25']]);
+  assert.deepEqual(audit.json.entries.map((e: any) => [e.action, e.actor, e.target]), [
+    ['reputation.false-positive', 'token:rspamd', '2001:db8::25'],
+    ['reputation.report', 'token:rspamd', '2001:db8::25'],
+  ]);
 });
 
 test('overrides: add (visible when the call returns), list, change expiry, remove, audit', async () => {
@@ -245,4 +251,62 @@ test('explain: mounted only when given; any token may call it', async () => {
 test('startWeb reports a port in use', async () => {
   const f = await setup();
   await assert.rejects(startWeb({ app: createApp({ store: f.store }), listen: { address: '127.0.0.1', port: f.server.port } }), /cannot listen on 127\.0\.0\.1:\d+ for the web API: .*EADDRINUSE/);
+});
+
+test('a wide override: an overrides token gets 403 naming the limit, with or without force; an admin token with force stores it, audited as forced', async () => {
+  const f = await setup();
+  const body = { action: 'deny', key: '0.0.0.0/0', reason: 'whole Internet' };
+  const r1 = await call(f, 'POST', '/api/v1/overrides', { token: f.tok.overrides, body });
+  assert.equal(r1.status, 403);
+  assert.equal(r1.json.field, 'force');
+  assert.equal(r1.json.error, `deny 0.0.0.0/0 covers /0 (all of IPv4), wider than the limit /16 (policy.override_limits.v4): it needs force (CLI --force, API "force": true) by an admin; token 'helpdesk' has scope 'overrides'`);
+  const r2 = await call(f, 'POST', '/api/v1/overrides', { token: f.tok.overrides, body: { ...body, force: true } });
+  assert.equal(r2.status, 403);
+  assert.match(r2.json.error, /force needs the admin scope; token 'helpdesk' has scope 'overrides'$/);
+  const r3 = await call(f, 'POST', '/api/v1/overrides', { token: f.tok.admin, body });
+  assert.equal(r3.status, 403, 'an admin must still say force');
+  assert.match(r3.json.error, /it needs force .* by an admin$/);
+  const pub = await call(f, 'POST', '/api/v1/overrides', { token: f.tok.overrides, body: { action: 'allow', key: '*.com', reason: 'x' } });
+  assert.equal(pub.status, 403);
+  assert.match(pub.json.error, /^allow \*\.com covers every name below the public suffix com/);
+  assert.equal(f.store.overlay.lookup4(0xcb007109).override, undefined, 'nothing reached the overlay');
+  assert.deepEqual((await call(f, 'GET', '/api/v1/audit', { token: f.tok.admin })).json.entries.filter((e: any) => !e.action.startsWith('token.')), [], 'refusals change nothing');
+
+  const ok = await call(f, 'POST', '/api/v1/overrides', { token: f.tok.admin, body: { ...body, force: true, expires: '1h' } });
+  assert.equal(ok.status, 201);
+  const id = ok.json.override.id;
+  assert.equal(f.store.overlay.lookup4(0xcb007109).override?.id, id, '203.0.113.9 is denied');
+  // an overrides token may shorten or remove it, not make it last longer
+  const longer = await call(f, 'PATCH', `/api/v1/overrides/${id}`, { token: f.tok.overrides, body: { expires: null } });
+  assert.equal(longer.status, 403);
+  assert.match(longer.json.error, /^extending deny 0\.0\.0\.0\/0/);
+  assert.equal((await call(f, 'PATCH', `/api/v1/overrides/${id}`, { token: f.tok.overrides, body: { expires: '10m' } })).status, 200);
+  const audit = (await call(f, 'GET', '/api/v1/audit?target=0.0.0.0/0', { token: f.tok.admin })).json.entries;
+  assert.deepEqual(audit.map((e: any) => [e.action, e.actor, e.after.forced ?? false, e.after.width ?? null]), [
+    ['override.expiry', 'token:helpdesk', false, null],
+    ['override.add', 'token:root', true, '/0 (all of IPv4)'],
+  ]);
+  assert.equal((await call(f, 'DELETE', `/api/v1/overrides/${id}`, { token: f.tok.overrides })).status, 200);
+});
+
+test('explain with the real explain function: a bad key is a 400 naming the key, not a 500', async () => {
+  const { db } = tmpDb();
+  const store = new LocalStore(db, { reputation: CFG });
+  const view = new MergeView(buildEvidence({ sources: [], providers: [], serial: 1 }), { threshold: 1, consensus: 2, providerExempt: true, providerBar: 5, reputationBar: 3, protectedDomains: [], weights: [] }, store.overlay);
+  const errors: unknown[] = [];
+  const admin = store.tokens.create('root', 'admin', 'test').token;
+  const server = await startWeb({
+    app: createApp({ store, explain: (key) => explain(key, { view, txt: { base: 'dnsbl.internal', lookupUrl: null } }), onError: (e) => errors.push(e) }),
+    listen: { address: '127.0.0.1', port: 0 },
+  });
+  servers.push(server);
+  const f = { base: `http://127.0.0.1:${server.port}` } as Fixture;
+  for (const bad of ['not..a..key', '192.0.2.0%2F24', '1%3A2%3A3', 'a%20b']) {
+    const r = await call(f, 'GET', `/api/v1/explain/${bad}`, { token: admin });
+    assert.equal(r.status, 400, `${bad}: ${JSON.stringify(r.json)}`);
+    assert.equal(r.json.field, 'key');
+    assert.match(r.json.error, /^key "/);
+  }
+  assert.equal((await call(f, 'GET', '/api/v1/explain/192.0.2.1', { token: admin })).status, 200);
+  assert.deepEqual(errors, [], 'no 500 was logged');
 });

@@ -17,8 +17,8 @@ export function auditRoutes(store: LocalStore): Hono<Env> {
   const app = new Hono<Env>();
   app.get('/', requireScope('admin'), (c) => {
     const t = c.req.query('target');
-    // A key in any spelling finds its rows; `token:NAME` targets pass as they are.
-    const target = t === undefined ? undefined : t.startsWith('token:') ? t : parseKey(t, { cidr: true, wildcard: true }, 'target').key;
+    // A key in any spelling finds its rows; `token:NAME` and `source:NAME` targets pass as they are.
+    const target = t === undefined ? undefined : /^(token|source):/.test(t) ? t : parseKey(t, { cidr: true, wildcard: true }, 'target').key;
     const entries = readAudit(store.db, {
       target,
       before: intQuery(c.req.query('before'), 'before', Number.MAX_SAFE_INTEGER),

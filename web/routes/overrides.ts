@@ -1,10 +1,12 @@
 // /api/v1/overrides: list, show, add (201 once the DNS overlay has the change), change the
-// expiry, remove.
+// expiry, remove. A key wider than policy.override_limits (or a public suffix) needs
+// `"force": true` and an admin token: 403 naming the limit otherwise.
 
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { OverrideConflict } from '../../sync/local/overrides.ts';
+import { OverrideConflict, OverrideGuard, type GuardOptions } from '../../sync/local/overrides.ts';
 import type { LocalStore } from '../../sync/local/store.ts';
+import { allows, type Scope } from '../../sync/local/tokens.ts';
 import { actorOf, requireScope } from '../auth.ts';
 import { ApiError, idParam, jsonBody, type Env } from '../http.ts';
 
@@ -18,15 +20,27 @@ const addBody = z.strictObject({
   expires,
   /** Replace an active override of the same key (else 409). */
   replace: z.boolean().optional(),
+  /** Store a key wider than the limits (admin tokens only). */
+  force: z.boolean().optional(),
 });
 
-const patchBody = z.strictObject({ expires: z.union([z.string(), z.number(), z.null()]) });
+const patchBody = z.strictObject({ expires: z.union([z.string(), z.number(), z.null()]), force: z.boolean().optional() });
 
-function conflict<T>(f: () => T): T {
+type Ctx = { get(k: 'token'): { name: string; scope: Scope } };
+
+function guardOf(c: Ctx, force: boolean | undefined): GuardOptions {
+  return { force: force === true, admin: allows(c.get('token').scope, 'admin') };
+}
+
+function conflict<T>(c: Ctx, f: () => T): T {
   try {
     return f();
   } catch (e) {
     if (e instanceof OverrideConflict) throw new ApiError(e.status, e.message);
+    if (e instanceof OverrideGuard) {
+      const t = c.get('token');
+      throw new ApiError(403, e.needs === 'admin' || t.scope !== 'admin' ? `${e.message}; token '${t.name}' has scope '${t.scope}'` : e.message, 'force');
+    }
     throw e;
   }
 }
@@ -48,9 +62,9 @@ export function overrideRoutes(store: LocalStore): Hono<Env> {
 
   app.post('/', async (c) => {
     const b = await jsonBody(c, addBody);
-    const o = conflict(() => store.addOverride(
+    const o = conflict(c, () => store.addOverride(
       { action: b.action, key: b.key, reason: b.reason, author: b.author ?? c.get('token').name, expires: b.expires },
-      { actor: actorOf(c), replace: b.replace === true },
+      { actor: actorOf(c), replace: b.replace === true, ...guardOf(c, b.force) },
     ));
     return c.json({ override: o }, 201, { Location: `/api/v1/overrides/${o.id}` });
   });
@@ -58,12 +72,12 @@ export function overrideRoutes(store: LocalStore): Hono<Env> {
   app.patch('/:id', async (c) => {
     const id = idParam(c);
     const b = await jsonBody(c, patchBody);
-    return c.json({ override: conflict(() => store.setOverrideExpiry(id, b.expires, actorOf(c))) });
+    return c.json({ override: conflict(c, () => store.setOverrideExpiry(id, b.expires, actorOf(c), guardOf(c, b.force))) });
   });
 
   app.delete('/:id', (c) => {
     const id = idParam(c);
-    return c.json({ removed: conflict(() => store.removeOverride(id, actorOf(c))) });
+    return c.json({ removed: conflict(c, () => store.removeOverride(id, actorOf(c))) });
   });
   return app;
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { openDb } from '../../../core/db.ts';
 import { readAudit } from '../../../sync/local/audit.ts';
 import { InputError } from '../../../sync/local/keys.ts';
-import { OverrideConflict, Overrides, parseExpires } from '../../../sync/local/overrides.ts';
+import { OverrideConflict, OverrideGuard, Overrides, parseExpires } from '../../../sync/local/overrides.ts';
 import { Clock, DAY, HOUR, T0, tmpDb } from './helpers.ts';
 
 test('add, list, remove; each change has its audit row with before and after', () => {
@@ -106,4 +106,59 @@ test('expiry forms', () => {
   assert.equal(parseExpires('2025-03-01T14:00+01:00', T0), T0 + HOUR);
   assert.throws(() => parseExpires('2025-03-01T13:00+01:00', T0), /2025-03-01T12:00:00.000Z is not in the future/);
   assert.throws(() => parseExpires('2025-02-30', T0), /"2025-02-30" is not a valid date/);
+});
+
+test('a key wider than the limits needs force by an admin; refused changes leave nothing behind; forced ones are audited as such', () => {
+  const { db } = tmpDb();
+  const clock = new Clock();
+  const o = new Overrides(db, clock.now);
+  const refused = (f: () => unknown, needs: 'force' | 'admin', text: RegExp) =>
+    assert.throws(f, (e: unknown) => e instanceof OverrideGuard && e.status === 403 && e.needs === needs && text.test(e.message));
+  const deny = (key: string) => ({ action: 'deny', key, reason: 'r', author: 'a' });
+  refused(() => o.add(deny('0.0.0.0/0'), { actor: 'token:helpdesk' }), 'force',
+    /^deny 0\.0\.0\.0\/0 covers \/0 \(all of IPv4\), wider than the limit \/16 \(policy\.override_limits\.v4\): it needs force/);
+  refused(() => o.add(deny('0.0.0.0/0'), { force: true }), 'admin', /force needs the admin scope/);
+  refused(() => o.add(deny('*.com'), { admin: true }), 'force', /every name below the public suffix com/);
+  refused(() => o.add({ ...deny('2001:db8::/31'), action: 'allow' }, { admin: true }), 'force', /^allow 2001:db8::\/31 .*\/32 \(policy\.override_limits\.v6\)/);
+  assert.deepEqual(o.list({ expired: true }), [], 'nothing stored');
+  assert.deepEqual(readAudit(db), [], 'nothing audited');
+
+  // Within the limits, force changes nothing and nothing is marked forced.
+  const n = o.add(deny('10.1.0.0/16'), { actor: 'token:helpdesk' });
+  assert.equal((readAudit(db)[0]!.after as { forced?: boolean }).forced, undefined);
+
+  const w = o.add(deny('0.0.0.0/0'), { actor: 'token:root', force: true, admin: true });
+  assert.equal(w.key, '0.0.0.0/0');
+  const a = readAudit(db)[0]!;
+  assert.deepEqual([a.action, a.actor, a.target], ['override.add', 'token:root', '0.0.0.0/0']);
+  assert.deepEqual(a.after, { ...w, forced: true, width: '/0 (all of IPv4)', limit: '/16 (policy.override_limits.v4)' });
+  // replacing a wide key is a new decision: guarded again
+  refused(() => o.add({ ...deny('0.0.0.0/0'), expires: '1h' }, { replace: true, admin: true }), 'force', /wider than the limit/);
+  const x = o.add({ ...deny('0.0.0.0/0'), expires: '1h' }, { replace: true, force: true, admin: true });
+  assert.equal((readAudit(db)[0]!.after as { forced: boolean }).forced, true);
+  // living longer is guarded, ending sooner is not
+  refused(() => o.setExpiry(x.id, 'never', 'token:helpdesk'), 'force', /^extending deny 0\.0\.0\.0\/0 covers/);
+  refused(() => o.setExpiry(x.id, '2h', 'token:helpdesk', { force: true }), 'admin', /admin scope/);
+  assert.equal(o.setExpiry(x.id, '30m', 'token:helpdesk').expires, T0 + 30 * 60_000);
+  assert.equal(o.setExpiry(n.id, 'never', 'token:helpdesk').expires, null, 'a narrow key is not guarded');
+  const forever = o.setExpiry(x.id, 'never', 'token:root', { force: true, admin: true });
+  assert.equal(forever.expires, null);
+  assert.deepEqual(readAudit(db)[0]!.after, { ...forever, forced: true, width: '/0 (all of IPv4)', limit: '/16 (policy.override_limits.v4)' });
+  // removing is always allowed
+  assert.equal(o.remove(x.id, 'token:helpdesk').key, '0.0.0.0/0');
+
+  // The limits come from the config.
+  const loose = new Overrides(db, clock.now, { v4: 8, v6: 24 });
+  assert.equal(loose.add(deny('10.0.0.0/8')).key, '10.0.0.0/8');
+  refused(() => loose.add(deny('10.0.0.0/7')), 'force', /\/8 \(policy\.override_limits\.v4\)/);
+  assert.equal(new Overrides(db, clock.now, { v4: 0, v6: 0 }).add(deny('::/0')).key, '::/0', '0 = no limit');
+  refused(() => loose.add(deny('co.uk')), 'force', /the public suffix co\.uk/);
+});
+
+test('a forced override whose audit row cannot be written is not stored', () => {
+  const { db } = tmpDb();
+  const o = new Overrides(db, new Clock().now);
+  db.exec(`CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END`);
+  assert.throws(() => o.add({ action: 'deny', key: '0.0.0.0/0', reason: 'r', author: 'a' }, { force: true, admin: true }), /simulated write failure/);
+  assert.deepEqual(o.list({ expired: true }), []);
 });

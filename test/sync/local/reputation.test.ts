@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readAudit } from '../../../sync/local/audit.ts';
+import { LocalStore } from '../../../sync/local/store.ts';
 import { InputError } from '../../../sync/local/keys.ts';
 import { Reputation } from '../../../sync/local/reputation.ts';
 import { Clock, DAY, HOUR, T0, tmpDb } from './helpers.ts';
@@ -59,7 +60,7 @@ test('the score is capped both ways and decays from the last event', () => {
   assert.equal(rep.score('good.example'), -10);
 });
 
-test('a false positive cancels positive evidence, counts as ham, and is audited', () => {
+test('a false positive cancels positive evidence, counts as ham; every report is audited', () => {
   const { rep, clock, db } = setup();
   for (let i = 0; i < 8; i++) rep.report({ key: '198.51.100.7', kind: 'trap', reporter: 'trap' });
   assert.equal(rep.score('198.51.100.7'), 10);
@@ -67,7 +68,8 @@ test('a false positive cancels positive evidence, counts as ham, and is audited'
   const r = rep.report({ key: '198.51.100.7', kind: 'false-positive', reporter: 'helpdesk', note: 'invoice mail from a customer' }, 'token:console');
   assert.equal(r.score, -1);
   const a = readAudit(db, { target: '198.51.100.7' });
-  assert.equal(a.length, 1);
+  assert.equal(a.length, 9);
+  assert.deepEqual(a.slice(1).map((e) => [e.action, e.actor]), new Array(8).fill(['reputation.report', 'trap']));
   assert.equal(a[0]!.action, 'reputation.false-positive');
   assert.equal(a[0]!.actor, 'token:console');
   close((a[0]!.before as { score: number }).score, 10 * 0.5 ** (1 / (7 * 24)));
@@ -75,7 +77,7 @@ test('a false positive cancels positive evidence, counts as ham, and is audited'
   assert.equal((a[0]!.after as { event: { note: string } }).event.note, 'invoice mail from a customer');
   clock.advance(HOUR);
   assert.ok(rep.report({ key: '198.51.100.7', kind: 'spam', reporter: 'x' }).score > -0.01, 'new evidence counts again');
-  assert.equal(readAudit(db).length, 1, 'only false positives are audited');
+  assert.deepEqual(readAudit(db).map((e) => e.action).slice(0, 2), ['reputation.report', 'reputation.false-positive']);
 });
 
 test('a late event (reported with an earlier time) replays the history in order', () => {
@@ -117,4 +119,20 @@ test('reports are validated', () => {
   bad({ at: T0 + HOUR }, 'at', /future/);
   bad({ at: 'yesterday' }, 'at', /ISO 8601/);
   assert.equal((db.prepare('SELECT count(*) FROM reputation_events').pluck().get() as number), 0);
+});
+
+test('a report whose audit row cannot be written is not stored: event, score and overlay stay as they were', () => {
+  const { db, clock } = setup();
+  const swaps: unknown[] = [];
+  const store = new LocalStore(db, { reputation: CFG, now: clock.now, onChange: (o) => swaps.push(o) });
+  store.report({ key: '192.0.2.9', kind: 'spam', reporter: 'mx1' });
+  db.exec(`CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END`);
+  assert.throws(() => store.report({ key: '192.0.2.9', kind: 'spam', reporter: 'mx1' }), /simulated write failure/);
+  assert.equal(store.reputation.events('192.0.2.9').length, 1);
+  assert.equal(store.reputation.state('192.0.2.9')!.score, 1);
+  assert.equal(store.overlay.lookupKey('192.0.2.9').score, 1);
+  assert.equal(swaps.length, 1, 'no new overlay was published');
+  db.exec('DROP TRIGGER no_audit');
+  assert.ok(store.report({ key: '192.0.2.9', kind: 'spam', reporter: 'mx1' }).score > 1.99, 'works again once the log can be written');
+  store.close();
 });

@@ -7,6 +7,9 @@ import { formatIp6 } from '../../../core/ip6.ts';
 import { buildEvidence } from '../../../sync/merge/evidence.ts';
 import { MergeView } from '../../../sync/merge/evaluate.ts';
 import { explain, formatExplanation, type ExplainContext, type ExplainSource } from '../../../sync/merge/explain.ts';
+import { InputError } from '../../../sync/local/keys.ts';
+import { LocalStore } from '../../../sync/local/store.ts';
+import { Clock, tmpDb } from '../local/helpers.ts';
 import type { EvidenceInputs, LocalFacts } from '../../../sync/merge/types.ts';
 import { finishResult } from '../../../sync/providers/types.ts';
 import { MapOverlay, POLICY, ask, deny, allow, score, set4, set6, rng } from './helpers.ts';
@@ -74,7 +77,16 @@ test('explain shows each source entry with its age, the provider range with prov
   assert.equal(g.block, false);
   assert.equal(g.protectedBy, 'google.com');
   assert.equal(explain('127.0.0.2', ctx).test, true);
-  assert.throws(() => explain('not a key!', ctx), /not an address or a domain name/);
+  // Bad keys are InputErrors on field `key` saying what is wrong; the rules are the override keys'.
+  const bad = (k: string, why: RegExp) => assert.throws(() => explain(k, ctx), (e: unknown) => e instanceof InputError && e.field === 'key' && why.test(e.message));
+  bad('not a key!', /^key "not a key!" contains blanks/);
+  bad('192.0.2.0/24', /a single address is expected here, not a CIDR/);
+  bad('1:2:3', /not a valid IPv6 address/);
+  bad('1.2.3.256', /256 is not an octet/);
+  bad('01.2.3.4', /leading zeros/);
+  bad('a..b', /empty label/);
+  bad('', /key is empty/);
+  assert.equal(explain('BÜCHER.de.', ctx).key, 'xn--bcher-kva.de', 'IDNs as punycode, like override keys');
 });
 
 test('explain equals the DNS answer over 12k random keys (listed, unlisted, providers, overrides, reputation, test points)', () => {
@@ -143,4 +155,36 @@ test('explain equals the DNS answer over 12k random keys (listed, unlisted, prov
   }
   // the sample really mixes the cases
   for (const [k, n] of Object.entries(seen)) assert.ok(n >= 100, `${k}: ${n}`);
+});
+
+test('three spam reports of weight 1 reach a bar of 3: the DNS answer and explain agree, scores rounded to 2 decimals', () => {
+  const clock = new Clock(NOW);
+  const store = new LocalStore(tmpDb().db, { reputation: { half_life: 7 * 86400, cap: 10 }, now: clock.now });
+  for (let i = 0; i < 3; i++) {
+    if (i) clock.advance(10_000); // reports 10 s apart: decay leaves 2.9999...
+    store.report({ key: '192.0.2.77', kind: 'spam', reporter: 'mx1' });
+  }
+  clock.advance(1000);
+  const raw = store.overlay.lookupKey('192.0.2.77').score;
+  assert.ok(raw < 3 && raw > 2.999, `the raw score ${raw} is a hair under 3`);
+  const evidence = buildEvidence({ sources: [{ name: 'spamcop', weight: 1, v4: set4(['198.51.100.1']), v6: emptyRangeSet6(), domains: [] }], providers: [], serial: 7 });
+  const view = new MergeView(evidence, POLICY, store.overlay);
+  const { bl } = mergedDatasets(view, { ...TXT, ttl: 60 });
+  const ctx: ExplainContext = { view, txt: TXT, now: clock.t };
+  const m = explain('192.0.2.77', ctx);
+  assert.equal(m.block, true);
+  assert.deepEqual(m.answer.a, ['127.0.0.4']);
+  assert.deepEqual(ask(bl, '192.0.2.77').a, ['127.0.0.4'], 'the DNS answer lists it too');
+  assert.equal(m.reputation.score, 3);
+  assert.ok(m.arithmetic.includes('local score 3.0 >= bar 3.0'), m.arithmetic.join('\n'));
+  assert.match(formatExplanation(m), /reputation score 3\.00\n/);
+
+  // A day later the decayed sum is 2.72: below the bar, in DNS and in explain alike.
+  clock.advance(86400_000);
+  const later = explain('192.0.2.77', { ...ctx, now: clock.t });
+  assert.equal(later.block, false);
+  assert.equal(ask(bl, '192.0.2.77').found, false);
+  assert.equal(later.reputation.score, 2.72);
+  assert.ok(later.arithmetic.includes('local score 2.72 < bar 3.0'), later.arithmetic.join('\n'));
+  store.close();
 });

@@ -13,6 +13,7 @@ import type { ProviderContext, ProviderFeedResult } from './types.ts';
 export { providerSchema, providersSchema, DEFAULT_PROVIDERS, type ProviderConfig, type ProviderConfigInput } from './schema.ts';
 export { providerGuard, type ProviderGuardOptions } from './guard.ts';
 export { saveLastGood, loadLastGood } from './store.ts';
+export { loadBaselines, baselineFor, baselineResult, BASELINE_DIR, type Baseline, type BaselineInfo } from './baseline.ts';
 export { m365ClientId } from './m365.ts';
 export { expandSpf, type SpfExpansion } from './spf.ts';
 export { DnsClient, DnsError, systemResolver } from './dns.ts';
@@ -55,7 +56,8 @@ export async function refreshProvider(cfg: ProviderConfig, ctx: ProviderContext)
     return { current: prev, status: 'failed', reasons: [(e as Error).message] };
   }
   if (next.notModified) return { current: prev, status: 'unchanged', reasons: [] };
-  const reasons = providerGuard(prev, next);
+  // Against the shipped baseline only covered addresses count (see ProviderGuardOptions).
+  const reasons = providerGuard(prev, next, prev?.baseline ? { countRanges: false } : {});
   if (reasons.length > 0) return { current: prev, status: 'rejected', reasons, refused: next };
   saveLastGood(ctx.stateDir, next);
   return { current: next, status: 'updated', reasons: [] };

@@ -140,7 +140,10 @@ export class ProviderFeeds {
   /** One check of a feed: fetch, guard, store, record; a failure keeps the ranges in use. */
   check(f: Feed, remerge = true): Promise<void> {
     if (f.running) return f.running;
-    f.running = this.doCheck(f, remerge).finally(() => (f.running = undefined));
+    // A background job: whatever goes wrong is logged, never an unhandled rejection.
+    f.running = this.doCheck(f, remerge)
+      .catch((e: unknown) => this.opts.log.error({ provider: f.cfg.provider, feed: f.cfg.feed, err: (e as Error).message }, 'provider feed check failed unexpectedly'))
+      .finally(() => (f.running = undefined));
     return f.running;
   }
 
@@ -156,6 +159,7 @@ export class ProviderFeeds {
     const before = f.result;
     const changed = out.status === 'updated' && (JSON.stringify(before?.ranges.map((r) => r.cidr)) !== JSON.stringify(out.current?.ranges.map((r) => r.cidr)) || !!before?.baseline);
     if (out.status === 'updated') f.result = out.current;
+    if ('saveError' in out && out.saveError) log.warn({ ...ctx, err: out.saveError }, 'provider feed updated but its last good copy could not be written: a restart falls back to the older copy');
     f.status = nextStatus(f.status, out.status, out.reasons, this.now());
     this.record(f);
     if (out.status === 'failed' || out.status === 'rejected') {

@@ -44,6 +44,8 @@ export interface RefreshOutcome {
   reasons: string[];
   /** the refused result, for display */
   refused?: ProviderFeedResult;
+  /** 'updated' but the last good copy could not be written (it is used, not kept) */
+  saveError?: string;
 }
 
 /** Fetch, guard, store: a failing or shrinking feed leaves the last good copy in place. */
@@ -59,6 +61,11 @@ export async function refreshProvider(cfg: ProviderConfig, ctx: ProviderContext)
   // Against the shipped baseline only covered addresses count (see ProviderGuardOptions).
   const reasons = providerGuard(prev, next, prev?.baseline ? { countRanges: false } : {});
   if (reasons.length > 0) return { current: prev, status: 'rejected', reasons, refused: next };
-  saveLastGood(ctx.stateDir, next);
+  // A full or read-only state dir must not throw good ranges away: use them, say they are not kept.
+  try {
+    saveLastGood(ctx.stateDir, next);
+  } catch (e) {
+    return { current: next, status: 'updated', reasons: [], saveError: (e as Error).message };
+  }
   return { current: next, status: 'updated', reasons: [] };
 }

@@ -201,7 +201,7 @@ test('sync disabled: no fetch, the baselines serve, stale logged at start; a fee
   assert.ok(recs.some((r) => r.level === 'error' && r.obj.feed === 'm365-china' && /sync\.enabled is false/.test(r.msg)));
 });
 
-test('a state dir where the check record cannot be written: one warning, the feed still works', async () => {
+test('a state dir where nothing can be written: the fetched ranges are used anyway, one warning each', async () => {
   const srv = await m365();
   srv.mode = 'up';
   const dir = tmpDir('qbl-feeds-');
@@ -210,9 +210,15 @@ test('a state dir where the check record cannot be written: one warning, the fee
   const { mkdirSync, writeFileSync } = await import('node:fs');
   mkdirSync(join(dir, 'providers'), { recursive: true });
   writeFileSync(join(dir, 'providers', 'status'), 'not a directory');
-  const f = feeds([m365Cfg(srv.port)], dir, log);
+  writeFileSync(join(dir, 'providers', 'last-good'), 'not a directory');
+  let changes = 0;
+  const f = feeds([m365Cfg(srv.port)], dir, log, { onChange: () => changes++ });
   await f.check(f.list[0]!);
   await f.check(f.list[0]!);
-  assert.equal(f.list[0]!.result?.version, '2024063000', 'the fetch itself succeeded');
+  assert.equal(f.list[0]!.result?.version, '2024063000', 'the fetched ranges replace the baseline in memory');
+  assert.equal(f.list[0]!.result?.baseline, undefined);
+  assert.equal(changes, 1);
   assert.equal(recs.filter((r) => r.level === 'warn' && /cannot record the provider feed state/.test(r.msg)).length, 1);
+  assert.ok(recs.some((r) => r.level === 'warn' && /last good copy could not be written/.test(r.msg)));
+  assert.ok(!recs.some((r) => r.level === 'error'), JSON.stringify(recs.filter((r) => r.level === 'error')));
 });

@@ -222,3 +222,29 @@ test('a state dir where nothing can be written: the fetched ranges are used anyw
   assert.ok(recs.some((r) => r.level === 'warn' && /last good copy could not be written/.test(r.msg)));
   assert.ok(!recs.some((r) => r.level === 'error'), JSON.stringify(recs.filter((r) => r.level === 'error')));
 });
+
+test('a truncated last good copy and check record (a crash mid-write without rename): back to the baseline, no crash', async () => {
+  const srv = await m365();
+  srv.mode = 'up';
+  const dir = tmpDir('qbl-feeds-');
+  const cfg = m365Cfg(srv.port);
+  const a = feeds([cfg], dir, logger().log);
+  await a.check(a.list[0]!);
+  a.stop();
+  const { writeFileSync } = await import('node:fs');
+  for (const kind of ['last-good', 'status'] as const) {
+    const file = feedFile(dir, kind, 'microsoft365', 'm365-worldwide');
+    writeFileSync(file, readFileSync(file, 'utf8').slice(0, 40));
+  }
+  srv.mode = 'down';
+  const { log } = logger();
+  const b = feeds([cfg], dir, log);
+  assert.ok(b.list[0]!.result?.baseline, 'an unreadable last good copy falls back to the baseline, never to nothing');
+  const [s] = readFeedStates([cfg], dir, loadBaselines(), Date.now());
+  assert.deepEqual([s!.origin, s!.lastAttempt, s!.ranges], ['baseline', null, 6]);
+  // the next good fetch writes both again
+  srv.mode = 'up';
+  await b.check(b.list[0]!);
+  const [t] = readFeedStates([cfg], dir, loadBaselines(), Date.now());
+  assert.deepEqual([t!.origin, t!.lastStatus], ['fetched', 'updated']);
+});

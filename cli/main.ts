@@ -20,6 +20,7 @@ import { reportCommand } from './report.ts';
 import { tokenCommand } from './token.ts';
 import { explainCommand, recentEvents } from './explain.ts';
 import { sourcesCommand } from './sources.ts';
+import { providersCommand } from './providers.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
 import type { LoadSettings, ZoneSpec } from '../core/zones/spec.ts';
 
@@ -38,6 +39,9 @@ Commands:
   sources [--config FILE] [--json]
                                sync state of every source
   sources accept|drop NAME     promote or delete a quarantined update
+  providers [--config FILE] [--json]
+                               provider range feeds: origin (fetched, baseline, static),
+                               ranges, age, last check and error, stale (older than max_age)
   explain KEY [--json]         why an IP or domain is, or is not, in bl/wl/dbl
   override add allow|deny KEY --reason R [--expires 2d|ISO] [--author A] [--force]
   override list [--json] | rm ID | expire ID 2d|ISO|never
@@ -128,7 +132,7 @@ async function serve(args: string[]): Promise<void> {
   local.watch(1000);
   merge.events = (key) => recentEvents(local, key);
   if (c.web.enabled) {
-    const app = createApp({ store: local, explain: (key) => merge!.explain(key), onError: (e) => log.error({ err: (e as Error).message }, 'API error') });
+    const app = createApp({ store: local, explain: (key) => merge!.explain(key), providers: () => merge!.providerStates(), onError: (e) => log.error({ err: (e as Error).message }, 'API error') });
     // DNS matters more than the API: a busy port is logged, DNS keeps answering.
     await startWeb({ app, listen: c.web.listen }).then(
       () => log.info({ listen: c.web.listen }, 'REST API listening'),
@@ -172,6 +176,12 @@ async function sources(args: string[]): Promise<number> {
   const cfg = loadConfig(values.config);
   const stateDir = configPath(cfg, cfg.config.state_dir);
   return sourcesCommand([...positionals, ...(values.json ? ['--json'] : [])], { dbPath: dbPath(stateDir), stateDir, sources: cfg.config.sources });
+}
+
+function providers(args: string[]): number {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } } });
+  const cfg = loadConfig(values.config);
+  return providersCommand(values.json ? ['--json'] : [], { stateDir: configPath(cfg, cfg.config.state_dir), providers: withResolvedPaths(cfg).providers });
 }
 
 function checkConfig(args: string[]): void {
@@ -251,6 +261,7 @@ async function main(argv: string[]): Promise<void> {
       case 'rbldnsd': return await rbldnsd(rest);
       case 'sync': process.exitCode = await sync(rest); return;
       case 'sources': process.exitCode = await sources(rest); return;
+      case 'providers': process.exitCode = providers(rest); return;
       case 'override': case 'report': case 'token': case 'explain': process.exitCode = await local(cmd, rest); return;
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(HELP + '\n');

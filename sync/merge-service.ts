@@ -16,8 +16,8 @@ import { MergeView } from './merge/evaluate.ts';
 import { explain, type ExplainContext, type ExplainProvider, type ExplainSource, type Explanation, type ReputationEvent, type KeyKind } from './merge/explain.ts';
 import { weightsFor, type Policy } from './merge/policy.ts';
 import type { EvidenceProvider, EvidenceSource, OverlayView } from './merge/types.ts';
-import { loadLastGood, refreshProvider, type ProviderConfig } from './providers/index.ts';
-import type { ProviderFeedResult } from './providers/types.ts';
+import { ProviderFeeds } from './providers/feeds.ts';
+import type { FeedState } from './providers/status.ts';
 import type { SyncState } from './state.ts';
 
 /** coverage() of an rbldnsd dataset walks all its entries (about 1 s for 10M) on this thread:
@@ -27,9 +27,6 @@ function coverageOf(d: Dataset): ReturnType<NonNullable<Dataset['coverage']>> | 
   if (!coverageMemo.has(d)) coverageMemo.set(d, d.coverage?.());
   return coverageMemo.get(d);
 }
-
-/** How long the first merge waits for provider feeds that were never fetched. */
-const FIRST_FETCH_WAIT_MS = 20_000;
 
 export function policyOf(c: Config, sourceNames: string[]): Policy {
   const byName = Object.fromEntries(c.sources.map((s) => [s.name, s.weight]));
@@ -61,7 +58,7 @@ export interface MergeServiceOptions {
 export class MergeService {
   readonly view: MergeView;
   private readonly zones: LoadedZone[];
-  private providers: { cfg: ProviderConfig; result: ProviderFeedResult | null }[];
+  private readonly feeds: ProviderFeeds;
   private explainSources: ExplainSource[] = [];
   private explainProviders: ExplainProvider[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -71,7 +68,6 @@ export class MergeService {
   private merged = false;
   /** What the last successful merge was built from (see inputsKey). */
   private lastInputs: readonly unknown[] | null = null;
-  private readonly intervals: NodeJS.Timeout[] = [];
   /** Recent reputation events of a key, for explain (set by the owner of the local store). */
   events?: (key: string, kind: KeyKind) => ReputationEvent[];
 
@@ -83,9 +79,13 @@ export class MergeService {
     const soa = { ...opts.soa, serial: opts.soa.serial || Math.floor(Date.now() / 1000) };
     const ds = mergedDatasets(this.view, { base: c.base, lookupUrl: c.policy.lookup_url, ttl: c.policy.ttl, meta: { soa, ns: opts.ns } });
     this.zones = (['bl', 'wl', 'dbl'] as MergedKind[]).map((k) => ({ name: `${k}.${c.base}`, datasets: [ds[k] as Dataset], newestMtime: 0, failed: false }));
-    this.providers = c.providers
-      .filter((p) => p.enabled && p.exempt)
-      .map((cfg) => ({ cfg, result: loadLastGood(opts.stateDir, cfg.provider, cfg.feed) }));
+    // Provider feeds: last good copy, else the shipped baseline (sync/providers/feeds.ts).
+    this.feeds = new ProviderFeeds(c.providers, { stateDir: opts.stateDir, log: opts.log, onChange: () => this.schedule() });
+  }
+
+  /** Provider feed state for `GET /api/v1/providers`. */
+  providerStates(): FeedState[] {
+    return this.feeds.states();
   }
 
   /** The zone names this service answers. */
@@ -101,48 +101,15 @@ export class MergeService {
   async start(): Promise<void> {
     this.opts.store.setExtraZones(this.zones);
     // sync.enabled: false stops every upstream fetch, provider feeds included (last good kept).
-    if (!this.opts.config.sync.enabled) return this.rebuild();
-    // A feed never fetched is fetched before the first merge (bounded), so a fresh install does
-    // not list a provider's senders on public sources' word while it waits; until then bl/wl/dbl
-    // hold only the test points.
-    const missing = this.providers.filter((p) => !p.result && p.cfg.type !== 'static');
-    const first = Promise.all(missing.map((p) => this.refresh(p, false)));
-    await Promise.race([first, new Promise((r) => setTimeout(r, FIRST_FETCH_WAIT_MS).unref())]);
-    this.scheduleProviders();
+    // Feeds with a last good copy or a shipped baseline never hold the first merge back; one with
+    // neither is waited for (bounded) and then merged without, loudly.
+    await this.feeds.start(this.opts.config.sync.enabled);
     return this.rebuild();
   }
 
-  private scheduleProviders(): void {
-    for (const p of this.providers) {
-      const t = setInterval(() => void this.refresh(p), p.cfg.interval * 1000);
-      t.unref();
-      this.intervals.push(t);
-      // A feed never fetched (or older than its interval) is fetched soon after start.
-      // Stale: refresh soon. Never fetched (the first try failed): try again in a few minutes.
-      if (!p.result) setTimeout(() => void this.refresh(p), 300_000 + Math.random() * 60_000).unref();
-      else if (Date.now() - p.result.fetchedAt > p.cfg.interval * 1000) setTimeout(() => void this.refresh(p), 2000 + Math.random() * 8000).unref();
-    }
-  }
-
   stop(): void {
-    for (const t of this.intervals) clearInterval(t);
+    this.feeds.stop();
     if (this.timer) clearTimeout(this.timer);
-  }
-
-  /** Fetches a feed (guarded; a failure keeps the last good ranges); `remerge`: a changed feed
-   *  schedules a new merge. */
-  private async refresh(p: { cfg: ProviderConfig; result: ProviderFeedResult | null }, remerge = true): Promise<void> {
-    const { log } = this.opts;
-    const out = await refreshProvider(p.cfg, { stateDir: this.opts.stateDir, previous: p.result });
-    const ctx = { provider: p.cfg.provider, feed: p.cfg.feed, status: out.status };
-    const changed = out.status === 'updated' && JSON.stringify(p.result?.ranges.map((r) => r.cidr)) !== JSON.stringify(out.current?.ranges.map((r) => r.cidr));
-    if (out.status === 'failed' || out.status === 'rejected') log.error({ ...ctx, reasons: out.reasons }, 'provider feed not updated; previous ranges kept');
-    // Static lists are re-read at every merge: only a change is worth an info line.
-    else log[p.cfg.type === 'static' && !changed ? 'debug' : 'info']({ ...ctx, changed, ranges: out.current?.ranges.length ?? 0 }, 'provider feed checked');
-    if (out.status === 'updated') {
-      p.result = out.current;
-      if (remerge && changed) this.schedule();
-    }
   }
 
   /** A source or feed changed: rebuild soon (several changes in a row make one rebuild). */
@@ -184,12 +151,8 @@ export class MergeService {
     }
     const providers: EvidenceProvider[] = [];
     const explainProviders: ExplainProvider[] = [];
-    for (const p of this.providers) {
-      // Static lists need no network: read them at every merge (an edit applies at once; a
-      // broken file keeps the last good ranges, and says so).
-      if (p.cfg.type === 'static') await this.refresh(p, false);
-    }
-    for (const p of this.providers) {
+    await this.feeds.refreshStatic();
+    for (const p of this.feeds.list) {
       const r = p.result;
       used.push(r?.ranges.map((x) => x.cidr).join(' '));
       const name = `${p.cfg.provider}/${p.cfg.feed}`;

@@ -7,6 +7,7 @@
 //   DELETE /api/v1/overrides/:id      overrides
 //   GET    /api/v1/audit              admin
 //   GET    /api/v1/explain/:key       any token   (when deps.explain is given)
+//   GET    /api/v1/providers          any token   provider feed state (when deps.providers is given)
 // Errors are JSON `{ error, field? }`: 400 bad input, 401 no/bad token, 403 scope, 404, 409,
 // 413 body too large, 415 not JSON.
 
@@ -17,6 +18,7 @@ import { auth } from './auth.ts';
 import { ApiError, errorResponse, toResponse, type Env } from './http.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { overrideRoutes } from './routes/overrides.ts';
+import { providerRoutes } from './routes/providers.ts';
 import { reportRoutes } from './routes/reports.ts';
 
 export interface AppDeps {
@@ -24,6 +26,8 @@ export interface AppDeps {
   /** The verdict trace of a key (the lead's explain); the route exists only when given. It may
    *  throw InputError for a bad key (400) and return null for "nothing to explain" (404). */
   explain?: (key: string) => unknown;
+  /** Provider feed state (`quorumbl providers --json`); the route exists only when given. */
+  providers?: () => unknown[];
   /** Largest accepted request body in bytes (default 64 KiB). */
   maxBodyBytes?: number;
   /** Unexpected errors (500s) go here. */
@@ -42,6 +46,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   api.route('/reports', reportRoutes(deps.store));
   api.route('/overrides', overrideRoutes(deps.store));
   api.route('/audit', auditRoutes(deps.store));
+  if (deps.providers) api.route('/providers', providerRoutes(deps.providers));
   const explain = deps.explain;
   if (explain) {
     api.get('/explain/:key', async (c) => {

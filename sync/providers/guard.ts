@@ -8,6 +8,9 @@ import type { ProviderFeedResult } from './types.ts';
 export interface ProviderGuardOptions {
   /** largest share of ranges or covered addresses (per family) a feed may lose; default 0.5 */
   maxShrink?: number;
+  /** compare the number of ranges too (default true). Off against a shipped baseline: a provider
+   *  that regroups its prefixes is not shrinking, and a baseline must never lock a feed out. */
+  countRanges?: boolean;
 }
 
 /** Reasons to refuse `next` (empty when it may replace `prev`). */
@@ -27,7 +30,7 @@ export function providerGuard(prev: ProviderFeedResult | null, next: ProviderFee
       reasons.push(`${name}: ${what} shrank from ${fmt(before)} to ${fmt(now)} (-${Math.round(((before - now) / before) * 100)}%), limit -${Math.round(maxShrink * 100)}%`);
     }
   };
-  shrank('ranges', prev.ranges.length, next.ranges.length);
+  if (opts.countRanges !== false) shrank('ranges', prev.ranges.length, next.ranges.length);
   shrank('covered IPv4 addresses', addressCount4(prev.v4), addressCount4(next.v4));
   // IPv6: compare coverage when both have it; a feed that loses all its IPv6 is caught too
   if (rangeCount6(prev.v6) > 0) shrank('covered IPv6 addresses', addressCount6(prev.v6), addressCount6(next.v6));

@@ -13,6 +13,7 @@ import type { ProviderContext, ProviderFeedResult } from './types.ts';
 export { providerSchema, providersSchema, DEFAULT_PROVIDERS, type ProviderConfig, type ProviderConfigInput } from './schema.ts';
 export { providerGuard, type ProviderGuardOptions } from './guard.ts';
 export { saveLastGood, loadLastGood } from './store.ts';
+export { loadBaselines, baselineFor, baselineResult, BASELINE_DIR, type Baseline, type BaselineInfo } from './baseline.ts';
 export { m365ClientId } from './m365.ts';
 export { expandSpf, type SpfExpansion } from './spf.ts';
 export { DnsClient, DnsError, systemResolver } from './dns.ts';
@@ -43,6 +44,8 @@ export interface RefreshOutcome {
   reasons: string[];
   /** the refused result, for display */
   refused?: ProviderFeedResult;
+  /** 'updated' but the last good copy could not be written (it is used, not kept) */
+  saveError?: string;
 }
 
 /** Fetch, guard, store: a failing or shrinking feed leaves the last good copy in place. */
@@ -55,8 +58,14 @@ export async function refreshProvider(cfg: ProviderConfig, ctx: ProviderContext)
     return { current: prev, status: 'failed', reasons: [(e as Error).message] };
   }
   if (next.notModified) return { current: prev, status: 'unchanged', reasons: [] };
-  const reasons = providerGuard(prev, next);
+  // Against the shipped baseline only covered addresses count (see ProviderGuardOptions).
+  const reasons = providerGuard(prev, next, prev?.baseline ? { countRanges: false } : {});
   if (reasons.length > 0) return { current: prev, status: 'rejected', reasons, refused: next };
-  saveLastGood(ctx.stateDir, next);
+  // A full or read-only state dir must not throw good ranges away: use them, say they are not kept.
+  try {
+    saveLastGood(ctx.stateDir, next);
+  } catch (e) {
+    return { current: next, status: 'updated', reasons: [], saveError: (e as Error).message };
+  }
   return { current: next, status: 'updated', reasons: [] };
 }

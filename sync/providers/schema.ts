@@ -19,7 +19,9 @@
 //   Common fields: feed (default derived: m365-worldwide, spf-<domain>, json-<host>, static),
 //   interval (how often to refresh; default 1h for m365 - its version check is cheap - and 1d for
 //   the others), timeout (default 30s), enabled (default true), exempt (default true; false keeps
-//   the ranges for explain's "owned by" annotation only, e.g. Google goog.json or all of AWS).
+//   the ranges for explain's "owned by" annotation only, e.g. Google goog.json or all of AWS),
+//   max_age (default 7d: a feed whose last good fetch is older - or that still runs on the shipped
+//   baseline of data/providers - is logged as stale and shown `stale: true` by `quorumbl providers`).
 //
 // More senders (all SPF unless noted; see sync/providers/README.md):
 //     - { provider: sendgrid, type: spf, domain: sendgrid.net }
@@ -63,6 +65,8 @@ const common = {
   timeout: duration.default(30),
   enabled: z.boolean().default(true),
   exempt: z.boolean().default(true),
+  /** older data (since the last good fetch, or the baseline's date) is reported stale */
+  max_age: duration.default(7 * 86400),
 };
 
 const m365 = z.strictObject({

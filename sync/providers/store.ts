@@ -8,9 +8,14 @@ import { rangeSets, type ProviderFeedResult } from './types.ts';
 
 const FORMAT = 1;
 
-function fileOf(stateDir: string, provider: string, feed: string): string {
+/** <stateDir>/providers/<kind>/<provider>/<feed>.json, names made safe for a path. */
+export function feedFile(stateDir: string, kind: 'last-good' | 'status', provider: string, feed: string): string {
   const safe = (s: string) => encodeURIComponent(s).replace(/^\.+/, (m) => '%2E'.repeat(m.length));
-  return join(stateDir, 'providers', 'last-good', safe(provider), `${safe(feed)}.json`);
+  return join(stateDir, 'providers', kind, safe(provider), `${safe(feed)}.json`);
+}
+
+function fileOf(stateDir: string, provider: string, feed: string): string {
+  return feedFile(stateDir, 'last-good', provider, feed);
 }
 
 export function saveLastGood(stateDir: string, result: ProviderFeedResult): void {

@@ -2,6 +2,7 @@
 // sweeps. Feeds are small (a few hundred prefixes), so one object per range is fine here.
 
 import { RangeBuilder4, RangeBuilder6, type RangeSet4, type RangeSet6 } from '../../core/ranges.ts';
+import type { BaselineInfo } from './baseline.ts';
 import { parseProviderCidr } from './cidr.ts';
 
 export interface ProviderRange {
@@ -47,6 +48,8 @@ export interface ProviderFeedResult {
   /** SPF: sender-dependent terms (ptr, exists, macros) that could not be expanded */
   unexpandable?: string[];
   warnings: string[];
+  /** set when these ranges are the shipped baseline (data/providers), not a fetch */
+  baseline?: BaselineInfo;
 }
 
 /** Everything a fetcher may need from its caller. */

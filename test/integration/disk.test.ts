@@ -254,7 +254,7 @@ test('a full state disk: DNS and API reads go on, writes get 503 naming the caus
   assert.equal(ready.json.status, 'ready', JSON.stringify(ready.json));
   assert.equal(ready.json.state_dir.state, 'writable');
   assert.ok(ready.json.state_dir.last_errors.length > 0, 'the last errors stay visible');
-  const clears = logsSince(serve, from).filter((l) => /state disk writable again/.test(l.msg ?? ''));
+  const clears = logsSince(serve, from).filter((l) => /^state disk writable again/.test(l.msg ?? ''));
   assert.equal(clears.length, 1);
   // Syncs land again.
   const after = serve.output().length;

@@ -116,11 +116,18 @@ export class DiskHealth implements DiskGuard {
     return true;
   }
 
-  /** The state database could only be opened read-only: read-only until restart. */
+  /** The state database could only be opened read-only: read-only until restart. Logged as a
+   *  warning: quorumbl starts in read-only mode (DNS from what is on disk, API reads). */
   pinReadOnly(code: string, why: string): void {
     this.pinned = `the state directory ${this.opts.dir} was read-only at start (${code}: ${why}): quorumbl runs read-only; writes are refused until it is restarted with a writable directory`;
-    this.record('readonly', code, this.opts.dbPath ?? this.opts.dir);
-    this.enter('readonly', code, this.opts.dbPath ?? this.opts.dir);
+    const where = this.opts.dbPath ?? this.opts.dir;
+    this.record('readonly', code, where);
+    if (!this.fault) this.since = this.now();
+    this.fault = 'readonly';
+    this.code = code;
+    this.path = where;
+    this.opts.log.warn({ state_dir: this.opts.dir, fault: 'read-only', code, path: where },
+      `starting in read-only mode: ${this.pinned}; DNS answers from the data on disk, API reads keep working, syncs are skipped`);
   }
 
   /** Checks the directory now (never throws). While writable: a cheap look (writable at all,

@@ -225,6 +225,8 @@ test('a full state disk: DNS and API reads go on, writes get 503 naming the caus
   // A sync runs while the disk is full (every 2 s): it fails or is skipped, serve stays up.
   await poll(async () => (served > syncsBefore + 1 || logsSince(serve, from).some((l) => /^sync skipped|^sync failed/.test(l.msg ?? '')) ? true : undefined),
     'a sync attempt on the full disk', { timeoutMs: 15000 });
+  const detectedBy = logsSince(serve, from).find((l) => l.fault === 'full');
+  t.diagnostic(`full disk noticed via ${String(detectedBy?.path)} (${String(detectedBy?.code)}); sync lines: ${logsSince(serve, from).filter((l) => /^sync/.test(l.msg ?? '')).map((l) => l.msg).join(' | ')}`);
   // An override write: 503 naming the cause, with Retry-After.
   const refused = await api(web, 'POST', '/api/v1/overrides', token, deny(2));
   assert.equal(refused.status, 503, JSON.stringify(refused.json));

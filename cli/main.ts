@@ -12,7 +12,7 @@ import type { LoadedConfig } from '../core/config/load.ts';
 import { mirrorZones, setupSync, syncCommand, dbPath, ownSoa, ownNs, withResolvedPaths } from './sync.ts';
 import { MergeService } from '../sync/merge-service.ts';
 import { LocalStore } from '../sync/local/store.ts';
-import { openDb, readOnlyReason } from '../core/db.ts';
+import { DbError, openDb, readOnlyReason } from '../core/db.ts';
 import { DiskHealth } from '../core/disk-health.ts';
 import { cleanPartials } from '../sync/cleanup.ts';
 import { createApp } from '../web/app.ts';
@@ -285,7 +285,7 @@ async function main(argv: string[]): Promise<void> {
   } catch (e) {
     if (e instanceof UsageError) fail(e.message === 'help' ? HELP : `quorumbl rbldnsd: ${e.message}`, 2);
     if (e instanceof ConfigError) fail(`invalid config:\n${e.problems.map((p) => `  ${p}`).join('\n')}`);
-    if (e instanceof StartupError || e instanceof LoadError) fail(e.message);
+    if (e instanceof StartupError || e instanceof LoadError || e instanceof DbError) fail(e.message);
     throw e;
   }
 }

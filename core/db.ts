@@ -147,9 +147,12 @@ export function openDb(path: string, opts: OpenDbOptions = {}): Db {
   try {
     return openWritable(path, opts);
   } catch (e) {
-    if (!opts.readOnlyFallback || path === ':memory:') throw e;
+    if (path === ':memory:') throw e;
     const code = dirFault(resolve(path)) ?? diskCodeOf(e);
     if (!code) throw e;
+    if (!opts.readOnlyFallback) {
+      throw new DbError(`${(e as Error).message} (its directory ${dirname(resolve(path))} cannot be written: ${code})`, { cause: e });
+    }
     return openReadOnly(resolve(path), opts, code, e);
   }
 }

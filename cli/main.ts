@@ -12,7 +12,9 @@ import type { LoadedConfig } from '../core/config/load.ts';
 import { mirrorZones, setupSync, syncCommand, dbPath, ownSoa, ownNs, withResolvedPaths } from './sync.ts';
 import { MergeService } from '../sync/merge-service.ts';
 import { LocalStore } from '../sync/local/store.ts';
-import { openDb } from '../core/db.ts';
+import { DbError, openDb, readOnlyReason } from '../core/db.ts';
+import { DiskHealth } from '../core/disk-health.ts';
+import { cleanPartials } from '../sync/cleanup.ts';
 import { createApp } from '../web/app.ts';
 import { startWeb } from '../web/server.ts';
 import { overrideCommand } from './override.ts';
@@ -103,12 +105,17 @@ async function serve(args: string[]): Promise<void> {
   let merge: MergeService | undefined;
   // Every reload (a new mirror copy included) re-runs the merge, debounced.
   spec.onZonesChanged = () => merge?.schedule();
-  const { store } = await run(spec, log);
+  // Disk trouble (full, read-only, I/O errors) never stops DNS: it is watched, writes are
+  // refused while it lasts, and leftovers of interrupted jobs go before anything loads.
+  const startedAt = Date.now();
+  const disk = new DiskHealth({ dir: spec.stateDir!, dbPath: dbPath(spec.stateDir!), log });
+  if (disk.probe() === 'writable') cleanPartials(spec.stateDir!, { log });
+  const { server, store } = await run(spec, log);
   const c = cfg.config;
   const stateDir = spec.stateDir!;
   const sources = c.sources;
   // A new last good copy is picked up at once, not at the next file check.
-  const { engine, state } = setupSync(cfg, stateDir, spec.settings, log, () => void store.check(), undefined, c.background.cpu_share);
+  const { engine, state } = setupSync(cfg, stateDir, spec.settings, log, () => void store.check(), undefined, c.background.cpu_share, disk);
   const mirrors = mirrorZones(cfg, stateDir);
   merge = new MergeService({
     config: withResolvedPaths(cfg),
@@ -122,17 +129,35 @@ async function serve(args: string[]): Promise<void> {
   });
   // Overrides and reputation: an overlay swapped into the merged zones synchronously, so an
   // override is in the next DNS answer; changes from other processes (the CLI) within a second.
-  const local = new LocalStore(openDb(dbPath(stateDir)), {
+  const localDb = openDb(dbPath(stateDir), { readOnlyFallback: true });
+  const ro = readOnlyReason(localDb);
+  if (ro) disk.pinReadOnly(ro.code, `state database ${ro.why}`);
+  const local = new LocalStore(localDb, {
     reputation: c.policy.reputation,
     overrideLimits: c.policy.override_limits,
     onChange: (o) => merge!.setOverlay(o),
     onError: (e) => log.error({ err: (e as Error).message }, 'overrides/reputation reload failed'),
+    disk,
   });
+  // The probe's database write: the header's user_version, rewritten with its own value.
+  const uv = () => localDb.pragma('user_version', { simple: true }) as number;
+  disk.sqliteProbe = () => void localDb.pragma(`user_version = ${uv() | 0}`);
+  disk.start();
   merge.setOverlay(local.overlay);
   local.watch(1000);
   merge.events = (key) => recentEvents(local, key);
   if (c.web.enabled) {
-    const app = createApp({ store: local, explain: (key) => merge!.explain(key), providers: () => merge!.providerStates(), onError: (e) => log.error({ err: (e as Error).message }, 'API error') });
+    const app = createApp({
+      store: local, explain: (key) => merge!.explain(key), providers: () => merge!.providerStates(), onError: (e) => log.error({ err: (e as Error).message }, 'API error'),
+      disk,
+      health: {
+        startedAt,
+        dns: () => ({ listening: server.addresses.length > 0, addresses: server.addresses.map((a) => `${a.proto}/${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`) }),
+        zones: () => ({ served: spec.zones.length + (merge?.zoneNames.length ?? 0), failed: spec.zones.filter((z) => z.datasets.some((d) => store.failures.some((f) => f.spec.type === d.type && f.spec.files.join() === d.files.join()))).map((z) => z.name) }),
+        disk: () => disk.status(),
+        // jobs: the background job counters (core/jobs.ts), wired by the lead.
+      },
+    });
     // DNS matters more than the API: a busy port is logged, DNS keeps answering.
     await startWeb({ app, listen: c.web.listen }).then(
       () => log.info({ listen: c.web.listen }, 'REST API listening'),
@@ -272,7 +297,7 @@ async function main(argv: string[]): Promise<void> {
   } catch (e) {
     if (e instanceof UsageError) fail(e.message === 'help' ? HELP : `quorumbl rbldnsd: ${e.message}`, 2);
     if (e instanceof ConfigError) fail(`invalid config:\n${e.problems.map((p) => `  ${p}`).join('\n')}`);
-    if (e instanceof StartupError || e instanceof LoadError) fail(e.message);
+    if (e instanceof StartupError || e instanceof LoadError || e instanceof DbError) fail(e.message);
     throw e;
   }
 }

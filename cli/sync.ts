@@ -62,9 +62,10 @@ export interface SyncSetup {
 }
 
 /** cpuShare: background.cpu_share inside `serve`; the `sync` command parses at full speed. */
-export function setupSync(cfg: LoadedConfig, stateDir: string, settings: LoadSettings, log: Logger, onCommitted?: (name: string) => void, onProgress?: EngineOptions['onProgress'], cpuShare = 1): SyncSetup {
+export function setupSync(cfg: LoadedConfig, stateDir: string, settings: LoadSettings, log: Logger, onCommitted?: (name: string) => void, onProgress?: EngineOptions['onProgress'], cpuShare = 1, disk?: EngineOptions['disk']): SyncSetup {
   const sources = cfg.config.sources;
-  const db = openDb(dbPath(stateDir));
+  // With a disk watcher (serve): a read-only state directory opens the database read-only.
+  const db = openDb(dbPath(stateDir), { readOnlyFallback: !!disk });
   const state = new SyncState(db);
   const snapshotTarget = (name: string) => {
     const s = sources.find((x) => x.name === name);
@@ -72,7 +73,7 @@ export function setupSync(cfg: LoadedConfig, stateDir: string, settings: LoadSet
     const spec = mirrorDatasetSpec(s, stateDir, cfg.config.soa.ttl);
     return { ...snapshotFileFor(stateDir, spec, settings), spec };
   };
-  const engine = new SyncEngine(sources, { stateDir, state, log, userAgent: USER_AGENT, settings, onCommitted, onProgress, snapshotTarget, cpuShare });
+  const engine = new SyncEngine(sources, { stateDir, state, log, userAgent: USER_AGENT, settings, onCommitted, onProgress, snapshotTarget, cpuShare, disk });
   return { engine, state, close: () => db.close() };
 }
 

@@ -5,7 +5,8 @@
 // reputation, audit...) append an entry to MIGRATIONS; never edit or reorder one that has shipped.
 
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { diskCodeOf } from './disk.ts';
 import { dirname, resolve } from 'node:path';
 
 export type Db = Database.Database;
@@ -128,11 +129,96 @@ export interface OpenDbOptions {
   migrations?: readonly Migration[];
   /** How long a writer waits for another process's lock before failing (ms). */
   busyTimeoutMs?: number;
+  /** When the directory cannot be written (a read-only mount, a full disk at start): open the
+   *  database read-only instead of failing (see openDb). `serve` sets it. */
+  readOnlyFallback?: boolean;
+}
+
+/** Why a database was opened read-only by the fallback (null: opened normally). */
+const readOnlyWhy = new WeakMap<Db, { code: string; why: string }>();
+
+export function readOnlyReason(db: Db): { code: string; why: string } | null {
+  return readOnlyWhy.get(db) ?? null;
 }
 
 /** Opens (creating it and its directory when needed) the state database at `path` and migrates it.
  *  `:memory:` gives a private in-memory database. Errors name the path and the cause. */
 export function openDb(path: string, opts: OpenDbOptions = {}): Db {
+  try {
+    return openWritable(path, opts);
+  } catch (e) {
+    if (path === ':memory:') throw e;
+    const code = dirFault(resolve(path)) ?? diskCodeOf(e);
+    if (!code) throw e;
+    if (!opts.readOnlyFallback) {
+      throw new DbError(`${(e as Error).message} (its directory ${dirname(resolve(path))} cannot be written: ${code})`, { cause: e });
+    }
+    return openReadOnly(resolve(path), opts, code, e);
+  }
+}
+
+/** The errno code when the database's directory cannot be written (null when it can). */
+function dirFault(file: string): string | null {
+  try {
+    accessSync(dirname(file), constants.W_OK);
+    return null;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? null : (code ?? 'EACCES');
+  }
+}
+
+/** A read-only view of the state, in the best way the directory allows:
+ *  1. SQLite read-only (works when the -wal/-shm files of the WAL database exist);
+ *  2. a private in-memory copy of the file (a WAL database needs its -shm file, which a
+ *     read-only directory cannot get; the copy misses commits still in a -wal file);
+ *  3. no file at all: an empty in-memory database with the schema.
+ *  Writes to it fail with SQLITE_READONLY (query_only), never silently into memory. */
+function openReadOnly(shown: string, opts: OpenDbOptions, code: string, first: unknown): Db {
+  const busy = opts.busyTimeoutMs ?? 5000;
+  let db: Db | undefined;
+  let why: string;
+  try {
+    db = new Database(shown, { readonly: true, fileMustExist: true, timeout: busy });
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    why = 'opened read-only';
+  } catch {
+    db?.close();
+    db = undefined;
+    if (existsSync(shown)) {
+      try {
+        const bytes = readFileSync(shown);
+        // A WAL-mode header (file format 2) makes the in-memory copy refuse to read: mark it legacy.
+        if (bytes.length >= 20) bytes[18] = bytes[19] = 1;
+        db = new Database(bytes);
+        db.prepare('SELECT count(*) FROM sqlite_master').get();
+        why = 'read from an in-memory copy';
+      } catch (e) {
+        db?.close();
+        throw new DbError(`cannot open the state database ${shown}: ${errText(first)}; a read-only copy failed too: ${errText(e)}`, { cause: first });
+      }
+    } else {
+      db = new Database(':memory:');
+      why = 'no state database yet: an empty one in memory';
+    }
+  }
+  try {
+    if (!db.readonly) {
+      // The copy gets the current schema so the code that reads it finds its tables.
+      migrate(db, opts.migrations ?? MIGRATIONS);
+      db.pragma('query_only = ON');
+    } else if (schemaVersion(db) < (opts.migrations ?? MIGRATIONS).length) {
+      throw new DbError('its schema is older than this quorumbl and cannot be updated read-only');
+    }
+  } catch (e) {
+    db.close();
+    throw new DbError(`cannot open the state database ${shown} read-only: ${errText(e)}`, { cause: e });
+  }
+  readOnlyWhy.set(db, { code, why });
+  return db;
+}
+
+function openWritable(path: string, opts: OpenDbOptions): Db {
   const migrations = opts.migrations ?? MIGRATIONS;
   const busy = opts.busyTimeoutMs ?? 5000;
   const memory = path === ':memory:';

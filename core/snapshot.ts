@@ -10,7 +10,7 @@
 //                offsets are relative to the start of this data area.
 // Files are written to a temp name and renamed, so a reader never sees half a snapshot.
 
-import { open, writeFile, rename, mkdir } from 'node:fs/promises';
+import { open, writeFile, rename, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { SnapshotPart } from './datasets/types.ts';
 import type { FileStamp } from './rbldnsd/reader.ts';
@@ -91,8 +91,14 @@ export function decodeSnapshot(buf: Buffer): SnapshotFile {
 export async function writeSnapshot(path: string, snap: SnapshotFile): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, encodeSnapshot(snap));
-  await rename(tmp, path);
+  try {
+    await writeFile(tmp, encodeSnapshot(snap));
+    await rename(tmp, path);
+  } catch (e) {
+    // A full disk leaves a partial temp: never loaded (exact names only), but it holds space.
+    await rm(tmp, { force: true }).catch(() => {});
+    throw e;
+  }
 }
 
 /** Reads a snapshot into shared memory: its arrays (a source's ranges) then go to the merge

@@ -6,6 +6,8 @@
 import { mkdirSync, renameSync, rmSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../core/log.ts';
+import type { DiskGuard } from '../core/disk.ts';
+import { cleanSource } from './cleanup.ts';
 import type { Config } from '../core/config/schema.ts';
 import type { DatasetSpec, LoadSettings } from '../core/zones/spec.ts';
 import { fetchSource, type FetchResult } from './fetch/index.ts';
@@ -43,6 +45,9 @@ export interface EngineOptions {
   /** Share of one core the parse of a download may use: background.cpu_share inside `serve`
    *  (DNS answers beside it), 1 for `quorumbl sync`. */
   cpuShare?: number;
+  /** The state disk's watcher (serve): no sync starts while the disk cannot take writes, and a
+   *  sync failing on the disk reports it there. */
+  disk?: DiskGuard;
 }
 
 export function guardConfig(s: SourceConfig): GuardConfig {
@@ -63,7 +68,12 @@ export class SyncEngine {
     private readonly opts: EngineOptions,
   ) {
     // Runs left open by a process that stopped mid-sync are recorded as interrupted.
-    opts.state.abandonRunning();
+    try {
+      opts.state.abandonRunning();
+    } catch (e) {
+      // A read-only or full state disk at start: the runs stay open until it can write.
+      if (!opts.disk?.report(e)) opts.log.warn({ err: (e as Error).message }, 'interrupted sync runs not marked (the state database cannot be written)');
+    }
   }
 
   get names(): string[] {
@@ -75,7 +85,8 @@ export class SyncEngine {
     const running = this.running.get(name);
     if (running) return running;
     const src = this.sources.find((s) => s.name === name);
-    const p = (src ? this.run(src) : Promise.resolve<SyncResult>({ name, outcome: 'failed', error: `unknown source "${name}"`, ms: 0 })).finally(() =>
+    const started = Date.now();
+    const p = (src ? this.run(src).catch((err) => this.crashed(src, err, started)) : Promise.resolve<SyncResult>({ name, outcome: 'failed', error: `unknown source "${name}"`, ms: 0 })).finally(() =>
       this.running.delete(name),
     );
     this.running.set(name, p);
@@ -89,9 +100,31 @@ export class SyncEngine {
     return out;
   }
 
+  /** A sync that threw (a write to the state directory or database failed: full, read-only):
+   *  logged, handed to the disk watcher, its partial files removed; the last good copy serves on. */
+  private crashed(src: SourceConfig, err: unknown, started: number): SyncResult {
+    const msg = (err as Error)?.message ?? String(err);
+    const disk = this.opts.disk?.report(err) ?? false;
+    this.cleanup(src.name);
+    this.opts.log.error({ source: src.name, err: msg, ...(disk ? { disk: this.opts.disk!.refusal()?.message } : {}) }, 'sync failed; the last good copy keeps serving');
+    return { name: src.name, outcome: 'failed', error: msg, ms: Date.now() - started };
+  }
+
+  /** Removes a failed sync's staging files and staged snapshot (never throws). */
+  private cleanup(name: string): void {
+    const t = this.opts.snapshotTarget?.(name);
+    cleanSource(this.opts.stateDir, name, t && `${t.path}.staged`);
+  }
+
   private async run(src: SourceConfig): Promise<SyncResult> {
     const { state, log } = this.opts;
     const started = Date.now();
+    const refusal = this.opts.disk?.refusal();
+    if (refusal) {
+      // Nothing is written (not even the run record): the disk could not take it.
+      log.warn({ source: src.name, reason: refusal.message }, 'sync skipped: the state disk cannot take writes; the last good copy keeps serving');
+      return { name: src.name, outcome: 'failed', error: `skipped: ${refusal.message}`, ms: 0 };
+    }
     const paths = sourcePaths(this.opts.stateDir, src.name);
     mkdirSync(paths.staging, { recursive: true });
     const staged = join(paths.staging, 'download');
@@ -118,6 +151,8 @@ export class SyncEngine {
       });
     } catch (err) {
       const msg = (err as Error).message;
+      this.cleanup(src.name);
+      this.opts.disk?.report(err);
       state.finishFailed(runId, msg);
       log.error({ source: src.name, err: msg }, 'sync failed: fetch');
       return done({ outcome: 'failed', error: msg });
@@ -137,7 +172,8 @@ export class SyncEngine {
       ({ stats, samples, staged: stagedSnap } = await measureInWorker(staged, src, this.opts.settings, t && { ...t, current }, this.opts.cpuShare));
     } catch (err) {
       const msg = `cannot parse the download: ${(err as Error).message}`;
-      rmSync(staged, { force: true });
+      this.cleanup(src.name);
+      this.opts.disk?.report(err);
       state.finishFailed(runId, msg, bytes);
       log.error({ source: src.name, err: msg }, 'sync failed: parse');
       return done({ outcome: 'failed', error: msg, bytes });

@@ -8,14 +8,19 @@
 //   GET    /api/v1/audit              admin
 //   GET    /api/v1/explain/:key       any token   (when deps.explain is given)
 //   GET    /api/v1/providers          any token   provider feed state (when deps.providers is given)
+
+//   GET    /healthz, /readyz          no token    (when deps.health is given; web/routes/health.ts)
 // Errors are JSON `{ error, field? }`: 400 bad input, 401 no/bad token, 403 scope, 404, 409,
-// 413 body too large, 415 not JSON.
+// 413 body too large, 415 not JSON, 503 the state disk cannot take writes (with Retry-After;
+// reads keep working).
 
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { LocalStore } from '../sync/local/store.ts';
 import { auth } from './auth.ts';
+import type { DiskGuard } from '../core/disk.ts';
 import { ApiError, errorResponse, toResponse, type Env } from './http.ts';
+import { healthRoutes, type HealthDeps } from './routes/health.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { overrideRoutes } from './routes/overrides.ts';
 import { providerRoutes } from './routes/providers.ts';
@@ -32,17 +37,30 @@ export interface AppDeps {
   maxBodyBytes?: number;
   /** Unexpected errors (500s) go here. */
   onError?: (e: unknown) => void;
+  /** The state disk's watcher: while it is not writable, writes (POST, PATCH, DELETE) get a 503
+   *  naming the cause; a write failing on the disk is reported to it. */
+  disk?: DiskGuard;
+  /** /healthz and /readyz (unauthenticated). */
+  health?: HealthDeps;
 }
 
 export function createApp(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   const max = deps.maxBodyBytes ?? 64 * 1024;
-  app.onError((e, c) => toResponse(c, e, deps.onError));
+  app.onError((e, c) => toResponse(c, e, deps.onError, deps.disk));
   app.notFound((c) => errorResponse(c, 404, `no such endpoint: ${c.req.method} ${c.req.path.slice(0, 100)}`));
 
   const api = new Hono<Env>();
   api.use('*', bodyLimit({ maxSize: max, onError: (c) => errorResponse(c, 413, `the body is larger than ${max} bytes`) }));
   api.use('*', auth(deps.store.tokens));
+  const disk = deps.disk;
+  if (disk) {
+    api.use('*', async (c, next) => {
+      const refusal = c.req.method === 'GET' || c.req.method === 'HEAD' ? null : disk.refusal();
+      if (refusal) throw refusal;
+      await next();
+    });
+  }
   api.route('/reports', reportRoutes(deps.store));
   api.route('/overrides', overrideRoutes(deps.store));
   api.route('/audit', auditRoutes(deps.store));
@@ -56,5 +74,6 @@ export function createApp(deps: AppDeps): Hono<Env> {
     });
   }
   app.route('/api/v1', api);
+  if (deps.health) app.route('/', healthRoutes(deps.health));
   return app;
 }

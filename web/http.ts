@@ -5,6 +5,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
+import { diskCodeOf, diskErrorOf, DiskUnavailableError, type DiskGuard } from '../core/disk.ts';
 import { InputError } from '../sync/local/keys.ts';
 import type { TokenInfo } from '../sync/local/tokens.ts';
 
@@ -22,10 +23,21 @@ export function errorResponse(c: Context, status: ContentfulStatusCode, message:
   return c.json(field === undefined ? { error: message } : { error: message, field }, status, headers);
 }
 
-/** Maps thrown errors to JSON responses (the app's onError). */
-export function toResponse(c: Context, e: unknown, log?: (e: unknown) => void): Response {
+/** Maps thrown errors to JSON responses (the app's onError). A write that failed on the state
+ *  disk (full, read-only, I/O error) is a 503 naming the cause, with Retry-After; it is handed
+ *  to the disk watcher (which logs it once), not logged per request. */
+export function toResponse(c: Context, e: unknown, log?: (e: unknown) => void, disk?: DiskGuard): Response {
   if (e instanceof ApiError) return errorResponse(c, e.status, e.message, e.field, e.headers);
   if (e instanceof InputError) return errorResponse(c, 400, e.message, e.field);
+  if (e instanceof DiskUnavailableError) return errorResponse(c, 503, e.message, undefined, { 'Retry-After': String(e.retryAfterSec) });
+  const fault = diskErrorOf(e);
+  if (fault) {
+    if (!disk?.report(e)) log?.(e);
+    const refusal = disk?.refusal();
+    if (refusal) return errorResponse(c, 503, refusal.message, undefined, { 'Retry-After': String(refusal.retryAfterSec) });
+    const what = fault === 'full' ? 'the state disk is full' : fault === 'readonly' ? 'the state directory is read-only' : 'the state disk reports I/O errors';
+    return errorResponse(c, 503, `${what} (${diskCodeOf(e)}): the change was not saved`, undefined, { 'Retry-After': '10' });
+  }
   if (e instanceof HTTPException) return errorResponse(c, e.status as ContentfulStatusCode, e.message || 'request failed');
   log?.(e);
   return errorResponse(c, 500, 'internal error');

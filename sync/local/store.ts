@@ -8,6 +8,7 @@
 // The overlay is also rebuilt when its earliest override expires.
 
 import type { Db } from '../../core/db.ts';
+import type { DiskGuard } from '../../core/disk.ts';
 import { Overlay, OverrideIndex, ScoreIndex } from './overlay.ts';
 import { Overrides, type GuardOptions, type Override, type OverrideInput } from './overrides.ts';
 import { Reputation, type ReportInput, type ReputationConfig, type ReputationEvent } from './reputation.ts';
@@ -23,6 +24,9 @@ export interface LocalStoreOptions {
   onChange?: (overlay: Overlay) => void;
   /** Called when a background rebuild fails (watch, expiry timer). */
   onError?: (e: unknown) => void;
+  /** The state disk's watcher: a token's last use that cannot be recorded is handed to it (and
+   *  is not recorded while the disk is not writable); a read never fails for it. */
+  disk?: DiskGuard;
 }
 
 /** setTimeout's limit; longer waits are re-armed. */
@@ -43,8 +47,15 @@ export class LocalStore {
     this.now = opts.now ?? Date.now;
     this.overrides = new Overrides(db, this.now, opts.overrideLimits);
     this.reputation = new Reputation(db, opts.reputation, this.now);
-    this.tokens = new Tokens(db, this.now);
-    this.reputation.syncConfig();
+    this.tokens = new Tokens(db, this.now, (e) => {
+      if (!opts.disk?.report(e)) opts.onError?.(e);
+    }, () => opts.disk?.writable ?? true);
+    try {
+      this.reputation.syncConfig();
+    } catch (e) {
+      // A read-only or full state disk: scores keep their stored parameters until it can write.
+      if (!opts.disk?.report(e)) throw e;
+    }
     this.current = this.make(null, null);
   }
 

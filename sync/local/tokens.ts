@@ -50,7 +50,14 @@ export function parseScope(v: unknown): Scope {
 }
 
 export class Tokens {
-  constructor(private readonly db: Db, private readonly now: () => number = Date.now) {}
+  /** `onTouchError`: recording last_used failed (a full or read-only disk); the request goes on.
+   *  `canWrite` false: last_used is not even tried (the disk is known not to take writes). */
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+    private readonly onTouchError?: (e: unknown) => void,
+    private readonly canWrite: () => boolean = () => true,
+  ) {}
 
   /** Creates a token; returns the secret (shown once, never stored) and its record. */
   create(name: string, scope: unknown, actor: string): { token: string; info: TokenInfo } {
@@ -93,15 +100,22 @@ export class Tokens {
     })();
   }
 
-  /** The live token with this secret, or null. Records its use (at most once a minute). */
+  /** The live token with this secret, or null. Records its use (at most once a minute); a use
+   *  that cannot be recorded (full or read-only disk) does not fail the request: a read must
+   *  keep working when the disk cannot be written. */
   verify(token: string): TokenInfo | null {
     if (!token.startsWith(PREFIX) || token.length > 100) return null;
     const r = this.db.prepare('SELECT * FROM api_tokens WHERE hash = ? AND revoked IS NULL').get(hashToken(token)) as Row | undefined;
     if (!r) return null;
     const at = this.now();
-    if (r.last_used === null || at - r.last_used >= TOUCH_MS) {
-      this.db.prepare('UPDATE api_tokens SET last_used = ? WHERE id = ?').run(at, r.id);
-      r.last_used = at;
+    if ((r.last_used === null || at - r.last_used >= TOUCH_MS) && this.canWrite()) {
+      try {
+        this.db.prepare('UPDATE api_tokens SET last_used = ? WHERE id = ?').run(at, r.id);
+        r.last_used = at;
+      } catch (e) {
+        if (!this.onTouchError) throw e;
+        this.onTouchError(e);
+      }
     }
     return infoOf(r);
   }

@@ -63,7 +63,7 @@ export async function refreshProvider(cfg: ProviderConfig, ctx: ProviderContext)
   if (reasons.length > 0) return { current: prev, status: 'rejected', reasons, refused: next };
   // A full or read-only state dir must not throw good ranges away: use them, say they are not kept.
   try {
-    saveLastGood(ctx.stateDir, next);
+    if (!saveLastGood(ctx.stateDir, next)) return { current: next, status: 'updated', reasons: [], saveError: 'the state disk cannot take writes (full or read-only)' };
   } catch (e) {
     return { current: next, status: 'updated', reasons: [], saveError: (e as Error).message };
   }

@@ -2,7 +2,8 @@
 // written atomically (temp file + rename). The merged range sets are not stored: they are rebuilt
 // from the ranges on load (feeds hold hundreds of prefixes, not millions).
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { diskErrorOf } from '../../core/disk.ts';
 import { dirname, join } from 'node:path';
 import { rangeSets, type ProviderFeedResult } from './types.ts';
 
@@ -18,13 +19,26 @@ function fileOf(stateDir: string, provider: string, feed: string): string {
   return feedFile(stateDir, 'last-good', provider, feed);
 }
 
-export function saveLastGood(stateDir: string, result: ProviderFeedResult): void {
+/** Stores the copy; false when the state disk cannot take it (full, read-only): the ranges are
+ *  still used from memory, and the previous copy on disk stays intact. */
+export function saveLastGood(stateDir: string, result: ProviderFeedResult): boolean {
   const file = fileOf(stateDir, result.provider, result.feed);
-  mkdirSync(dirname(file), { recursive: true });
   const { v4: _v4, v6: _v6, notModified: _nm, ...rest } = result;
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ format: FORMAT, ...rest }));
-  renameSync(tmp, file);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(tmp, JSON.stringify({ format: FORMAT, ...rest }));
+    renameSync(tmp, file);
+    return true;
+  } catch (e) {
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      /* removed at the next start (sync/cleanup.ts) */
+    }
+    if (diskErrorOf(e)) return false;
+    throw e;
+  }
 }
 
 /** The stored last good copy, or null when there is none (or it is unreadable). */

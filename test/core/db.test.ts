@@ -1,9 +1,13 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDb, schemaVersion, MIGRATIONS, DbError } from '../../core/db.ts';
+import { openDb, schemaVersion, MIGRATIONS, DbError, readOnlyReason } from '../../core/db.ts';
+import { diskErrorOf } from '../../core/disk.ts';
+import { remount, tmpfs, tmpfsOrSkip, unmountAll } from './tmpfs.ts';
+
+after(unmountAll);
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'qbl-db-'));
 
@@ -78,5 +82,41 @@ test('a path that cannot be opened gives an error naming it', () => {
 test('foreign keys are enforced: a run needs its source', () => {
   const db = openDb(':memory:');
   assert.throws(() => db.prepare('INSERT INTO sync_runs (source, started) VALUES (?, ?)').run('nope', 1), /FOREIGN KEY/);
+  db.close();
+});
+
+test('a read-only state directory: openDb fails with the path, or with readOnlyFallback reads the data and refuses writes', { skip: tmpfsOrSkip() }, () => {
+  const dir = tmpfs('2m');
+  const path = join(dir, 'quorumbl.sqlite');
+  let db = openDb(path);
+  db.prepare("INSERT INTO overrides (key, kind, action, reason, author, created) VALUES ('192.0.2.1', 'ip4', 'deny', 'r', 'a', 1)").run();
+  db.close();
+  remount(dir, 'ro');
+  try {
+    assert.throws(() => openDb(path), (e: Error) => e instanceof DbError && e.message.includes(path));
+    db = openDb(path, { readOnlyFallback: true });
+    assert.deepEqual(readOnlyReason(db), { code: 'EROFS', why: 'read from an in-memory copy' });
+    assert.deepEqual(db.prepare('SELECT key FROM overrides').pluck().all(), ['192.0.2.1']);
+    const err = (() => {
+      try {
+        db.prepare("DELETE FROM overrides").run();
+      } catch (e) {
+        return e;
+      }
+    })();
+    assert.equal(diskErrorOf(err), 'readonly', 'a write fails, never lands in memory only');
+    assert.equal(db.prepare('SELECT count(*) FROM overrides').pluck().get(), 1);
+    db.close();
+    // No database yet: an empty one with the schema.
+    const none = openDb(join(dir, 'absent.sqlite'), { readOnlyFallback: true });
+    assert.equal(readOnlyReason(none)?.why, 'no state database yet: an empty one in memory');
+    assert.equal(schemaVersion(none), MIGRATIONS.length);
+    none.close();
+  } finally {
+    remount(dir, 'rw');
+  }
+  // Writable: the fallback changes nothing.
+  db = openDb(path, { readOnlyFallback: true });
+  assert.equal(readOnlyReason(db), null);
   db.close();
 });

@@ -107,6 +107,8 @@ export class Rrl {
   private readonly v6LastMask: number;
   /** Overridable clock (ms) for tests. */
   now: () => number = () => performance.now();
+  /** The time `decide` uses, read by `tick()`: once per batch of datagrams, not per reply. */
+  private clock = 0;
 
   constructor(
     opts: Partial<RrlOptions>,
@@ -145,6 +147,11 @@ export class Rrl {
   /** Buckets in the table. */
   get size(): number {
     return this.mask + 1;
+  }
+
+  /** Reads the clock; listeners call it once per batch of datagrams (before `filter`). */
+  tick(): void {
+    this.clock = this.now();
   }
 
   /** For a client given as text (node:dgram): see `filter`. */
@@ -222,7 +229,7 @@ export class Rrl {
       h = Math.imul(h ^ ((z >>> 8) & 0xff), FNV_PRIME);
     }
     h >>>= 0;
-    const now = this.now();
+    const now = this.clock;
     const b = this.bucket(h);
     const times = this.times;
     const tokens = this.tokens;

@@ -71,6 +71,7 @@ export class BatchUdpListener {
   private onBatch(n: number): void {
     const r = this.responder();
     const meta = this.meta;
+    if (this.rrl !== null) this.rrl.tick();
     for (let i = 0; i < n; i++) {
       const len = meta[i * 8]!;
       if (len <= 0) continue; // truncated (larger than a slot): not a DNS query we answer

@@ -40,7 +40,10 @@ export class UdpListener {
     let n: number;
     try {
       n = r.respond(msg, msg.length, rinfo.address, false);
-      if (n > 0 && this.rrl !== null) n = this.rrl.filterText(r, n, rinfo.address);
+      if (n > 0 && this.rrl !== null) {
+        this.rrl.tick();
+        n = this.rrl.filterText(r, n, rinfo.address);
+      }
     } catch (err) {
       this.hooks.failure(err);
       return;

@@ -45,6 +45,7 @@ function verdicts(l: Rrl, r: Responder, msg: Buffer, peer: Uint8Array, n: number
   for (let i = 0; i < n; i++) {
     const len = r.respond(msg, msg.length, '192.0.2.200', false);
     assert.ok(len > 0);
+    l.tick();
     out.push(l.decide(r.out, r.lastQEnd, peer, r.out[3]! & 15, r.out.readUInt16BE(6), r));
   }
   return out;
@@ -126,6 +127,7 @@ test('filter: a slipped reply is header + question (+ OPT), TC set, and decodes;
   let last = Buffer.alloc(0);
   for (let i = 0; i < 7; i++) {
     const n = r.respond(q, q.length, '198.51.100.7', false);
+    l.tick();
     const m = l.filterText(r, n, '198.51.100.7');
     lens.push(m);
     last = Buffer.from(r.out.subarray(0, m));
@@ -139,7 +141,10 @@ test('filter: a slipped reply is header + question (+ OPT), TC set, and decodes;
   assert.deepEqual(p.additionals.map((a) => [a.type, a.udpPayloadSize]), [['OPT', 1232]]);
   assert.equal(counters.rrlSlipped, 2);
   const { l: dropAll } = rrl({ slip: 0 }, counters);
-  for (let i = 0; i < 7; i++) dropAll.filterText(r, r.respond(q, q.length, '::1', false), '::1');
+  for (let i = 0; i < 7; i++) {
+    dropAll.tick();
+    dropAll.filterText(r, r.respond(q, q.length, '::1', false), '::1');
+  }
   assert.equal(counters.rrlDropped, 2);
   assert.deepEqual(counters.toJSON().rrl, { dropped: 2, slipped: 2 });
 });

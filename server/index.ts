@@ -73,7 +73,9 @@ export class DnsServer {
       },
       zones,
     );
-    this.rrl = options.rrl && options.rrl.enabled !== false ? new Rrl(options.rrl, this.counters) : null;
+    const rrl = options.rrl;
+    // auto: on for public listeners, and private clients of a wildcard listener are exempt.
+    this.rrl = rrl && rrl.enabled !== false ? new Rrl({ ...rrl, exemptPrivate: rrl.enabled === 'auto' }, this.counters) : null;
     this.hooks = {
       failure: (err) => this.onFailure(err),
       socketError: (err) => this.options.logger.warn({ err }, 'DNS socket error'),

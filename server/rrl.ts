@@ -33,6 +33,9 @@ export interface RrlOptions {
   tableSize: number;
   /** Clients never limited (CIDR list). */
   exempt: readonly string[];
+  /** Private clients (the ranges of `isPrivateAddress`) are never limited either: `auto`
+   *  mode, where a wildcard listener serves both the LAN and the Internet. */
+  exemptPrivate: boolean;
 }
 
 export const RRL_DEFAULTS: RrlOptions = {
@@ -44,6 +47,7 @@ export const RRL_DEFAULTS: RrlOptions = {
   ipv6Prefix: 56,
   tableSize: 65536,
   exempt: [],
+  exemptPrivate: false,
 };
 
 /** Result of `decide`. */
@@ -70,23 +74,25 @@ interface ExemptNet {
  *  may receive from the Internet, so it counts as public. */
 export function isPrivateAddress(address: string): boolean {
   const v4 = parseIp4Text(address);
-  if (v4 >= 0) {
-    const a = v4 >>> 24;
-    const b = (v4 >>> 16) & 0xff;
-    return a === 127 || a === 10 || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) ||
-      (a === 100 && b >= 64 && b < 128) || (a === 169 && b === 254);
-  }
+  if (v4 >= 0) return isPrivate4(v4 >>> 24, (v4 >>> 16) & 0xff);
   const s = new Uint8Array(16);
-  if (!parseIp6Text(address, s)) return false;
+  return parseIp6Text(address, s) && isPrivateBytes(s);
+}
+
+function isPrivate4(a: number, b: number): boolean {
+  return a === 127 || a === 10 || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) ||
+    (a === 100 && b >= 64 && b < 128) || (a === 169 && b === 254);
+}
+
+/** isPrivateAddress for an address as 4 or 16 bytes. */
+export function isPrivateBytes(s: Uint8Array): boolean {
+  if (s.length === 4) return isPrivate4(s[0]!, s[1]!);
+  if (isMapped(s)) return isPrivate4(s[12]!, s[13]!);
   let zero15 = true;
   for (let i = 0; i < 15; i++) if (s[i] !== 0) zero15 = false;
   if (zero15 && s[15] === 1) return true; // ::1
   if ((s[0]! & 0xfe) === 0xfc) return true; // fc00::/7
-  if (s[0] === 0xfe && (s[1]! & 0xc0) === 0x80) return true; // fe80::/10
-  let mapped = true; // ::ffff:a.b.c.d
-  for (let i = 0; i < 10; i++) if (s[i] !== 0) mapped = false;
-  if (mapped && s[10] === 0xff && s[11] === 0xff) return isPrivateAddress(`${s[12]}.${s[13]}.${s[14]}.${s[15]}`);
-  return false;
+  return s[0] === 0xfe && (s[1]! & 0xc0) === 0x80; // fe80::/10
 }
 
 export class Rrl {
@@ -265,6 +271,7 @@ export class Rrl {
   }
 
   private isExempt(peer: Uint8Array): boolean {
+    if (this.opts.exemptPrivate && isPrivateBytes(peer)) return true;
     let off = 0;
     let list = this.exempt6;
     if (peer.length === 4) list = this.exempt4;

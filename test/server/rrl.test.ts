@@ -149,6 +149,17 @@ test('filter: a slipped reply is header + question (+ OPT), TC set, and decodes;
   assert.deepEqual(counters.toJSON().rrl, { dropped: 2, slipped: 2 });
 });
 
+test('exemptPrivate (auto): private clients are never limited, public ones are', () => {
+  const r = responder();
+  const { l } = rrl({ exemptPrivate: true });
+  const q = query('1.2.0.192.bl.example', 'A');
+  for (const p of [ip('10.1.2.3'), ip('192.168.0.9'), ip('127.0.0.1'), ip6('fd000000000000000000000000000053'), ip6('00000000000000000000ffff0a000001')]) {
+    assert.ok(verdicts(l, r, q, p, 30).every((v) => v === RRL_PASS), String(p));
+  }
+  assert.ok(verdicts(l, r, q, ip('198.51.100.7'), 30).includes(RRL_DROP));
+  assert.ok(verdicts(l, r, q, ip6('00000000000000000000ffffc6336407'), 30).includes(RRL_DROP), 'v4-mapped public');
+});
+
 test('auto: private listener addresses are loopback, RFC 1918, 100.64/10, link-local, ULA', () => {
   for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '100.64.0.1', '169.254.1.1', '::1', 'fd00::53', 'fe80::1', '::ffff:10.0.0.1']) {
     assert.equal(isPrivateAddress(a), true, a);

@@ -105,8 +105,9 @@ describe('TCP against hostile clients (bin/quorumbl serve)', { skip }, () => {
       i++;
     }, 1000);
     try {
-      await sleep(300);
-      const first = conns.slice(0, 64).filter((c) => !c.closed()).length;
+      const held = () => conns.slice(0, 64).filter((c) => !c.closed()).length;
+      for (let end = Date.now() + 5000; held() > 8 && Date.now() < end; ) await sleep(50);
+      const first = held();
       assert.ok(first <= 8, `the first attacker holds ${first} connections (per_client 8)`);
       for (let k = 0; k < 3; k++) {
         const r = await tcpDig('127.0.2.2', `2.2.0.192.${Z}`, 'A');
@@ -129,8 +130,10 @@ describe('TCP against hostile clients (bin/quorumbl serve)', { skip }, () => {
     const conns = Array.from({ length: 9 }, () => connect(port, '127.0.3.3'));
     for (const c of conns) open.push(c.s);
     await Promise.all(conns.map((c) => c.ready));
-    await sleep(300);
-    assert.deepEqual(conns.map((c) => c.closed()), [false, false, false, false, false, false, false, false, true]);
+    const closed = () => conns.filter((c) => c.closed()).length;
+    for (let end = Date.now() + 5000; closed() === 0 && Date.now() < end; ) await sleep(50);
+    await sleep(100);
+    assert.equal(closed(), 1, 'exactly one of 9 connections is closed');
     const other = await tcpDig('127.0.3.4', `2.2.0.192.${Z}`, 'A');
     assert.equal(other.status, 'NOERROR', show(other));
     for (const c of conns) c.s.destroy();

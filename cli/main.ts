@@ -81,8 +81,18 @@ function specFromConfig(cfg: LoadedConfig): RuntimeSpec {
     settings: { ttl: { def: c.ttl.default, min: c.ttl.min, max: c.ttl.max }, acceptHostBits: c.load.accept_host_bits, gunzip: c.load.gunzip },
     server: {
       listen: c.server.listen,
-      tcp: { enabled: c.server.tcp.enabled, idleTimeoutMs: c.server.tcp.idle_timeout * 1000, maxConnections: c.server.tcp.max_connections },
+      tcp: {
+        enabled: c.server.tcp.enabled, idleTimeoutMs: c.server.tcp.idle_timeout * 1000, maxConnections: c.server.tcp.max_connections,
+        perClient: c.server.tcp.per_client, messageTimeoutMs: c.server.tcp.message_timeout * 1000,
+        maxPendingBytes: c.server.tcp.max_pending_bytes, drainTimeoutMs: c.server.tcp.drain_timeout * 1000,
+      },
       maxUdpPayload: c.server.max_udp_payload,
+      rrl: {
+        enabled: c.server.rrl.enabled, responsesPerSecond: c.server.rrl.responses_per_second,
+        nxdomainsPerSecond: c.server.rrl.nxdomains_per_second, errorsPerSecond: c.server.rrl.errors_per_second,
+        slip: c.server.rrl.slip, ipv4Prefix: c.server.rrl.ipv4_prefix, ipv6Prefix: c.server.rrl.ipv6_prefix,
+        tableSize: c.server.rrl.table_size, exempt: c.server.rrl.exempt,
+      },
       allowQuery: c.server.allow_query,
       lazy: c.server.lazy_ns,
       version: c.server.version,

@@ -44,6 +44,16 @@ export class Counters {
   dropped = 0;
   /** Packets whose handling threw (a bug; they are dropped and logged). */
   failures = 0;
+  /** UDP replies response rate limiting dropped / sent truncated instead (server/rrl.ts);
+   *  bytesOut above counts them at their full size. */
+  rrlDropped = 0;
+  rrlSlipped = 0;
+  /** TCP connections the server closed: over the per-client limit or evicted to keep slots
+   *  free, a message not complete by its deadline, replies never read (server/tcp.ts). */
+  tcpRefused = 0;
+  tcpEvicted = 0;
+  tcpTimedOut = 0;
+  tcpStalled = 0;
   private readonly zones = new Map<string, Float64Array>();
 
   /** The counter array of a zone (created on first use, kept across reloads). */
@@ -76,6 +86,8 @@ export class Counters {
     for (const a of this.zones.values()) a.fill(0);
     this.dropped = 0;
     this.failures = 0;
+    this.rrlDropped = this.rrlSlipped = 0;
+    this.tcpRefused = this.tcpEvicted = this.tcpTimedOut = this.tcpStalled = 0;
   }
 
   /** rbldnsd -s line: `time zone:qtot:qok:qnxd:bytesin:bytesout ... *:totals`. */
@@ -88,9 +100,23 @@ export class Counters {
     return parts.join(' ');
   }
 
-  toJSON(): { total: CounterSnapshot; dropped: number; failures: number; zones: Record<string, CounterSnapshot> } {
+  toJSON(): {
+    total: CounterSnapshot;
+    dropped: number;
+    failures: number;
+    rrl: { dropped: number; slipped: number };
+    tcp: { refused: number; evicted: number; timedOut: number; stalled: number };
+    zones: Record<string, CounterSnapshot>;
+  } {
     const zones: Record<string, CounterSnapshot> = {};
     for (const [name, a] of this.zones) zones[name || '.'] = snap(a);
-    return { total: snap(this.total), dropped: this.dropped, failures: this.failures, zones };
+    return {
+      total: snap(this.total),
+      dropped: this.dropped,
+      failures: this.failures,
+      rrl: { dropped: this.rrlDropped, slipped: this.rrlSlipped },
+      tcp: { refused: this.tcpRefused, evicted: this.tcpEvicted, timedOut: this.tcpTimedOut, stalled: this.tcpStalled },
+      zones,
+    };
   }
 }

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { ClientAcl } from './acl.ts';
 import { Counters } from './counters.ts';
 import { Responder, type VersionMode } from './responder.ts';
-import { TcpListener } from './tcp.ts';
+import { isPrivateAddress, Rrl, type RrlOptions } from './rrl.ts';
+import { TcpListener, type TcpOptions } from './tcp.ts';
 import type { PacketHooks } from './udp.ts';
 import { batchAvailable, createUdpListener, SLOT, type AnyUdpListener } from './udp-batch.ts';
 import type { ZoneTable } from './zones.ts';
@@ -17,9 +18,12 @@ export { ZoneTable, type ZoneSource } from './zones.ts';
 export interface ServerOptions {
   /** IPv4 and IPv6 addresses; each gets UDP (+TCP when tcp.enabled). Port 0 = pick one. */
   listen: { address: string; port: number }[];
-  tcp: { enabled: boolean; idleTimeoutMs: number; maxConnections: number };
-  /** EDNS ceiling, default 4096. */
+  tcp: { enabled: boolean } & TcpOptions;
+  /** EDNS ceiling, default 1232 (DNS flag day 2020). */
   maxUdpPayload: number;
+  /** Response rate limiting on UDP: 'auto' = only on listeners with a public (or wildcard)
+   *  address. Absent = off (rbldnsd mode). */
+  rrl?: { enabled: boolean | 'auto' } & Partial<RrlOptions>;
   /** CIDR list (v4/v6); others get REFUSED; null = everyone. */
   allowQuery: string[] | null;
   /** rbldnsd -a: no NS in AUTHORITY of positive answers. */
@@ -47,6 +51,8 @@ export class DnsServer {
   private readonly udp: AnyUdpListener[] = [];
   private readonly tcp: TcpListener[] = [];
   private readonly hooks: PacketHooks;
+  /** One table for every listener that rate-limits; null when none may. */
+  private readonly rrl: Rrl | null;
   private lastFailureLog = 0;
   private suppressedFailures = 0;
 
@@ -54,7 +60,7 @@ export class DnsServer {
     private readonly options: ServerOptions,
     zones: ZoneTable,
   ) {
-    const max = Math.max(512, Math.min(SLOT, options.maxUdpPayload || 4096));
+    const max = Math.max(512, Math.min(SLOT, options.maxUdpPayload || 1232));
     this.responder = new Responder(
       {
         lazy: options.lazy,
@@ -67,6 +73,9 @@ export class DnsServer {
       },
       zones,
     );
+    const rrl = options.rrl;
+    // auto: on for public listeners, and private clients of a wildcard listener are exempt.
+    this.rrl = rrl && rrl.enabled !== false ? new Rrl({ ...rrl, exemptPrivate: rrl.enabled === 'auto' }, this.counters) : null;
     this.hooks = {
       failure: (err) => this.onFailure(err),
       socketError: (err) => this.options.logger.warn({ err }, 'DNS socket error'),
@@ -92,7 +101,7 @@ export class DnsServer {
   private async bindPair(get: () => Responder, address: string, port: number): Promise<void> {
     const shown = address.includes(':') ? `[${address}]` : address;
     for (let attempt = 0; ; attempt++) {
-      const udp = createUdpListener(get, this.hooks, address);
+      const udp = createUdpListener(get, this.hooks, address, this.rrlFor(address));
       let udpPort: number;
       try {
         udpPort = await udp.bind(port);
@@ -105,7 +114,7 @@ export class DnsServer {
         this.addresses.push({ address, port: udpPort, proto: 'udp' });
         return;
       }
-      const tcp = new TcpListener(get, this.hooks, address, this.options.tcp);
+      const tcp = new TcpListener(get, this.hooks, address, this.options.tcp, this.counters);
       try {
         const tcpPort = await tcp.listen(udpPort);
         this.udp.push(udp);
@@ -119,6 +128,14 @@ export class DnsServer {
         throw new Error(`cannot listen on ${shown}:${udpPort}/tcp: ${(err as Error).message}`, { cause: err });
       }
     }
+  }
+
+  /** The RRL of a UDP listener on `address`: always, never, or (auto) unless it is private. */
+  private rrlFor(address: string): Rrl | null {
+    if (this.rrl === null) return null;
+    const on = this.options.rrl!.enabled === true || !isPrivateAddress(address);
+    this.options.logger.info({ address, rrl: on }, on ? 'response rate limiting on' : 'response rate limiting off (private address)');
+    return on ? this.rrl : null;
   }
 
   /** Atomic: the next query sees the new table. */

@@ -86,6 +86,19 @@ export class Responder {
     this.table = table; // last: a query never sees the new table with the old counters
   }
 
+  // For response rate limiting (rrl.ts), read right after `respond`: where the question ends
+  // in `out`, whether the reply carries an OPT (always its last 11 bytes), and the zone of the
+  // query (index in the current table, -1 for none; RRL counts NXDOMAIN per zone).
+  get lastQEnd(): number {
+    return this.q.qEnd;
+  }
+  get lastEdns(): boolean {
+    return this.q.edns;
+  }
+  lastZone(): number {
+    return this.table.find(this.q);
+  }
+
   /** Answers `msg[0..len)` from `client`; returns the reply length in `out`, 0 = drop.
    *  `peer`: the client address as 4 or 16 bytes when the transport has them (rbldnsd ACLs
    *  look them up; without them `client` is parsed, and only when an ACL exists). */
@@ -259,7 +272,9 @@ export class Responder {
         for (let i = 0; i < ds.length; i++) if (ds[i]!.query(wq, sink)) found = true;
       } else if (this.aclDatasets(ds, wq, acl)) found = true;
     }
-    if (sink.count) pos = this.records(pos);
+    // Over TCP (the only 64 KiB limit) TC must not be set (RFC 7766 §8): the records that fit
+    // are sent, the rest left out, so a listing is still seen as one. UDP: TC below.
+    if (sink.count) pos = this.records(pos, limit === MAX_MESSAGE ? room : MAX_MESSAGE);
     let tc = false;
     if (pos > room) {
       // The answer does not fit: TC and no records (the client retries over TCP).
@@ -346,12 +361,13 @@ export class Responder {
   }
 
   /** The records the datasets produced, owners pointing at the question name. */
-  private records(pos: number): number {
+  private records(pos: number, fit: number): number {
     const sink = this.sink;
     const out = this.out;
     const n = sink.count;
     for (let r = 0; r < n; r++) {
       if (pos > MAX_MESSAGE) break; // cannot fit anyway; TC follows
+      const start = pos;
       out[pos] = 0xc0;
       out[pos + 1] = 0x0c;
       pos += 2;
@@ -380,6 +396,7 @@ export class Responder {
         name.copy(out, pos + 4);
         pos += 4 + name.length;
       }
+      if (pos > fit) return start; // TCP: this record and the rest do not fit
       this.an++;
     }
     return pos;

@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 import type { Responder } from './responder.ts';
+import type { Rrl } from './rrl.ts';
 import { UdpListener, type PacketHooks } from './udp.ts';
 
 interface NativeUdp {
@@ -56,6 +57,8 @@ export class BatchUdpListener {
     private readonly responder: () => Responder,
     private readonly hooks: PacketHooks,
     readonly address: string,
+    /** Response rate limiting for this listener, or null. */
+    private readonly rrl: Rrl | null = null,
   ) {
     for (let i = 0; i < BATCH; i++) {
       this.views.push(this.inBuf.subarray(i * SLOT, (i + 1) * SLOT));
@@ -68,12 +71,14 @@ export class BatchUdpListener {
   private onBatch(n: number): void {
     const r = this.responder();
     const meta = this.meta;
+    if (this.rrl !== null) this.rrl.tick();
     for (let i = 0; i < n; i++) {
       const len = meta[i * 8]!;
       if (len <= 0) continue; // truncated (larger than a slot): not a DNS query we answer
       try {
         const peer = meta[i * 8 + 1] === 4 ? this.peer4[i]! : this.peer6[i]!;
-        const out = r.respond(this.views[i]!, len, clientString(meta, this.metaBytes, i), false, peer);
+        let out = r.respond(this.views[i]!, len, clientString(meta, this.metaBytes, i), false, peer);
+        if (out > 0 && this.rrl !== null) out = this.rrl.filter(r, out, peer);
         if (out > 0 && out <= SLOT) {
           r.out.copy(this.outBuf, i * SLOT, 0, out);
           this.outLen[i] = out;
@@ -104,6 +109,6 @@ export class BatchUdpListener {
 
 export type AnyUdpListener = UdpListener | BatchUdpListener;
 
-export function createUdpListener(responder: () => Responder, hooks: PacketHooks, address: string): AnyUdpListener {
-  return native ? new BatchUdpListener(responder, hooks, address) : new UdpListener(responder, hooks, address);
+export function createUdpListener(responder: () => Responder, hooks: PacketHooks, address: string, rrl: Rrl | null = null): AnyUdpListener {
+  return native ? new BatchUdpListener(responder, hooks, address, rrl) : new UdpListener(responder, hooks, address, rrl);
 }

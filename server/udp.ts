@@ -4,6 +4,7 @@
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Responder } from './responder.ts';
+import type { Rrl } from './rrl.ts';
 
 export interface PacketHooks {
   /** A packet whose handling threw: count and log it (the packet is dropped). */
@@ -19,6 +20,8 @@ export class UdpListener {
     private readonly responder: () => Responder,
     private readonly hooks: PacketHooks,
     readonly address: string,
+    /** Response rate limiting for this listener, or null. */
+    private readonly rrl: Rrl | null = null,
   ) {
     const v6 = isIPv6(address);
     this.socket = dgram.createSocket({
@@ -37,6 +40,10 @@ export class UdpListener {
     let n: number;
     try {
       n = r.respond(msg, msg.length, rinfo.address, false);
+      if (n > 0 && this.rrl !== null) {
+        this.rrl.tick();
+        n = this.rrl.filterText(r, n, rinfo.address);
+      }
     } catch (err) {
       this.hooks.failure(err);
       return;

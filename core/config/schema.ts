@@ -104,9 +104,26 @@ export const configSchema = z.strictObject({
           enabled: z.boolean().default(true),
           idle_timeout: duration.default(10),
           max_connections: z.number().int().positive().default(256),
+          per_client: z.number().int().positive().default(16),
+          message_timeout: duration.default(5),
+          max_pending_bytes: z.number().int().min(16384).default(65536),
+          drain_timeout: duration.default(10),
         })
         .prefault({}),
-      max_udp_payload: z.number().int().min(512).max(4096).default(4096),
+      max_udp_payload: z.number().int().min(512).max(4096).default(1232),
+      rrl: z
+        .strictObject({
+          enabled: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+          responses_per_second: z.number().min(0).default(20),
+          nxdomains_per_second: z.number().min(0).default(100),
+          errors_per_second: z.number().min(0).default(10),
+          slip: z.number().int().min(0).max(10).default(2),
+          ipv4_prefix: z.number().int().min(1).max(32).default(24),
+          ipv6_prefix: z.number().int().min(1).max(128).default(56),
+          table_size: z.number().int().min(1024).max(1 << 24).default(65536),
+          exempt: z.array(cidr).default([]),
+        })
+        .prefault({}),
       allow_query: z.array(cidr).nullable().default(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']),
       lazy_ns: z.boolean().default(false),
       version: z.enum(['version', 'hide', 'refuse']).default('version'),

@@ -32,8 +32,10 @@ test('the embedded default config is valid and serves the demo zone on 5353', ()
 
 test('an empty file gets every default', () => {
   const { config } = loadConfig(file(''), {});
-  assert.equal(config.server.max_udp_payload, 4096);
+  assert.equal(config.server.max_udp_payload, 1232);
   assert.equal(config.server.tcp.idle_timeout, 10);
+  assert.equal(config.server.tcp.message_timeout, 5);
+  assert.equal(config.server.rrl.enabled, 'auto');
   assert.deepEqual(config.zones, []);
 });
 
@@ -59,10 +61,11 @@ test('YAML syntax errors give the line', () => {
 
 test('environment overrides apply, lists split on commas, and bad values name the variable', () => {
   const p = file('server:\n  listen: ["127.0.0.1:5353"]\n');
-  const { config } = loadConfig(p, { QUORUMBL_SERVER__LISTEN: '127.0.0.1:1,[::1]:2', QUORUMBL_LOG__LEVEL: 'debug', QUORUMBL_SERVER__MAX_UDP_PAYLOAD: '1232' });
+  const { config } = loadConfig(p, { QUORUMBL_SERVER__LISTEN: '127.0.0.1:1,[::1]:2', QUORUMBL_LOG__LEVEL: 'debug', QUORUMBL_SERVER__MAX_UDP_PAYLOAD: '4096', QUORUMBL_SERVER__RRL__ENABLED: 'true' });
   assert.deepEqual(config.server.listen, [{ address: '127.0.0.1', port: 1 }, { address: '::1', port: 2 }]);
   assert.equal(config.log.level, 'debug');
-  assert.equal(config.server.max_udp_payload, 1232);
+  assert.equal(config.server.max_udp_payload, 4096);
+  assert.equal(config.server.rrl.enabled, true);
   const one = loadConfig(p, { QUORUMBL_SERVER__ALLOW_QUERY: '10.0.0.0/8' });
   assert.deepEqual(one.config.server.allow_query, ['10.0.0.0/8']);
   const bad = problems(p, { QUORUMBL_SERVER__MAX_UDP_PAYLOAD: '12' });

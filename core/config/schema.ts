@@ -153,6 +153,9 @@ export const configSchema = z.strictObject({
         .prefault({}),
       protected_domains: z.array(zoneName).default(['google.com', 'linkedin.com', 'microsoft.com', 'outlook.com', 'azure.com']),
       ttl: duration.default(300),
+      /** SOA minimum of bl/wl/dbl, and so the TTL resolvers cache "not listed" (NXDOMAIN/NODATA)
+       *  for: how long a new deny can take to reach an MTA through a caching resolver. */
+      negative_ttl: duration.default(60),
       /** Shown in TXT answers to outside senders; `$` = the listed key. */
       lookup_url: z.string().max(200).nullable().default(null),
     })

@@ -6,6 +6,7 @@
 import { class4, classDomain, domainEntry, interval4, interval6 } from './evidence.ts';
 import { NEVER_DOMAIN, NEVER_IP, PolicyEngine, TEST_DOMAIN, TEST_IP, type Policy, type Verdict } from './policy.ts';
 import { NEUTRAL, type Evidence, type LocalFacts, type OverlayView } from './types.ts';
+import { nextSerial } from './serial.ts';
 
 /** What explain wants to know beyond the verdict (filled only when asked for). */
 export interface EvalTrace {
@@ -29,6 +30,9 @@ export class MergeView {
   private ev: Evidence;
   private engine: PolicyEngine;
   private ov: OverlayView | null;
+  /** SOA serial of bl/wl/dbl (read by the responder at every SOA it writes): rises with every
+   *  swap below. The owner may set it at start (e.g. from the last serial it persisted). */
+  serial = nextSerial(0);
 
   constructor(evidence: Evidence, policy: Policy, overlay: OverlayView | null = null) {
     this.ev = evidence;
@@ -53,12 +57,15 @@ export class MergeView {
   setEvidence(e: Evidence): void {
     this.engine = new PolicyEngine(this.engine.current, e);
     this.ev = e;
+    this.serial = nextSerial(this.serial);
   }
   setPolicy(p: Policy): void {
     this.engine.setPolicy(p);
+    this.serial = nextSerial(this.serial);
   }
   setOverlay(o: OverlayView | null): void {
     this.ov = o;
+    this.serial = nextSerial(this.serial);
   }
 
   private overlayOn(): OverlayView | null {
@@ -99,6 +106,15 @@ export class MergeView {
     return this.engine.verdict(cls, facts, false);
   }
 
+  /** True when some source entry or overlay key lies strictly below `name` (lowercase): an
+   *  empty non-terminal of dbl, answered NODATA so QNAME-minimising resolvers go on. */
+  hasDomainBelow(name: string): boolean {
+    const e = this.ev;
+    if (e.domains.length && parentsOf(e).has(name)) return true;
+    const o = this.overlayOn();
+    return o !== null && o.hasDomainBelow !== undefined && o.hasDomainBelow(name);
+  }
+
   /** Domain key: labels in wire order, lowercase. */
   evalDomain(labels: readonly string[], t?: EvalTrace): Verdict {
     if (labels.length === 1) {
@@ -117,6 +133,24 @@ export class MergeView {
     }
     return this.engine.verdict(cls, facts, true, name);
   }
+}
+
+/** Per evidence: the proper ancestors of its domain entries ('*.x' counts x too), built on the
+ *  first question about an unlisted name (one pass over the domains). */
+const domainParents = new WeakMap<Evidence, Set<string>>();
+
+function parentsOf(e: Evidence): Set<string> {
+  let p = domainParents.get(e);
+  if (p === undefined) {
+    p = new Set<string>();
+    for (const d of e.domains) {
+      const name = d.startsWith('*.') ? d.slice(2) : d;
+      if (name !== d) p.add(name);
+      for (let i = name.indexOf('.'); i >= 0; i = name.indexOf('.', i + 1)) p.add(name.slice(i + 1));
+    }
+    domainParents.set(e, p);
+  }
+  return p;
 }
 
 export function isV4Mapped(b: Uint8Array): boolean {

@@ -76,9 +76,10 @@ function skipName(b: Buffer, o: number, len: number): number {
 
 /** Looks at the records after the question for an OPT record (RFC 6891). Records that run
  *  past the packet end the scan quietly (rbldnsd ignores bytes after the question).
- *  `skipMisplacedOpt`: an OPT in the answer or authority section is passed over like any
- *  other record (rbldnsd mode: rbldnsd ignores it and answers); otherwise it is FORMERR
- *  (RFC 6891 allows OPT only in the additional section). */
+ *  `skipMisplacedOpt`: an OPT in the answer or authority section makes the query one without
+ *  EDNS (rbldnsd mode: rbldnsd ignores it and answers in 512 bytes, with no OPT, also when
+ *  another OPT follows in the additional section); otherwise it is FORMERR (RFC 6891 allows
+ *  OPT only in the additional section). */
 function parseEdns(q: ParsedQuery, an: number, ns: number, ar: number, skipMisplacedOpt: boolean): number {
   const b = q.buf;
   const len = q.len;
@@ -93,7 +94,7 @@ function parseEdns(q: ParsedQuery, an: number, ns: number, ar: number, skipMispl
     const rdStart = o + 10;
     const next = rdStart + rdlen;
     if (type === T_OPT && i < an + ns && skipMisplacedOpt) {
-      if (next > len) return PARSE_OK;
+      return PARSE_OK; // rbldnsd: EDNS only with the OPT right after the question; none here
     } else if (type === T_OPT) {
       // Malformed: outside the additional section, not owned by the root, a second OPT,
       // RDATA running past the packet or options that do not tile the RDATA exactly.

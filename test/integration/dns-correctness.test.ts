@@ -303,6 +303,53 @@ zones:
   });
 });
 
+describe('a deny reaches a client behind a caching Unbound within policy.negative_ttl', { skip }, () => {
+  let serve: Proc | undefined;
+  let unbound: Proc | undefined;
+  let qport = 0;
+  let uport = 0;
+  let cfg = '';
+
+  before(async () => {
+    qport = await freePort();
+    uport = await freePort();
+    const dir = makeTmpDir();
+    cfg = writeConfig(dir, `server:\n  listen: ["127.0.0.1:${qport}"]\nstate_dir: ./state\nbase: ${BASE}\nweb: { enabled: false }\nproviders: []\nsoa: { ttl: 1h }\npolicy: { negative_ttl: 5s }\n`);
+    serve = spawnQuorumbl(['serve', '--config', cfg]);
+    await waitReady(serve, '127.0.0.1', qport, `bl.${BASE}`);
+    await waitForLog(serve, 0, (r) => r.msg === 'merged zones served', 'first merge', 30000);
+    const udir = join(dir, 'unbound');
+    mkdirSync(udir, { mode: 0o755 });
+    const conf = join(udir, 'unbound.conf');
+    // Unbound's own caching limits left at their defaults: the negative TTL is ours alone.
+    writeFileSync(conf, unboundConf(udir, uport, qport).replace(/^  cache-max-(negative-)?ttl: 1\n/gm, ''));
+    execFileSync('unbound-checkconf', [conf], { stdio: 'pipe' });
+    unbound = new Proc('unbound', 'unbound', ['-d', '-c', conf], { cwd: udir });
+    await waitReady(unbound, '127.0.0.1', uport, `bl.${BASE}`);
+  });
+  after(() => stopAll(unbound, serve));
+
+  test('the cached NXDOMAIN lives min(SOA TTL 1h, MINIMUM 5 s); then the deny is seen', async (t) => {
+    const name = `${ip4Labels('192.0.2.200')}.bl.${BASE}`;
+    const first = (await digRaw('127.0.0.1', uport, [name, 'A'], { recurse: true })).replies[0]!;
+    assert.equal(first.status, 'NXDOMAIN', show(first));
+    const soa = first.authority.find((x) => x.type === 'SOA');
+    assert.ok(soa && soa.ttl <= 5, `negative TTL in the resolver's answer: ${soa?.ttl}\n${show(first)}`);
+    const started = Date.now();
+    const r = await runQuorumbl(['override', 'add', 'deny', '192.0.2.200', '--reason', 'latency test', '--config', cfg]);
+    assert.equal(r.code, 0, r.output);
+    const added = Date.now();
+    await poll(async () => ((await digRaw('127.0.0.1', qport, [name, 'A'])).replies[0]?.answer.length ? true : undefined), 'the deny in serve');
+    const inServe = Date.now();
+    let last: DigReply | undefined;
+    await poll(async () => {
+      last = (await digRaw('127.0.0.1', uport, [name, 'A'], { recurse: true })).replies[0];
+      return last?.status === 'NOERROR' && last.answer.some((x) => x.data === '127.0.0.5') ? true : undefined;
+    }, 'the deny through the caching resolver', { timeoutMs: 5000 + 20000, intervalMs: 200, describe: () => (last ? show(last) : '') });
+    t.diagnostic(`override add ran ${added - started} ms; deny in serve after ${inServe - added} ms, through Unbound after ${Date.now() - added} ms (negative_ttl 5 s)`);
+  });
+});
+
 describe('OPT record in the authority section', { skip: skip || (haveRbldnsd() ? false : `${RBLDNSD} not installed`) }, () => {
   let dir = '';
   let ref: Server | undefined;

@@ -135,7 +135,7 @@ function found(ds: Dataset, name: string): boolean {
   return ds.query(makeQuery(name === '' ? [] : name.split('.'), 255, false), sink);
 }
 
-test('empty non-terminals: every proper prefix of an address name in bl/wl, parents of entries in dbl', () => {
+test('empty non-terminals: every proper prefix of an address name in bl/wl, parents of listed names in dbl', () => {
   const { bl, wl, dbl } = zones();
   for (const ds of [bl, wl]) {
     for (const ent of ['127', '0.127', '0.0.127', '255.255.255', '001.0', '2', '0.2', '0.0.2', '1.0.0.2', 'b.d.0.1.0.0.2', 'F.e.d.c.b.a.9.8.7.6.5.4.3.2.1.0.f.e.d.c.b.a.9.8.7.6.5.4.3.2.1']) {
@@ -149,7 +149,7 @@ test('empty non-terminals: every proper prefix of an address name in bl/wl, pare
   assert.equal(found(bl, '2.0.0.127'), true);
   // dbl: evil.example is listed, so example is an empty non-terminal; google.com has nothing below.
   assert.equal(found(dbl, 'example'), true);
-  assert.equal(found(dbl, 'com'), true, 'a source lists google.com (protected, so not answered): com is still a parent');
+  assert.equal(found(dbl, 'com'), false, 'google.com is protected: the entry lists nothing, so com is no parent of a listing');
   assert.equal(found(dbl, 'org'), false);
   assert.equal(found(dbl, 'other.example'), false);
 });
@@ -171,6 +171,10 @@ test('dbl empty non-terminals follow wildcard entries and overlay keys (override
   for (const nx of ['other.net', 'x.a.b.c.example.org', 'd.example.org', 'x.mail.bad.example.com', 'good.example.com', 'invalid']) {
     assert.equal(found(dbl, nx), false, `${nx}: NXDOMAIN`);
   }
+  // A policy change re-indexes: protecting example.org unlists a.b.c.example.org, so its parents go.
+  view.setPolicy({ ...POLICY, protectedDomains: ['example.org'] });
+  assert.equal(found(dbl, 'c.example.org'), false);
+  assert.equal(found(dbl, 'example.net'), true);
 });
 
 test('SOA serial: the zones carry the view as a live serial that rises with each swap and never goes back', () => {
@@ -189,4 +193,15 @@ test('SOA serial: the zones carry the view as a live serial that rises with each
   assert.equal(nextSerial(0, 1_800_000_000), 1_800_000_000);
   assert.equal(nextSerial(1_800_000_005, 1_800_000_000), 1_800_000_006, 'a serial ahead of the clock still rises');
   assert.equal(nextSerial(1_700_000_000, 1_800_000_000), 1_800_000_000, 'after a restart: the clock');
+});
+
+test('dbl parents of a big source are indexed between packets: NODATA for every name meanwhile, then exact', async () => {
+  const domains = Array.from({ length: 60_000 }, (_, i) => `d${i}.big${i % 10}.example`).sort();
+  const view = new MergeView(buildEvidence({ sources: [{ name: 's', weight: 1, v4: emptyRangeSet4(), v6: emptyRangeSet6(), domains }], providers: [] }), POLICY);
+  assert.equal(view.hasDomainBelow('unrelated.test'), true, 'still indexing: NODATA hides nothing');
+  for (let i = 0; i < 10_000 && view.hasDomainBelow('unrelated.test'); i++) await new Promise((r) => setImmediate(r));
+  assert.equal(view.hasDomainBelow('unrelated.test'), false, 'indexed');
+  assert.equal(view.hasDomainBelow('big7.example'), true);
+  assert.equal(view.hasDomainBelow('example'), true);
+  assert.equal(view.hasDomainBelow('d7.big7.example'), false);
 });

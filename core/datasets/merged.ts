@@ -53,7 +53,8 @@ export class MergedDataset implements Dataset {
 
   /** An empty non-terminal (RFC 8020: NODATA, not NXDOMAIN, or a strict QNAME-minimising
    *  resolver never asks for the key below it): bl and wl cover the whole address space, so
-   *  every proper prefix of an address name is one; in dbl, a parent of an entry or override. */
+   *  every proper prefix of an address name is one; in dbl, a parent of a name the sources
+   *  list or of an overlay key (MergeView.hasDomainBelow). */
   private nonTerminal(q: Query): boolean {
     if (this.kind !== 'dbl') return q.ipPrefix === true;
     const l = q.labels;

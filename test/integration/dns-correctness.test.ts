@@ -41,6 +41,8 @@ function genericData(): string {
   for (let n = 0; n <= 255; n++) out.push(`l${n} TXT "${text(n)}"`);
   // several TXT records of one name (several character-strings in one answer)
   for (const n of [255, 254, 1, 0, 128]) out.push(`multi TXT "${text(n, n)}"`);
+  // longer than 255: cut to 255 at load, as rbldnsd does (with a warning)
+  out.push(`long TXT "${text(300)}"`);
   return out.join('\n') + '\n';
 }
 
@@ -205,6 +207,12 @@ zones:
     assert.deepEqual(edns.answer.map((x) => txtStrings(x.data)).sort(), want, show(edns));
     const k = parseKdig((await kdig(qport, ['+tcp', `multi.${TXTZ}`, 'TXT'])).out);
     assert.deepEqual(k[0]!.txt.sort(), want);
+  });
+
+  test('a TXT longer than 255 bytes in the data is cut to 255, as rbldnsd cuts it', async () => {
+    const r = one(await direct([`long.${TXTZ}`, 'TXT']));
+    assert.deepEqual(r.answer.map((x) => txtStrings(x.data)), [[text(255)]], show(r));
+    assert.match(serve!.output(), /TXT RR truncated to 255 bytes/);
   });
 
   test('a 255-byte TXT comes through Unbound (it turned the malformed one into SERVFAIL)', async () => {

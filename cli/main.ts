@@ -257,6 +257,7 @@ async function rbldnsd(args: string[]): Promise<void> {
         version: a.hideVersion === 0 ? 'version' : a.hideVersion === 1 ? 'hide' : 'refuse',
         // -v answers the first word only: "rbldnsd", as rbldnsd -v does.
         versionText: `rbldnsd (quorumbl ${VERSION})`,
+        skipMisplacedOpt: true, // rbldnsd answers a query with an OPT in its authority section
       },
       checkInterval: a.checkInterval,
       stateDir: process.env.QUORUMBL_STATE_DIR,

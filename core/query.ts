@@ -65,7 +65,15 @@ export function makeQuery(labels: readonly string[], qtype: number, zoneHasIp4 =
       }
     }
   }
-  return { labels, ip4, ip6, qtype };
+  return { labels, ip4, ip6, qtype, ipPrefix: isIpPrefix(labels) };
+}
+
+/** See Query.ipPrefix. */
+export function isIpPrefix(labels: readonly string[]): boolean {
+  const n = labels.length;
+  if (n === 0 || n >= 32) return false;
+  if (n < 4 && labels.every((l) => decOctet(l) >= 0)) return true;
+  return labels.every((l) => hexNibble(l) >= 0);
 }
 
 export function ip4ToString(ip: number): string {

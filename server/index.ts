@@ -33,6 +33,8 @@ export interface ServerOptions {
   versionText: string;
   /** rbldnsd -l line format. */
   queryLog?: (line: string) => void;
+  /** rbldnsd mode: an OPT outside the additional section is ignored, not FORMERR. */
+  skipMisplacedOpt?: boolean;
   logger: Logger;
 }
 
@@ -70,6 +72,7 @@ export class DnsServer {
         acl: options.allowQuery ? new ClientAcl(options.allowQuery) : null,
         counters: this.counters,
         queryLog: options.queryLog,
+        skipMisplacedOpt: options.skipMisplacedOpt,
       },
       zones,
     );

@@ -40,6 +40,13 @@ function octet(b: Buffer, o: number): number {
   return v > 255 ? -1 : v;
 }
 
+/** A label of one hex digit (either case). */
+function isNibble(b: Buffer, o: number): boolean {
+  if (b[o] !== 1) return false;
+  const c = b[o + 1]!;
+  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+}
+
 export class WireQuery implements Query {
   ip4 = -1;
   ip6: Uint8Array | null = null;
@@ -73,6 +80,22 @@ export class WireQuery implements Query {
       this.ip4 = -1;
     }
     return this;
+  }
+
+  /** Query.ipPrefix, from the label bytes (asked only for names nothing listed). */
+  get ipPrefix(): boolean {
+    const n = this.n;
+    if (n === 0 || n >= 32) return false;
+    const q = this.q!;
+    const b = q.buf;
+    const off = q.labelOff;
+    let i = 0;
+    if (n < 4) {
+      while (i < n && octet(b, off[i]!) >= 0) i++;
+      if (i === n) return true;
+    }
+    for (i = 0; i < n; i++) if (!isNibble(b, off[i]!)) return false;
+    return true;
   }
 
   get labels(): readonly string[] {

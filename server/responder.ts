@@ -33,6 +33,9 @@ export interface ResponderOptions {
   acl: ClientAcl | null;
   counters: Counters;
   queryLog?: (line: string) => void;
+  /** rbldnsd mode: an OPT record in the answer or authority section is ignored (rbldnsd
+   *  answers such a query as one without EDNS) instead of FORMERR. */
+  skipMisplacedOpt?: boolean;
 }
 
 /** Largest DNS message (TCP); the buffer has room for the longest record past it. */
@@ -54,7 +57,7 @@ export class Responder {
   private readonly sink = new AnswerSink();
   private table: ZoneTable;
   private zoneCounters: Float64Array[] = [];
-  private readonly versionTxt: Buffer | null;
+  private readonly versionTxt: string | null;
   private readonly mxNames = new Map<string, Buffer>();
   private an = 0;
   private nsCount = 0;
@@ -78,7 +81,7 @@ export class Responder {
     this.table = table;
     this.setTable(table);
     const v = opts.version === 'hide' ? (opts.versionText.split(/\s+/)[0] ?? '') : opts.versionText;
-    this.versionTxt = opts.version === 'refuse' ? null : Buffer.from(v.slice(0, 255), 'latin1');
+    this.versionTxt = opts.version === 'refuse' ? null : Buffer.from(v.slice(0, 255), 'latin1').toString('latin1');
   }
 
   setTable(table: ZoneTable): void {
@@ -119,7 +122,7 @@ export class Responder {
         }
       }
     }
-    const res = parseQuery(q, msg, len);
+    const res = parseQuery(q, msg, len, this.opts.skipMisplacedOpt === true);
     if (res === PARSE_DROP) {
       this.opts.counters.dropped++;
       return 0;
@@ -256,6 +259,7 @@ export class Responder {
       }
       if (qtype === T_SOA || qtype === T_ANY) {
         pos = writeBlock(this.out, pos, pick(zone.soaAnswer!, pos), zoneAt);
+        if (zone.liveSerial !== null) writeU32(out, pos - SOA_SERIAL_FROM_END, zone.liveSerial.serial);
         this.an++;
       }
       if (qtype === T_NS || qtype === T_ANY) {
@@ -293,6 +297,7 @@ export class Responder {
           const b = pick(soa, pos);
           if (pos + b.bytes.length <= room) {
             pos = writeBlock(out, pos, b, zoneAt);
+            if (zone.liveSerial !== null) writeU32(out, pos - SOA_SERIAL_FROM_END, zone.liveSerial.serial);
             this.nsCount = 1;
           }
         }
@@ -375,15 +380,7 @@ export class Responder {
       if (type === T_A) {
         pos = this.aTail(pos, sink.nums[r]!, sink.minA);
       } else if (type === T_TXT) {
-        pos = this.typeClassTtl(pos, T_TXT, sink.minTxt);
-        const s = sink.strs[r]!;
-        const l = s.length > 255 ? 255 : s.length;
-        out[pos] = 0;
-        out[pos + 1] = l + 1;
-        out[pos + 2] = l;
-        pos += 3;
-        for (let i = 0; i < l; i++) out[pos + i] = s.charCodeAt(i);
-        pos += l;
+        pos = writeTxtRdata(out, this.typeClassTtl(pos, T_TXT, sink.minTxt), sink.strs[r]!);
       } else {
         pos = this.typeClassTtl(pos, T_MX, sink.minMx);
         const name = this.mxName(sink.strs[r]!);
@@ -452,11 +449,7 @@ export class Responder {
     out[pos + 1] = 0x0c;
     pos = this.typeClassTtl(pos + 2, T_TXT, 0);
     out[pos - 5] = C_CH;
-    out[pos] = 0;
-    out[pos + 1] = txt.length + 1;
-    out[pos + 2] = txt.length;
-    txt.copy(out, pos + 3);
-    pos += 3 + txt.length;
+    pos = writeTxtRdata(out, pos, txt);
     this.an = 1;
     this.nsCount = this.arCount = 0;
     out[2] = 0x80 | (q.flags1 & 1);
@@ -525,4 +518,35 @@ function labelIs(b: Buffer, o: number, word: string): boolean {
     if (c !== word.charCodeAt(i)) return false;
   }
   return true;
+}
+
+/** SERIAL REFRESH RETRY EXPIRE MINIMUM end an SOA record: the serial starts 20 bytes before. */
+const SOA_SERIAL_FROM_END = 20;
+
+function writeU32(out: Buffer, pos: number, v: number): void {
+  out[pos] = v >>> 24;
+  out[pos + 1] = (v >>> 16) & 0xff;
+  out[pos + 2] = (v >>> 8) & 0xff;
+  out[pos + 3] = v & 0xff;
+}
+
+/** Largest character-string in a TXT RDATA (its length is one byte). */
+export const TXT_STRING_MAX = 255;
+
+/** RDLENGTH and the RDATA of a TXT record holding `s` (a byte string: one char per byte) as
+ *  one character-string, cut at 255 bytes as rbldnsd cuts (every producer already keeps to
+ *  254/255). RDLENGTH is two bytes: a 255-byte string makes 256, which once overflowed the
+ *  low byte into a malformed record. A char above 0xff (not a byte) is written as '?'. */
+export function writeTxtRdata(out: Buffer, pos: number, s: string): number {
+  const l = s.length > TXT_STRING_MAX ? TXT_STRING_MAX : s.length;
+  const rdlen = l + 1;
+  out[pos] = rdlen >> 8;
+  out[pos + 1] = rdlen & 0xff;
+  out[pos + 2] = l;
+  pos += 3;
+  for (let i = 0; i < l; i++) {
+    const c = s.charCodeAt(i);
+    out[pos + i] = c > 0xff ? 0x3f : c;
+  }
+  return pos + l;
 }

@@ -75,8 +75,12 @@ function skipName(b: Buffer, o: number, len: number): number {
 }
 
 /** Looks at the records after the question for an OPT record (RFC 6891). Records that run
- *  past the packet end the scan quietly (rbldnsd ignores bytes after the question). */
-function parseEdns(q: ParsedQuery, an: number, ns: number, ar: number): number {
+ *  past the packet end the scan quietly (rbldnsd ignores bytes after the question).
+ *  `skipMisplacedOpt`: an OPT in the answer or authority section makes the query one without
+ *  EDNS (rbldnsd mode: rbldnsd ignores it and answers in 512 bytes, with no OPT, also when
+ *  another OPT follows in the additional section); otherwise it is FORMERR (RFC 6891 allows
+ *  OPT only in the additional section). */
+function parseEdns(q: ParsedQuery, an: number, ns: number, ar: number, skipMisplacedOpt: boolean): number {
   const b = q.buf;
   const len = q.len;
   let o = q.qEnd;
@@ -89,7 +93,9 @@ function parseEdns(q: ParsedQuery, an: number, ns: number, ar: number): number {
     const rdlen = u16(b, o + 8);
     const rdStart = o + 10;
     const next = rdStart + rdlen;
-    if (type === T_OPT) {
+    if (type === T_OPT && i < an + ns && skipMisplacedOpt) {
+      return PARSE_OK; // rbldnsd: EDNS only with the OPT right after the question; none here
+    } else if (type === T_OPT) {
       // Malformed: outside the additional section, not owned by the root, a second OPT,
       // RDATA running past the packet or options that do not tile the RDATA exactly.
       if (i < an + ns || o !== nameStart + 1 || q.edns || next > len) return PARSE_FORMERR;
@@ -111,8 +117,9 @@ function parseEdns(q: ParsedQuery, an: number, ns: number, ar: number): number {
   return PARSE_OK;
 }
 
-/** Parses a query in `buf[0..len)` into `q`. Returns one of the PARSE_* codes. */
-export function parseQuery(q: ParsedQuery, buf: Buffer, len: number): number {
+/** Parses a query in `buf[0..len)` into `q`. Returns one of the PARSE_* codes.
+ *  `skipMisplacedOpt`: see parseEdns (true in rbldnsd mode). */
+export function parseQuery(q: ParsedQuery, buf: Buffer, len: number, skipMisplacedOpt = false): number {
   q.buf = buf;
   q.len = len;
   q.edns = false;
@@ -142,9 +149,11 @@ export function parseQuery(q: ParsedQuery, buf: Buffer, len: number): number {
   q.qtype = u16(buf, o);
   q.qclass = u16(buf, o + 2);
   q.qEnd = o + 4;
+  const an = u16(buf, 6);
+  const ns = u16(buf, 8);
   const ar = u16(buf, 10);
-  if (ar === 0) return PARSE_OK;
-  return parseEdns(q, u16(buf, 6), u16(buf, 8), ar);
+  if ((an | ns | ar) === 0 || (ar === 0 && skipMisplacedOpt)) return PARSE_OK;
+  return parseEdns(q, an, ns, ar, skipMisplacedOpt);
 }
 
 /** Lowercased, trailing-dot-free presentation form of a zone/host name. */

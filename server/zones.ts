@@ -47,6 +47,9 @@ export class Zone {
   /** SOA record blocks: in the answer (SOA ttl) and in the authority of negative answers (minimum). */
   soaAnswer: Block | null = null;
   soaAuthority: Block | null = null;
+  /** The SOA serial when it changes without a new table (merged zones): the responder writes
+   *  it over the pre-encoded one (the last 20 bytes of an SOA block are serial .. minimum). */
+  readonly liveSerial: { readonly serial: number } | null;
   /** `$NS` names as written (rbldnsd keeps their case), duplicates removed. */
   readonly nsNames: string[] = [];
   nsTtl = 0;
@@ -70,7 +73,9 @@ export class Zone {
     this.failed = !!src.failed;
     this.acl = src.acl ?? null;
     this.hasIp4 = this.datasets.some((d) => IP4_TYPES.has(d.type));
-    const soa = this.datasets.find((d) => d.meta.soa)?.meta.soa;
+    const soaMeta = this.datasets.find((d) => d.meta.soa)?.meta;
+    const soa = soaMeta?.soa;
+    this.liveSerial = soaMeta?.liveSerial ?? null;
     if (soa) {
       const serial = soa.serial === 0 ? src.newestMtime : soa.serial;
       const build = (ttl: number, internal: boolean): Block => {

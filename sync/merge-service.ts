@@ -13,6 +13,7 @@ import type { LoadedZone, ZoneStore } from '../core/zones/store.ts';
 import { buildEvidenceInWorker, retireEvidence } from './merge/build.ts';
 import { emptyEvidence } from './merge/evidence.ts';
 import { MergeView } from './merge/evaluate.ts';
+import { nextSerial } from './merge/serial.ts';
 import { explain, type ExplainContext, type ExplainProvider, type ExplainSource, type Explanation, type ReputationEvent, type KeyKind } from './merge/explain.ts';
 import { weightsFor, type Policy } from './merge/policy.ts';
 import type { EvidenceProvider, EvidenceSource, OverlayView } from './merge/types.ts';
@@ -53,6 +54,8 @@ export interface MergeServiceOptions {
   ns: NsSet;
   /** Recent reputation events of a key, for explain. */
   events?: (key: string, kind: KeyKind) => ReputationEvent[];
+  /** The last SOA serial served before a restart (persisted), so the serial never goes back. */
+  lastSerial?: number;
 }
 
 export class MergeService {
@@ -74,9 +77,12 @@ export class MergeService {
   constructor(private readonly opts: MergeServiceOptions) {
     const c = opts.config;
     this.view = new MergeView(emptyEvidence(), policyOf(c, []));
-    // The zones are published once and never again (a republish would re-trigger the merge);
-    // their SOA serial is the start time.
-    const soa = { ...opts.soa, serial: opts.soa.serial || Math.floor(Date.now() / 1000) };
+    // The zones are published once and never again (a republish would re-trigger the merge):
+    // the SOA serial is the view's, which rises with every merge and overlay/policy swap (the
+    // responder writes it into each SOA). It starts at max(now, lastSerial + 1, the SOA's own).
+    // The SOA minimum is the negative TTL (RFC 2308: min(SOA TTL, MINIMUM)).
+    this.view.serial = nextSerial(Math.max(opts.lastSerial ?? 0, opts.soa.serial - 1));
+    const soa = { ...opts.soa, minimum: c.policy.negative_ttl };
     const ds = mergedDatasets(this.view, { base: c.base, lookupUrl: c.policy.lookup_url, ttl: c.policy.ttl, meta: { soa, ns: opts.ns } });
     this.zones = (['bl', 'wl', 'dbl'] as MergedKind[]).map((k) => ({ name: `${k}.${c.base}`, datasets: [ds[k] as Dataset], newestMtime: 0, failed: false }));
     // Provider feeds: last good copy, else the shipped baseline (sync/providers/feeds.ts).

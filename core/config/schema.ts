@@ -174,6 +174,9 @@ export const configSchema = z.strictObject({
         .strictObject({ v4: z.number().int().min(0).max(32).default(16), v6: z.number().int().min(0).max(128).default(32) })
         .prefault({}),
       ttl: duration.default(300),
+      /** SOA minimum of bl/wl/dbl, and so the TTL resolvers cache "not listed" (NXDOMAIN/NODATA)
+       *  for: how long a new deny can take to reach an MTA through a caching resolver. */
+      negative_ttl: duration.default(60),
       /** Shown in TXT answers to outside senders; `$` = the listed key. */
       lookup_url: z.string().max(200).nullable().default(null),
     })

@@ -29,7 +29,8 @@ export class MergedDataset implements Dataset {
   constructor(readonly kind: MergedKind, readonly view: MergeView, readonly options: MergedOptions) {
     this.type = `merged-${kind}`;
     this.ttl = options.ttl;
-    this.meta = options.meta ?? {};
+    // The view's serial rises with every merge and overlay/policy swap: the SOA carries it.
+    this.meta = options.meta ? { ...options.meta, liveSerial: view } : {};
   }
 
   get size(): number {
@@ -50,17 +51,27 @@ export class MergedDataset implements Dataset {
     return q.ip4 >= 0 ? ip4Dotted(q.ip4) : formatIp6(q.ip6!);
   }
 
+  /** An empty non-terminal (RFC 8020: NODATA, not NXDOMAIN, or a strict QNAME-minimising
+   *  resolver never asks for the key below it): bl and wl cover the whole address space, so
+   *  every proper prefix of an address name is one; in dbl, a parent of a name the sources
+   *  list or of an overlay key (MergeView.hasDomainBelow). */
+  private nonTerminal(q: Query): boolean {
+    if (this.kind !== 'dbl') return q.ipPrefix === true;
+    const l = q.labels;
+    return l.length > 0 && this.view.hasDomainBelow(l.length === 1 ? l[0]! : l.join('.'));
+  }
+
   query(q: Query, out: RecordSink): boolean {
     const v = this.verdictOf(q);
-    if (v === null) return false;
+    if (v === null) return this.nonTerminal(q);
     const ttl = this.ttl;
     if (this.kind === 'wl') {
-      if (v.wl === 0) return false;
+      if (v.wl === 0) return this.nonTerminal(q);
       if (out.wantA) out.a(v.wl, ttl);
       if (out.wantTxt) out.txt(allowTxt(v, this.view.evidence, this.options), ttl);
       return true;
     }
-    if (!v.block) return false;
+    if (!v.block) return this.nonTerminal(q);
     if (out.wantA) {
       const a = v.a;
       for (let i = 0; i < a.length; i++) out.a(a[i]!, ttl);
@@ -81,7 +92,7 @@ export class MergedDataset implements Dataset {
       });
       return;
     }
-    write(this.kind === 'wl' ? '2.0.0.127\tA\t127.0.10.1' : '2.0.0.127\tA\t127.0.0.2');
+    write(this.kind === 'wl' ? '2.0.0.127\tA\t127.0.10.0' : '2.0.0.127\tA\t127.0.0.2');
     const e = this.view.evidence;
     const s = e.starts4;
     for (let i = 0; i < s.length; i++) {

@@ -16,6 +16,10 @@ export interface Query {
   readonly ip6: Uint8Array | null;
   /** The query type (numeric). */
   readonly qtype: number;
+  /** True when the name is a proper prefix of an address name: 1-3 decimal octet labels
+   *  (IPv4) or 1-31 one-nibble labels (IPv6). In a zone that covers the whole address space
+   *  (bl, wl) such a name is an empty non-terminal: NODATA, not NXDOMAIN (RFC 8020). */
+  readonly ipPrefix?: boolean;
 }
 
 /** Collects answer records; the server dedups identical RRs and applies the same-type min TTL. */
@@ -54,6 +58,9 @@ export interface DatasetMeta {
   /** `$TIMESTAMP`: unix seconds; expires 0 = never. */
   created?: number;
   expires?: number;
+  /** A serial that changes without a reload (the merged zones): read at every answer that
+   *  carries the SOA, in place of `soa.serial`. */
+  liveSerial?: { readonly serial: number };
 }
 
 /** JSON-safe metadata plus typed arrays: the unit of the binary snapshot and of worker transfer. */

@@ -151,6 +151,12 @@ export class ScoreIndex {
     return this.baseD.size ? this.baseD.get(name) : undefined;
   }
 
+  /** The scored domain names (a key of the layer may be there although its score is gone). */
+  *domainNames(): Iterable<string> {
+    yield* this.baseD.keys();
+    for (const k of this.top.keys()) if (k[0] === 'd') yield k.slice(1);
+  }
+
   /** Whether any domain (or anything at all in the layer) may have a score: lets lookups skip work. */
   get hasDomains(): boolean {
     return this.baseD.size > 0 || this.top.size > 0;
@@ -175,6 +181,8 @@ export class Overlay {
   private readonly now: () => number;
   private readonly halfLife: number;
   private readonly w6 = new Uint32Array(4);
+  /** Names with an override or scored domain strictly below them (built on first use). */
+  private parents: Set<string> | null = null;
 
   /** From lists (tests, one-off builds) or from prebuilt parts (LocalStore reuses the part that
    *  did not change). */
@@ -194,6 +202,26 @@ export class Overlay {
    *  count twice). */
   get size(): { overrides: number; scores: number } {
     return { overrides: this.overrides.length, scores: this.scores.size };
+  }
+
+  /** True when an override or a scored domain lies strictly below `name`: dbl answers
+   *  NODATA for it (an empty non-terminal), so QNAME-minimising resolvers reach the key. */
+  hasDomainBelow(name: string): boolean {
+    let p = this.parents;
+    if (p === null) {
+      p = new Set<string>();
+      const add = (d: string): void => {
+        for (let i = d.indexOf('.'); i >= 0; i = d.indexOf('.', i + 1)) p!.add(d.slice(i + 1));
+      };
+      for (const k of this.index.exact.keys()) add(k);
+      for (const k of this.index.wild.keys()) {
+        p.add(k); // *.k: names below k exist
+        add(k);
+      }
+      for (const k of this.scores.domainNames()) add(k);
+      this.parents = p;
+    }
+    return p.has(name);
   }
 
   /** Nothing to say about any key: the DNS path may skip the lookups. */

@@ -6,6 +6,7 @@
 import { class4, classDomain, domainEntry, interval4, interval6 } from './evidence.ts';
 import { NEVER_DOMAIN, NEVER_IP, PolicyEngine, TEST_DOMAIN, TEST_IP, type Policy, type Verdict } from './policy.ts';
 import { NEUTRAL, type Evidence, type LocalFacts, type OverlayView } from './types.ts';
+import { nextSerial } from './serial.ts';
 
 /** What explain wants to know beyond the verdict (filled only when asked for). */
 export interface EvalTrace {
@@ -29,11 +30,52 @@ export class MergeView {
   private ev: Evidence;
   private engine: PolicyEngine;
   private ov: OverlayView | null;
+  /** SOA serial of bl/wl/dbl (read by the responder at every SOA it writes): rises with every
+   *  swap below. The owner may set it at start (e.g. from the last serial it persisted). */
+  serial = nextSerial(0);
+  /** Proper ancestors of the evidence's domain entries (dbl's empty non-terminals); null while
+   *  a big evidence is still being indexed. */
+  private parents: Set<string> | null = null;
+  private parentsGen = 0;
 
   constructor(evidence: Evidence, policy: Policy, overlay: OverlayView | null = null) {
     this.ev = evidence;
     this.engine = new PolicyEngine(policy, evidence);
     this.ov = overlay;
+    this.indexParents(evidence);
+  }
+
+  /** Indexes the parents of the entries the public evidence lists (under the current policy:
+   *  an entry below the threshold or protected lists nothing). */
+  private indexParents(e: Evidence): void {
+    const d = e.domains;
+    const p = new Set<string>();
+    const gen = ++this.parentsGen;
+    const engine = this.engine;
+    this.parents = null;
+    const add = (i: number): void => {
+      const entry = d[i]!;
+      const name = entry.startsWith('*.') ? entry.slice(2) : entry;
+      if (engine.verdict(e.domCls[i]!, NEUTRAL, true, name).block) addParents(p, entry);
+    };
+    if (d.length <= PARENTS_SYNC_MAX) {
+      for (let i = 0; i < d.length; i++) add(i);
+      this.parents = p;
+      return;
+    }
+    let i = 0;
+    const slice = (): void => {
+      if (this.parentsGen !== gen) return; // new evidence or policy meanwhile
+      const until = performance.now() + PARENTS_SLICE_MS;
+      while (i < d.length) {
+        const end = Math.min(i + 256, d.length);
+        for (; i < end; i++) add(i);
+        if (performance.now() >= until) break;
+      }
+      if (i < d.length) setImmediate(slice).unref();
+      else this.parents = p;
+    };
+    setImmediate(slice).unref();
   }
 
   get evidence(): Evidence {
@@ -53,12 +95,17 @@ export class MergeView {
   setEvidence(e: Evidence): void {
     this.engine = new PolicyEngine(this.engine.current, e);
     this.ev = e;
+    this.indexParents(e);
+    this.serial = nextSerial(this.serial);
   }
   setPolicy(p: Policy): void {
     this.engine.setPolicy(p);
+    this.indexParents(this.ev);
+    this.serial = nextSerial(this.serial);
   }
   setOverlay(o: OverlayView | null): void {
     this.ov = o;
+    this.serial = nextSerial(this.serial);
   }
 
   private overlayOn(): OverlayView | null {
@@ -99,6 +146,18 @@ export class MergeView {
     return this.engine.verdict(cls, facts, false);
   }
 
+  /** True when a name the sources list, or an overlay key, lies strictly below `name`
+   *  (lowercase): an empty non-terminal of dbl, answered NODATA so QNAME-minimising resolvers
+   *  go on. */
+  hasDomainBelow(name: string): boolean {
+    const p = this.parents;
+    // Still indexing a big evidence: NODATA for every name, which hides nothing (NXDOMAIN is the
+    // answer that could hide a listing below).
+    if (p === null || p.has(name)) return true;
+    const o = this.overlayOn();
+    return o !== null && o.hasDomainBelow !== undefined && o.hasDomainBelow(name);
+  }
+
   /** Domain key: labels in wire order, lowercase. */
   evalDomain(labels: readonly string[], t?: EvalTrace): Verdict {
     if (labels.length === 1) {
@@ -118,6 +177,19 @@ export class MergeView {
     return this.engine.verdict(cls, facts, true, name);
   }
 }
+
+/** Adds the proper ancestors of a listed domain entry to `p` ('*.x' counts x too: names below it are listed). */
+function addParents(p: Set<string>, d: string): void {
+  const name = d.startsWith('*.') ? d.slice(2) : d;
+  if (name !== d) p.add(name);
+  for (let i = name.indexOf('.'); i >= 0; i = name.indexOf('.', i + 1)) p.add(name.slice(i + 1));
+}
+
+/** Up to this many domain entries are indexed at once; more in slices between DNS packets
+ *  (1M entries take ~0.5-2.5 s). */
+const PARENTS_SYNC_MAX = 50_000;
+/** Milliseconds of indexing per event-loop turn. */
+const PARENTS_SLICE_MS = 4;
 
 export function isV4Mapped(b: Uint8Array): boolean {
   for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;

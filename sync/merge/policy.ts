@@ -70,7 +70,13 @@ function verdictOf(
 }
 
 /** RFC 5782 test points: listed (127.0.0.2 / 'test') and never listed (127.0.0.1 / 'invalid'). */
-export const TEST_IP = verdictOf(true, [REASON.policy], ALLOW.manual, false, ['RFC 5782 test point: always listed'], 0, 0, true);
+/** wl's answer for the test point: its own code (as dnswl.org's 127.0.10.0), not one a real
+ *  allow uses, so an MTA that weights wl 127.0.10.[1..3] negatively still rejects 127.0.0.2. */
+export const WL_TEST = WL_BASE;
+export const TEST_IP: Verdict = Object.freeze({
+  ...verdictOf(true, [REASON.policy], 0, false, ['RFC 5782 test point: always listed'], 0, 0, true),
+  wl: WL_TEST,
+});
 export const TEST_DOMAIN = verdictOf(true, [REASON.policy], 0, true, ['RFC 5782 test point: always listed'], 0, 0, true);
 export const NEVER_IP = verdictOf(false, [], 0, false, ['RFC 5782 test point: never listed'], 0, 0, true);
 export const NEVER_DOMAIN = verdictOf(false, [], 0, true, ['RFC 5782 test point: never listed'], 0, 0, true);

@@ -21,6 +21,9 @@ export interface OverlayView {
   lookupDomain(labels: readonly string[]): LocalFacts;
   /** Optional: true when the overlay holds nothing, so the DNS path skips the lookups. */
   isEmpty?(): boolean;
+  /** Optional: true when a domain key of the overlay lies strictly below `name` (lowercase),
+   *  which makes `name` an empty non-terminal of dbl (NODATA, not NXDOMAIN). */
+  hasDomainBelow?(name: string): boolean;
 }
 
 /** One public source as the sweep sees it. */

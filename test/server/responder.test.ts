@@ -448,3 +448,61 @@ test('CH version.bind: the second flags byte of the query comes back untouched',
     assert.equal(raw[3], f2);
   }
 });
+
+test('TXT of every length 0..255: RDLENGTH is two bytes (a 255-byte string makes 256)', () => {
+  const lines = ['$TTL 60'];
+  for (let n = 0; n <= 255; n++) lines.push(`l${n} TXT "${'t'.repeat(n)}"`);
+  const r = responder({}, new ZoneTable([{ name: 'txt.example', datasets: [dataset('generic', lines.join('\n'))], newestMtime: 1 }]));
+  for (let n = 0; n <= 255; n++) {
+    const { p, raw } = get(r, `l${n}.txt.example`, 'TXT', {}, true);
+    assert.equal(p.answers!.length, 1, `l${n}`);
+    assert.equal(data(p.answers![0]!), 't'.repeat(n), `l${n}`);
+    // question 12 + name + 4; answer: pointer 2 + type/class/ttl 8, then RDLENGTH
+    const rdlen = raw.readUInt16BE(12 + `l${n}.txt.example`.length + 2 + 4 + 2 + 8);
+    assert.equal(rdlen, n + 1, `l${n} RDLENGTH`);
+  }
+});
+
+test('OPT in the answer or authority section: FORMERR, or (rbldnsd mode) a reply without EDNS', () => {
+  const q = query('2.2.0.192.ip4set.bl.example', 'A');
+  const opt = Buffer.from([0, 0, 41, 16, 0, 0, 0, 0, 0, 0, 0]);
+  const inAuthority = (ar: number) => {
+    const b = Buffer.concat([q, opt, ar ? opt : Buffer.alloc(0)]);
+    b.writeUInt16BE(1, 8);
+    b.writeUInt16BE(ar, 10);
+    return b;
+  };
+  const strict = responder();
+  const lenient = responder({ skipMisplacedOpt: true });
+  for (const ar of [0, 1]) {
+    assert.equal(ask(strict, inAuthority(ar))!.p.rcode, 'FORMERR', `serve, ARCOUNT ${ar}`);
+    const { p, raw } = ask(lenient, inAuthority(ar))!;
+    assert.equal(p.rcode, 'NOERROR', `rbldnsd mode, ARCOUNT ${ar}`);
+    assert.deepEqual(p.answers!.map((a) => data(a)), ['127.0.0.3']);
+    assert.ok(!p.additionals!.some((a) => a.type === 'OPT'), 'no OPT in the reply');
+    assert.ok(raw.length <= 512);
+  }
+  const inAnswer = Buffer.concat([q, opt]);
+  inAnswer.writeUInt16BE(1, 6);
+  assert.equal(ask(strict, inAnswer)!.p.rcode, 'FORMERR');
+  assert.equal(ask(lenient, inAnswer)!.p.rcode, 'NOERROR');
+});
+
+test('a live serial (merged zones) is written into every SOA: apex answer and negative authority', () => {
+  const live = { serial: 1_800_000_000 };
+  const soa = { ttl: 300, mname: 'ns1.example.net', rname: 'hostmaster.example.net', serial: 7, refresh: 3600, retry: 600, expire: 604800, minimum: 60 };
+  const meta = { type: 'zone-meta', ttl: 300, meta: { soa, ns: { ttl: 60, names: ['ns1.example.net'] }, liveSerial: live }, size: 0, query: () => false, dump: () => {}, snapshot: () => ({ type: 'zone-meta', meta: null, arrays: [] }) };
+  const r = responder({}, new ZoneTable([{ name: 'bl.example', datasets: [meta], newestMtime: 1 }]));
+  const serialOf = (rr: RR) => (rr.data as { serial: number }).serial;
+  const apex = () => get(r, 'bl.example', 'SOA').p.answers![0]!;
+  const neg = () => get(r, '1.2.3.4.bl.example', 'A').p.authorities![0]!;
+  assert.equal(serialOf(apex()), 1_800_000_000);
+  assert.equal(serialOf(neg()), 1_800_000_000);
+  assert.equal(neg().ttl, 60, 'negative TTL = SOA minimum');
+  live.serial = 1_800_000_005;
+  assert.equal(serialOf(apex()), 1_800_000_005, 'no new table needed');
+  assert.equal(serialOf(neg()), 1_800_000_005);
+  const any = get(r, 'bl.example', 'ANY').p.answers!.find((a) => a.type === 'SOA')!;
+  assert.equal(serialOf(any), 1_800_000_005);
+  assert.deepEqual({ ...(apex().data as object), serial: 0 }, { mname: 'ns1.example.net', rname: 'hostmaster.example.net', serial: 0, refresh: 3600, retry: 600, expire: 604800, minimum: 60 });
+});

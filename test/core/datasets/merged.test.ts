@@ -6,6 +6,10 @@ import { buildEvidence, evidenceFromSnapshot } from '../../../sync/merge/evidenc
 import { MergeView } from '../../../sync/merge/evaluate.ts';
 import type { EvidenceInputs, OverlayView } from '../../../sync/merge/types.ts';
 import { MapOverlay, POLICY, ask, deny, allow, score, set4, set6 } from '../../sync/merge/helpers.ts';
+import { makeQuery } from '../../../core/query.ts';
+import { Overlay } from '../../../sync/local/overlay.ts';
+import { nextSerial } from '../../../sync/merge/serial.ts';
+import type { Dataset } from '../../../core/datasets/types.ts';
 
 const inputs: EvidenceInputs = {
   sources: [
@@ -71,7 +75,8 @@ test('RFC 5782 test points: 127.0.0.2 and ::ffff:7f00:2 listed with .2, 127.0.0.
   assert.equal(ask(bl, '::ffff:7f00:1').found, false);
   assert.deepEqual(ask(dbl, 'test').a, ['127.0.1.2']);
   assert.equal(ask(dbl, 'invalid').found, false);
-  assert.deepEqual(ask(wl, '127.0.0.2').a, ['127.0.10.1']);
+  assert.deepEqual(ask(wl, '127.0.0.2').a, ['127.0.10.0'], 'its own code: not the manual-allow 127.0.10.1 an MTA weights negatively');
+  assert.deepEqual(ask(wl, '::ffff:7f00:2').a, ['127.0.10.0']);
   assert.equal(ask(wl, '127.0.0.1').found, false);
 });
 
@@ -122,4 +127,81 @@ test('snapshot holds the evidence; the view swaps to new evidence atomically', (
   bl.dump('bl.dnsbl.internal', (l) => lines.push(l));
   assert.deepEqual(lines, ['$TTL 300', '2.0.0.127\tA\t127.0.0.2', '1.100.51.198\tA\t127.0.0.2\t; 198.51.100.1-198.51.100.1']);
   void emptyRangeSet4;
+});
+
+/** found = NOERROR (NODATA when no records), not found = NXDOMAIN; raw labels below the zone. */
+function found(ds: Dataset, name: string): boolean {
+  const sink = { wantA: true, wantTxt: true, qtype: 255, a: () => {}, txt: () => {}, mx: () => {} };
+  return ds.query(makeQuery(name === '' ? [] : name.split('.'), 255, false), sink);
+}
+
+test('empty non-terminals: every proper prefix of an address name in bl/wl, parents of listed names in dbl', () => {
+  const { bl, wl, dbl } = zones();
+  for (const ds of [bl, wl]) {
+    for (const ent of ['127', '0.127', '0.0.127', '255.255.255', '001.0', '2', '0.2', '0.0.2', '1.0.0.2', 'b.d.0.1.0.0.2', 'F.e.d.c.b.a.9.8.7.6.5.4.3.2.1.0.f.e.d.c.b.a.9.8.7.6.5.4.3.2.1']) {
+      assert.equal(found(ds, ent), true, `${ds.type} ${ent}: NODATA`);
+    }
+    // Not a prefix of any address name: NXDOMAIN as before.
+    for (const nx of ['256', 'x.127', '1.0.0.0.127', '1.0.0.127', '0001', '12.0.0.0.0', 'g', '0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0']) {
+      assert.equal(found(ds, nx), false, `${ds.type} ${nx}: NXDOMAIN`);
+    }
+  }
+  assert.equal(found(bl, '2.0.0.127'), true);
+  // dbl: evil.example is listed, so example is an empty non-terminal; google.com has nothing below.
+  assert.equal(found(dbl, 'example'), true);
+  assert.equal(found(dbl, 'com'), false, 'google.com is protected: the entry lists nothing, so com is no parent of a listing');
+  assert.equal(found(dbl, 'org'), false);
+  assert.equal(found(dbl, 'other.example'), false);
+});
+
+test('dbl empty non-terminals follow wildcard entries and overlay keys (overrides, reports)', () => {
+  const w: EvidenceInputs = { sources: [{ name: 's', weight: 1, v4: emptyRangeSet4(), v6: emptyRangeSet6(), domains: ['*.spam.example.net', 'a.b.c.example.org'] }], providers: [] };
+  const overlay = new Overlay(
+    [{ id: 1, kind: 'domain', key: 'mail.bad.example.com', action: 'deny', reason: 'r', author: 'a', created: 0, expires: null } as never],
+    [{ keyKind: 'domain', key: 'phish.example.info', score: 5, at: Date.now(), events: 2 } as never],
+    { halfLife: 86400 },
+  );
+  const view = new MergeView(buildEvidence(w), POLICY, overlay);
+  const { dbl } = mergedDatasets(view, { base: 'dnsbl.internal', lookupUrl: null, ttl: 60 });
+  for (const ent of ['net', 'example.net', 'spam.example.net', 'org', 'example.org', 'c.example.org', 'b.c.example.org', 'com', 'example.com', 'bad.example.com', 'info', 'example.info']) {
+    assert.equal(found(dbl, ent), true, `${ent}: NODATA`);
+  }
+  assert.equal(found(dbl, 'x.spam.example.net'), true, 'listed by the wildcard');
+  assert.equal(found(dbl, 'mail.bad.example.com'), true, 'denied');
+  for (const nx of ['other.net', 'x.a.b.c.example.org', 'd.example.org', 'x.mail.bad.example.com', 'good.example.com', 'invalid']) {
+    assert.equal(found(dbl, nx), false, `${nx}: NXDOMAIN`);
+  }
+  // A policy change re-indexes: protecting example.org unlists a.b.c.example.org, so its parents go.
+  view.setPolicy({ ...POLICY, protectedDomains: ['example.org'] });
+  assert.equal(found(dbl, 'c.example.org'), false);
+  assert.equal(found(dbl, 'example.net'), true);
+});
+
+test('SOA serial: the zones carry the view as a live serial that rises with each swap and never goes back', () => {
+  const { bl, view } = zones();
+  assert.equal(bl.meta.liveSerial, undefined, 'no SOA given, no serial');
+  const withSoa = mergedDatasets(view, { base: 'b', lookupUrl: null, ttl: 60, meta: { soa: { ttl: 60, mname: 'a', rname: 'b', serial: 0, refresh: 1, retry: 1, expire: 1, minimum: 60 } } });
+  assert.equal(withSoa.bl.meta.liveSerial, view);
+  const s0 = view.serial;
+  view.setOverlay(new MapOverlay());
+  const s1 = view.serial;
+  view.setPolicy(POLICY);
+  const s2 = view.serial;
+  view.setEvidence(buildEvidence(inputs));
+  const s3 = view.serial;
+  assert.ok(s0 < s1 && s1 < s2 && s2 < s3, `${s0} ${s1} ${s2} ${s3}`);
+  assert.equal(nextSerial(0, 1_800_000_000), 1_800_000_000);
+  assert.equal(nextSerial(1_800_000_005, 1_800_000_000), 1_800_000_006, 'a serial ahead of the clock still rises');
+  assert.equal(nextSerial(1_700_000_000, 1_800_000_000), 1_800_000_000, 'after a restart: the clock');
+});
+
+test('dbl parents of a big source are indexed between packets: NODATA for every name meanwhile, then exact', async () => {
+  const domains = Array.from({ length: 60_000 }, (_, i) => `d${i}.big${i % 10}.example`).sort();
+  const view = new MergeView(buildEvidence({ sources: [{ name: 's', weight: 1, v4: emptyRangeSet4(), v6: emptyRangeSet6(), domains }], providers: [] }), POLICY);
+  assert.equal(view.hasDomainBelow('unrelated.test'), true, 'still indexing: NODATA hides nothing');
+  for (let i = 0; i < 10_000 && view.hasDomainBelow('unrelated.test'); i++) await new Promise((r) => setImmediate(r));
+  assert.equal(view.hasDomainBelow('unrelated.test'), false, 'indexed');
+  assert.equal(view.hasDomainBelow('big7.example'), true);
+  assert.equal(view.hasDomainBelow('example'), true);
+  assert.equal(view.hasDomainBelow('d7.big7.example'), false);
 });

@@ -125,7 +125,8 @@ export async function fuzzUdp(t: FuzzTarget, r: Rng, count: number, stats: FuzzS
         const m = mutatedQuery(r, t.names);
         if (m.packet.length >= 2) m.packet.writeUInt16BE(id, 0);
         current.set(id, m);
-        await send(m.packet);
+        if (i === n - 1) await send(m.packet);
+        else sock.send(m.packet, t.port, t.host);
       }
       stats.sent += n;
       done += n;

@@ -2,6 +2,7 @@
 //   - `quorumbl sync` during a fetch (a slow loopback HTTP upstream),
 //   - `quorumbl sync` during a parse (a 3M-line source; the staging copy is complete),
 //   - `quorumbl serve` during a dataset snapshot write (*.qsnap.tmp-PID on disk),
+//   - `quorumbl serve` during its own fetch (the scheduler's start-up sync),
 //   - `quorumbl serve` during SQLite writes (API POSTs) and `quorumbl override add` processes
 //     killed during theirs.
 // After each: the last good copy is intact (byte for byte), no partial file is loaded, the
@@ -156,8 +157,8 @@ async function waitAnswers(version: 'v1' | 'v2' | 'v3', what: string): Promise<v
   }, what, { timeoutMs: 60000, intervalMs: 300, describe: () => `want ${JSON.stringify(want)}\ngot  ${JSON.stringify(last)}\n${serve?.tail(3000) ?? ''}` });
 }
 
-async function startServe(what: string): Promise<Proc> {
-  const p = spawnQuorumbl(['serve', '--config', cfg]);
+async function startServe(what: string, env: Record<string, string> = {}): Promise<Proc> {
+  const p = spawnQuorumbl(['serve', '--config', cfg], { env });
   await waitReady(p, '127.0.0.1', dns, `bl.${BASE}`, 60000);
   await waitForLog(p, 0, (r) => r.msg === 'merged zones served', `${what}: first merge`, 60000);
   return p;
@@ -203,7 +204,7 @@ describe('kill -9 during background work', { skip }, () => {
         'sync: { enabled: false }',
         'policy: { threshold: 1 }',
         'sources:',
-        `  - { name: big, kind: ip, fetch: "http://127.0.0.1:${(upstream.address() as AddressInfo).port}/list.txt", format: plain, schedule: "0 0 1 1 *", min_interval: 1w, weight: 1, timeout: 300, max_prefix: { v4: 24 }, guards: { max_grow: 1000, max_shrink: 1, world_share: 1000 }, answer: { a: 127.0.0.4 } }`,
+        `  - { name: big, kind: ip, fetch: "http://127.0.0.1:${(upstream.address() as AddressInfo).port}/list.txt", format: plain, schedule: "0 0 1 1 *", min_interval: 1s, jitter: 0s, weight: 1, timeout: 300, max_prefix: { v4: 24 }, guards: { max_grow: 1000, max_shrink: 1, world_share: 1000 }, answer: { a: 127.0.0.4 } }`,
         'providers:',
         `  - { provider: microsoft365, type: static, file: ${join(dir, 'm365.txt')} }`,
         'zones:',
@@ -350,5 +351,28 @@ describe('kill -9 during background work', { skip }, () => {
     }
     console.log(`# SQLite: ${acked.length} acknowledged POSTs before serve was killed; CLI run ${T} ms, ${killed}/6 writers killed, ${cliAcked.length - 1}/6 finished first`);
     assert.equal(integrity(), 'ok');
+  });
+
+  test('kill -9 of `serve` during its own fetch: the restart answers from the last good copy', async () => {
+    const before = readFileSync(current());
+    body = list(COMMON, block(22, 1, 50_000)); // ~700 KB: 17 s of dribble
+    slow = true;
+    bytesSent = 0;
+    await stopAll(serve);
+    // With the scheduler on, a source past its minimum interval syncs soon after the start.
+    serve = await startServe('serve with its scheduler', { QUORUMBL_SYNC__ENABLED: 'true' });
+    assert.ok(await until(() => bytesSent >= 3 * 4096, 30000), `serve never fetched\n${serve.tail()}`);
+    await kill9(serve);
+    assert.ok(readFileSync(current()).equals(before), 'the last good copy is unchanged');
+    leftovers.push(...partialFiles().map((f) => `after serve's fetch: ${f}`));
+    assert.equal(integrity(), 'ok');
+    slow = false;
+    body = V3;
+    serve = await startServe('restart after the killed fetch');
+    await waitAnswers('v3', 'the last good copy answers after the restart');
+    const st = await runQuorumbl(['sources', '--json', '--config', cfg]);
+    assert.equal(st.code, 0, st.output);
+    const big = (JSON.parse(st.stdout) as Array<{ name: string; entries: number }>).find((x) => x.name === 'big');
+    assert.equal(big?.entries, 3_001_000, 'the state database still describes the last good copy (v3)');
   });
 });

@@ -9,7 +9,7 @@ import { loadDataset, LoadError } from '../core/rbldnsd/reader.ts';
 import { parseRbldnsdArgs, resolveBind, UsageError } from './rbldnsd-args.ts';
 import { run, StartupError, type RuntimeSpec } from './runtime.ts';
 import type { LoadedConfig } from '../core/config/load.ts';
-import { mirrorZones, setupSync, syncCommand, dbPath, ownSoa, ownNs, withResolvedPaths } from './sync.ts';
+import { mirrorZones, setupSync, syncCommand, dbPath, ownSoa, ownNs, withResolvedPaths, DEFAULT_WAIT_SECONDS, EXIT_BUSY } from './sync.ts';
 import { MergeService } from '../sync/merge-service.ts';
 import { LocalStore } from '../sync/local/store.ts';
 import { openDb } from '../core/db.ts';
@@ -21,6 +21,8 @@ import { tokenCommand } from './token.ts';
 import { explainCommand, recentEvents } from './explain.ts';
 import { sourcesCommand } from './sources.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
+import { SyncStateWatch } from '../sync/watch.ts';
+import { job, jobFailed } from '../core/jobs.ts';
 import type { LoadSettings, ZoneSpec } from '../core/zones/spec.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -32,9 +34,11 @@ Usage: quorumbl <command> [options]
 Commands:
   serve [--config FILE]        run the DNS server (default config: ${DEFAULT_CONFIG})
   check-config FILE            validate a config file without serving
-  sync [--config FILE] [NAME...]
+  sync [--config FILE] [--no-wait | --wait SECONDS] [NAME...]
                                fetch upstream sources now (all, or the named ones);
-                               exit 1 when any failed or was quarantined
+                               exit 1 when any failed or was quarantined; a source
+                               another process is syncing is waited for (default
+                               ${DEFAULT_WAIT_SECONDS} s), exit ${EXIT_BUSY} when it is still busy
   sources [--config FILE] [--json]
                                sync state of every source
   sources accept|drop NAME     promote or delete a quarantined update
@@ -104,7 +108,7 @@ async function serve(args: string[]): Promise<void> {
   const stateDir = spec.stateDir!;
   const sources = c.sources;
   // A new last good copy is picked up at once, not at the next file check.
-  const { engine, state } = setupSync(cfg, stateDir, spec.settings, log, () => void store.check(), undefined, c.background.cpu_share);
+  const { engine, state } = setupSync(cfg, stateDir, spec.settings, log, job('reload:synced', () => store.check()), undefined, c.background.cpu_share);
   const mirrors = mirrorZones(cfg, stateDir);
   merge = new MergeService({
     config: withResolvedPaths(cfg),
@@ -121,10 +125,27 @@ async function serve(args: string[]): Promise<void> {
   const local = new LocalStore(openDb(dbPath(stateDir)), {
     reputation: c.policy.reputation,
     onChange: (o) => merge!.setOverlay(o),
-    onError: (e) => log.error({ err: (e as Error).message }, 'overrides/reputation reload failed'),
+    onError: (e) => {
+      jobFailed('overlay-reload', e);
+      log.error({ err: (e as Error).message }, 'overrides/reputation reload failed');
+    },
   });
   merge.setOverlay(local.overlay);
-  local.watch(1000);
+  // Polls PRAGMA data_version (no query unless another process committed): an override or a
+  // report from the CLI is in the answers well within a second.
+  local.watch(250);
+  // `quorumbl sync` / `sources accept` from a shell replace a source's last good copy: reload
+  // it (the merge follows) without waiting for the next file check or a SIGHUP.
+  new SyncStateWatch(state, {
+    onChange: (names) => {
+      log.info({ sources: names }, 'sources changed by another process: reloading');
+      void job('reload:sources', () => store.check())();
+    },
+    onError: (e) => {
+      jobFailed('sync-state-watch', e);
+      log.error({ err: (e as Error).message }, 'sync state not read');
+    },
+  }).start();
   merge.events = (key) => recentEvents(local, key);
   if (c.web.enabled) {
     const app = createApp({ store: local, explain: (key) => merge!.explain(key), onError: (e) => log.error({ err: (e as Error).message }, 'API error') });
@@ -143,11 +164,18 @@ async function serve(args: string[]): Promise<void> {
 }
 
 async function sync(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string', short: 'c' } } });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: {
+    config: { type: 'string', short: 'c' }, 'no-wait': { type: 'boolean' }, wait: { type: 'string' } } });
+  let wait = DEFAULT_WAIT_SECONDS;
+  if (values.wait !== undefined) {
+    wait = Number(values.wait);
+    if (!/^\d+$/.test(values.wait)) fail(`quorumbl sync: --wait takes a number of seconds, not "${values.wait}"`, 2);
+  }
+  if (values['no-wait']) wait = 0;
   const cfg = loadConfig(values.config);
   const spec = specFromConfig(cfg);
   const log = createLogger(cfg.config.log.level, false);
-  return syncCommand(positionals, cfg, spec.stateDir!, spec.settings, log);
+  return syncCommand(positionals, cfg, spec.stateDir!, spec.settings, log, wait);
 }
 
 /** Commands on the local state: overrides, reputation reports, API tokens, explain. */

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs
 import { isAbsolute, join } from 'node:path';
 import { openDb, type Db } from '../core/db.ts';
 import { SyncState, sourcePaths, type Quarantine, type SourceState, type SyncRun } from '../sync/state.ts';
+import { SyncLeases, describeHolder } from '../sync/lease.ts';
 
 export interface SourcesContext {
   dbPath: string;
@@ -52,12 +53,25 @@ export async function sourcesCommand(args: string[], ctx: SourcesContext): Promi
       return 1;
     }
     if (cmd === 'show') return show(state, name, known, json, out, now);
-    const q = known?.quarantine ?? null;
-    if (!q) {
-      err(`source '${name}' has no quarantined update: nothing to ${cmd}\n`);
-      return 1;
+    // A sync of this source running meanwhile would replace or re-quarantine the copy under our
+    // feet: the decision takes the source's sync lease (sync/lease.ts) for its few file moves.
+    const leases = new SyncLeases(db, { command: `quorumbl sources ${cmd} ${name}` });
+    const got = leases.tryAcquire(name);
+    if ('heldBy' in got) {
+      err(`a sync of '${name}' is running in ${describeHolder(got.heldBy)}; try again when it has ended ` +
+        `('quorumbl sources show ${name}')\n`);
+      return 75;
     }
-    return cmd === 'accept' ? accept(state, ctx, name, q, out, err, now) : drop(state, ctx, name, q, out, err, now);
+    try {
+      const q = state.getQuarantine(name); // read under the lease: a sync may just have changed it
+      if (!q) {
+        err(`source '${name}' has no quarantined update: nothing to ${cmd}\n`);
+        return 1;
+      }
+      return cmd === 'accept' ? accept(state, ctx, name, q, out, err, now) : drop(state, ctx, name, q, out, err, now);
+    } finally {
+      leases.release(got.lease);
+    }
   });
 }
 

@@ -12,10 +12,12 @@ import { fetchSource, type FetchResult } from './fetch/index.ts';
 import { checkGuards, type GuardConfig, type SourceStats } from './guards.ts';
 import { sourcePaths, type SyncState } from './state.ts';
 import { measureInWorker } from './measure.ts';
+import { SyncLeases, describeHolder, type Lease, type LeaseHolder } from './lease.ts';
 
 export type SourceConfig = Config['sources'][number];
 
-export type Outcome = 'ok' | 'not-modified' | 'failed' | 'quarantined';
+/** 'busy': another process holds the source's sync lease (nothing was fetched). */
+export type Outcome = 'ok' | 'not-modified' | 'failed' | 'quarantined' | 'busy';
 
 export interface SyncResult {
   name: string;
@@ -25,6 +27,16 @@ export interface SyncResult {
   bytes?: number;
   stats?: SourceStats;
   ms: number;
+  /** 'busy': who holds the lease. Else, when the sync was done by another process while this
+   *  one waited for it: who did it (its result is reported, no second fetch is made). */
+  holder?: LeaseHolder;
+}
+
+export interface SyncCallOptions {
+  /** How long to wait for another process's sync of the same source (ms); 0: do not wait. */
+  waitMs?: number;
+  /** Called when the sync has to wait, with the holder (again when the holder changes). */
+  onWait?(holder: LeaseHolder): void;
 }
 
 export interface EngineOptions {
@@ -43,6 +55,10 @@ export interface EngineOptions {
   /** Share of one core the parse of a download may use: background.cpu_share inside `serve`
    *  (DNS answers beside it), 1 for `quorumbl sync`. */
   cpuShare?: number;
+  /** The cross-process sync leases (default: on the state's database). */
+  leases?: SyncLeases;
+  /** Poll interval while waiting for another process's lease (ms). */
+  waitPollMs?: number;
 }
 
 export function guardConfig(s: SourceConfig): GuardConfig {
@@ -57,27 +73,37 @@ export function guardConfig(s: SourceConfig): GuardConfig {
 
 export class SyncEngine {
   private readonly running = new Map<string, Promise<SyncResult>>();
+  readonly leases: SyncLeases;
 
   constructor(
     private readonly sources: SourceConfig[],
     private readonly opts: EngineOptions,
   ) {
-    // Runs left open by a process that stopped mid-sync are recorded as interrupted.
-    opts.state.abandonRunning();
+    this.leases = opts.leases ?? new SyncLeases(opts.state.db);
+    // Runs left open by a process that stopped mid-sync are recorded as interrupted; the run
+    // another live process is doing right now is not.
+    opts.state.abandonRunning((source, holder) => this.leases.holderLive(source, holder));
   }
 
   get names(): string[] {
     return this.sources.map((s) => s.name);
   }
 
-  /** Syncs one source now; a second call while it runs joins the first. Never throws. */
-  sync(name: string): Promise<SyncResult> {
+  /** Syncs one source now; a second call while it runs joins the first. When another process
+   *  syncs it, waits up to `waitMs` (default: do not wait, outcome 'busy'). Never rejects. */
+  sync(name: string, call: SyncCallOptions = {}): Promise<SyncResult> {
     const running = this.running.get(name);
     if (running) return running;
     const src = this.sources.find((s) => s.name === name);
-    const p = (src ? this.run(src) : Promise.resolve<SyncResult>({ name, outcome: 'failed', error: `unknown source "${name}"`, ms: 0 })).finally(() =>
-      this.running.delete(name),
-    );
+    const started = Date.now();
+    const p = (src ? this.leased(src, call) : Promise.resolve<SyncResult>({ name, outcome: 'failed', error: `unknown source "${name}"`, ms: 0 }))
+      .catch((err: unknown): SyncResult => {
+        // A bug or the state database failing (disk full, locked): reported, never thrown.
+        const msg = `sync aborted: ${err instanceof Error ? err.message : String(err)}`;
+        this.opts.log.error({ source: name, err: msg }, 'sync failed');
+        return { name, outcome: 'failed', error: msg, ms: Date.now() - started };
+      })
+      .finally(() => this.running.delete(name));
     this.running.set(name, p);
     return p;
   }
@@ -89,14 +115,71 @@ export class SyncEngine {
     return out;
   }
 
-  private async run(src: SourceConfig): Promise<SyncResult> {
+  /** Takes the source's lease (waiting for another process when asked), runs the sync while
+   *  renewing it, and releases it. */
+  private async leased(src: SourceConfig, call: SyncCallOptions): Promise<SyncResult> {
+    const { state, log } = this.opts;
+    const started = Date.now();
+    const deadline = started + (call.waitMs ?? 0);
+    let waitedFor: LeaseHolder | undefined;
+    let lease: Lease;
+    for (;;) {
+      const r = this.leases.tryAcquire(src.name);
+      if ('lease' in r) {
+        lease = r.lease;
+        break;
+      }
+      if (Date.now() >= deadline) {
+        log.debug({ source: src.name, holder: describeHolder(r.heldBy) }, 'sync not started: another process is syncing this source');
+        return { name: src.name, outcome: 'busy', holder: r.heldBy, error: `a sync is already running: ${describeHolder(r.heldBy)}`, ms: Date.now() - started };
+      }
+      if (waitedFor?.holder !== r.heldBy.holder) call.onWait?.(r.heldBy);
+      waitedFor = r.heldBy;
+      await new Promise((res) => setTimeout(res, Math.min(this.opts.waitPollMs ?? 250, Math.max(1, deadline - Date.now()))));
+    }
+    try {
+      // We hold the lease: any run of this source still open was left by a process that died.
+      state.abandonRunning(() => false, src.name);
+      if (waitedFor) {
+        // The process we waited for has just synced it: report its result, do not fetch twice
+        // in a row (upstreams limit how often one may fetch).
+        const done = state.finishedSince(src.name, started);
+        if (done && (done.outcome === 'ok' || done.outcome === 'not-modified')) {
+          log.info({ source: src.name, by: describeHolder(waitedFor), outcome: done.outcome }, 'sync done by another process meanwhile');
+          const stats = state.lastGoodStats(src.name) ?? undefined;
+          return { name: src.name, outcome: done.outcome, bytes: done.bytes ?? undefined, stats, holder: waitedFor, ms: Date.now() - started };
+        }
+      }
+      const renew = setInterval(() => {
+        try {
+          if (!this.leases.renew(lease)) log.error({ source: src.name }, 'sync lease lost (another process took it over): this sync will not replace the data');
+        } catch (err) {
+          log.warn({ source: src.name, err: (err as Error).message }, 'sync lease not renewed');
+        }
+      }, Math.max(1000, Math.floor(this.leases.ttlMs / 3)));
+      renew.unref();
+      try {
+        return await this.run(src, lease);
+      } finally {
+        clearInterval(renew);
+      }
+    } finally {
+      try {
+        this.leases.release(lease);
+      } catch (err) {
+        log.warn({ source: src.name, err: (err as Error).message }, 'sync lease not released (it expires by itself)');
+      }
+    }
+  }
+
+  private async run(src: SourceConfig, lease: Lease): Promise<SyncResult> {
     const { state, log } = this.opts;
     const started = Date.now();
     const paths = sourcePaths(this.opts.stateDir, src.name);
     mkdirSync(paths.staging, { recursive: true });
     const staged = join(paths.staging, 'download');
     const current = paths.current;
-    const runId = state.beginRun(src.name);
+    const runId = state.beginRun(src.name, lease.holder);
     const done = (r: Omit<SyncResult, 'name' | 'ms'>): SyncResult => ({ name: src.name, ms: Date.now() - started, ...r });
     let fetched: FetchResult;
     try {
@@ -155,6 +238,14 @@ export class SyncEngine {
       if (replaced) rmSync(replaced, { force: true }); // only the newest rejected copy is kept
       log.error({ source: src.name, reasons: verdict.reasons, quarantine: qfile }, 'sync: update quarantined, last good copy keeps serving');
       return done({ outcome: 'quarantined', reasons: verdict.reasons, bytes, stats });
+    }
+    if (!this.leases.holds(lease)) {
+      // Stalled past the lease's expiry and another process took the source over: its copy wins.
+      // (The staging files are left alone: they are the new holder's now.)
+      const msg = 'sync lease lost to another process: this download is discarded';
+      state.finishFailed(runId, msg, bytes);
+      log.error({ source: src.name, err: msg }, 'sync failed: lease lost');
+      return done({ outcome: 'failed', error: msg, bytes });
     }
     // The snapshot first: when the loader sees the new copy, its snapshot is already there.
     if (stagedSnap) renameSync(stagedSnap, stagedSnap.slice(0, -'.staged'.length));

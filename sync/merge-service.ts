@@ -4,6 +4,7 @@
 // overlay (overrides, reputation) and the policy are swapped in place without one.
 
 import type { Logger } from '../core/log.ts';
+import { job, jobFailed } from '../core/jobs.ts';
 import type { Config } from '../core/config/schema.ts';
 import type { Dataset, NsSet, Soa } from '../core/datasets/types.ts';
 import { emptyRangeSet4, emptyRangeSet6 } from '../core/ranges.ts';
@@ -114,13 +115,14 @@ export class MergeService {
 
   private scheduleProviders(): void {
     for (const p of this.providers) {
-      const t = setInterval(() => void this.refresh(p), p.cfg.interval * 1000);
+      const refresh = job(`provider:${p.cfg.provider}/${p.cfg.feed}`, () => this.refresh(p));
+      const t = setInterval(refresh, p.cfg.interval * 1000);
       t.unref();
       this.intervals.push(t);
       // A feed never fetched (or older than its interval) is fetched soon after start.
       // Stale: refresh soon. Never fetched (the first try failed): try again in a few minutes.
-      if (!p.result) setTimeout(() => void this.refresh(p), 300_000 + Math.random() * 60_000).unref();
-      else if (Date.now() - p.result.fetchedAt > p.cfg.interval * 1000) setTimeout(() => void this.refresh(p), 2000 + Math.random() * 8000).unref();
+      if (!p.result) setTimeout(refresh, 300_000 + Math.random() * 60_000).unref();
+      else if (Date.now() - p.result.fetchedAt > p.cfg.interval * 1000) setTimeout(refresh, 2000 + Math.random() * 8000).unref();
     }
   }
 
@@ -136,7 +138,10 @@ export class MergeService {
     const out = await refreshProvider(p.cfg, { stateDir: this.opts.stateDir, previous: p.result });
     const ctx = { provider: p.cfg.provider, feed: p.cfg.feed, status: out.status };
     const changed = out.status === 'updated' && JSON.stringify(p.result?.ranges.map((r) => r.cidr)) !== JSON.stringify(out.current?.ranges.map((r) => r.cidr));
-    if (out.status === 'failed' || out.status === 'rejected') log.error({ ...ctx, reasons: out.reasons }, 'provider feed not updated; previous ranges kept');
+    if (out.status === 'failed' || out.status === 'rejected') {
+      jobFailed(`provider:${p.cfg.provider}/${p.cfg.feed}`, (out.reasons ?? []).join('; ') || out.status);
+      log.error({ ...ctx, reasons: out.reasons }, 'provider feed not updated; previous ranges kept');
+    }
     // Static lists are re-read at every merge: only a change is worth an info line.
     else log[p.cfg.type === 'static' && !changed ? 'debug' : 'info']({ ...ctx, changed, ranges: out.current?.ranges.length ?? 0 }, 'provider feed checked');
     if (out.status === 'updated') {
@@ -148,7 +153,7 @@ export class MergeService {
   /** A source or feed changed: rebuild soon (several changes in a row make one rebuild). */
   schedule(delayMs = 500): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.rebuild(), delayMs);
+    this.timer = setTimeout(job('merge', () => this.rebuild()), delayMs);
     this.timer.unref();
   }
 
@@ -162,7 +167,7 @@ export class MergeService {
       this.building = null;
       if (this.again) {
         this.again = false;
-        void this.rebuild();
+        void job('merge', () => this.rebuild())();
       }
     });
     return this.building;
@@ -222,6 +227,7 @@ export class MergeService {
       this.explainProviders = explainProviders;
       log.info({ serial: evidence.serial, sources: evidence.sourceNames, providers: evidence.providerNames, intervals: evidence.cls4.length, ms: Date.now() - started, cpuShare, pacedMs: Math.round(sleptMs) }, 'merge done: bl/wl/dbl updated');
     } catch (err) {
+      jobFailed('merge', err);
       log.error({ err: (err as Error).message }, 'merge failed: the previous evidence keeps answering');
     }
   }

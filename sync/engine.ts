@@ -122,6 +122,7 @@ export class SyncEngine {
     const started = Date.now();
     const deadline = started + (call.waitMs ?? 0);
     let waitedFor: LeaseHolder | undefined;
+    const waitedTokens = new Set<string>();
     let lease: Lease;
     for (;;) {
       const r = this.leases.tryAcquire(src.name);
@@ -135,6 +136,7 @@ export class SyncEngine {
       }
       if (waitedFor?.holder !== r.heldBy.holder) call.onWait?.(r.heldBy);
       waitedFor = r.heldBy;
+      waitedTokens.add(r.heldBy.holder);
       await new Promise((res) => setTimeout(res, Math.min(this.opts.waitPollMs ?? 250, Math.max(1, deadline - Date.now()))));
     }
     try {
@@ -144,7 +146,7 @@ export class SyncEngine {
         // The process we waited for has just synced it: report its result, do not fetch twice
         // in a row (upstreams limit how often one may fetch).
         const done = state.finishedSince(src.name, started);
-        if (done && (done.outcome === 'ok' || done.outcome === 'not-modified')) {
+        if (done && waitedTokens.has(done.holder ?? '') && (done.outcome === 'ok' || done.outcome === 'not-modified')) {
           log.info({ source: src.name, by: describeHolder(waitedFor), outcome: done.outcome }, 'sync done by another process meanwhile');
           const stats = state.lastGoodStats(src.name) ?? undefined;
           return { name: src.name, outcome: done.outcome, bytes: done.bytes ?? undefined, stats, holder: waitedFor, ms: Date.now() - started };

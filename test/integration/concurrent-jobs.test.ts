@@ -239,3 +239,27 @@ test('shell changes reach a running serve without SIGHUP: sync, sources accept, 
   assert.doesNotMatch(serve.output(), /unhandled|uncaught/i);
   await stopAll(serve);
 });
+
+test('kill -9 of a shell sync mid-fetch: the next sync starts at once, the killed run is recorded as interrupted', { skip, timeout: 180_000 }, async () => {
+  const dir = makeTmpDir();
+  const port = await freePort();
+  const cfg = config(dir, port);
+  body = list(0, 1000);
+  const first = await runQuorumbl(['sync', '--config', cfg]);
+  assert.equal(first.code, 0, first.output);
+  hold();
+  requests = 0;
+  const victim = spawnQuorumbl(['sync', '--config', cfg, 'trap']);
+  procs.push(victim);
+  await poll(async () => (requests >= 1 ? true : undefined), "the shell's sync reaching the upstream", { timeoutMs: 20_000 });
+  process.kill(victim.pid, 'SIGKILL');
+  await victim.exited;
+  release();
+  // The lease's TTL (30 s) has not run out: the holder's pid being gone frees it.
+  const next = await runQuorumbl(['sync', '--config', cfg, '--no-wait', 'trap']);
+  assert.equal(next.code, 0, next.output);
+  const show = await runQuorumbl(['sources', '--config', cfg, 'show', 'trap', '--json']);
+  const runs = (JSON.parse(show.stdout) as { runs: { outcome: string; error: string | null }[] }).runs;
+  assert.deepEqual(runs.map((r) => r.outcome), ['ok', 'failed', 'ok']);
+  assert.match(runs[1]!.error ?? '', /interrupted/);
+});

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { openDb, type Db } from '../core/db.ts';
-import { SyncState, sourcePaths, type Quarantine, type SourceState, type SyncRun } from '../sync/state.ts';
+import { SyncState, sourcePaths, promoteQuarantineSnapshot, removeQuarantined, type Quarantine, type SourceState, type SyncRun } from '../sync/state.ts';
 import { SyncLeases, describeHolder } from '../sync/lease.ts';
 
 export interface SourcesContext {
@@ -228,6 +228,7 @@ function accept(state: SyncState, ctx: SourcesContext, name: string, q: Quaranti
   const bytes = statSync(from).size;
   try {
     mkdirSync(dir, { recursive: true });
+    promoteQuarantineSnapshot(ctx.stateDir, from); // the snapshot first, as a sync does
     // Same directory tree, so the rename is atomic: the server sees the old or the new file, never half.
     renameSync(from, current);
   } catch (e) {
@@ -261,6 +262,7 @@ function drop(state: SyncState, ctx: SourcesContext, name: string, q: Quarantine
     }
     deleted = false;
   }
+  removeQuarantined(file); // its parsed snapshot
   state.clearQuarantine(name);
   const t = now();
   out([

@@ -10,7 +10,7 @@ import type { Config } from '../core/config/schema.ts';
 import type { DatasetSpec, LoadSettings } from '../core/zones/spec.ts';
 import { fetchSource, type FetchResult } from './fetch/index.ts';
 import { checkGuards, type GuardConfig, type SourceStats } from './guards.ts';
-import { sourcePaths, type SyncState } from './state.ts';
+import { sourcePaths, quarantineSnapshotPath, removeQuarantined, type SyncState } from './state.ts';
 import { measureInWorker } from './measure.ts';
 import { SyncLeases, describeHolder, type Lease, type LeaseHolder } from './lease.ts';
 
@@ -235,9 +235,10 @@ export class SyncEngine {
       mkdirSync(paths.quarantine, { recursive: true });
       const qfile = join(paths.quarantine, new Date().toISOString().replace(/[:.]/g, '-'));
       renameSync(staged, qfile);
-      if (stagedSnap) rmSync(stagedSnap, { force: true });
+      // Its parsed snapshot goes with it: `sources accept` then serves it without a re-parse.
+      if (stagedSnap) renameSync(stagedSnap, quarantineSnapshotPath(qfile, stagedSnap.slice(0, -'.staged'.length)));
       const replaced = state.finishQuarantined(runId, { reasons: verdict.reasons, path: qfile, stats, bytes, validators: fetched.validators });
-      if (replaced) rmSync(replaced, { force: true }); // only the newest rejected copy is kept
+      if (replaced) removeQuarantined(replaced); // only the newest rejected copy is kept
       log.error({ source: src.name, reasons: verdict.reasons, quarantine: qfile }, 'sync: update quarantined, last good copy keeps serving');
       return done({ outcome: 'quarantined', reasons: verdict.reasons, bytes, stats });
     }
@@ -253,7 +254,7 @@ export class SyncEngine {
     if (stagedSnap) renameSync(stagedSnap, stagedSnap.slice(0, -'.staged'.length));
     renameSync(staged, current);
     const stale = state.finishOk(runId, { bytes, stats, validators: fetched.validators });
-    if (stale) rmSync(stale, { force: true }); // a quarantined copy this update supersedes
+    if (stale) removeQuarantined(stale); // a quarantined copy this update supersedes
     log.info({ source: src.name, entries: stats.entries, bytes, ms: Date.now() - started }, 'sync: new data in place');
     this.opts.onCommitted?.(src.name);
     return done({ outcome: 'ok', bytes, stats });

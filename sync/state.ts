@@ -4,7 +4,8 @@
 // the quarantined update if any) and one row per sync run. Every method that changes both a run
 // and its source does so in one transaction, so the two never disagree.
 
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Db } from '../core/db.ts';
 import type { SourceStats } from './guards.ts';
 
@@ -73,6 +74,43 @@ export function sourcePaths(stateDir: string, name: string): { dir: string; curr
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`invalid source name '${name}' (letters, digits, '.', '_', '-')`);
   const dir = join(stateDir, 'sources', name);
   return { dir, current: join(dir, 'current'), staging: join(dir, 'staging'), quarantine: join(dir, 'quarantine') };
+}
+
+/** Where the parsed snapshot of a quarantined copy waits beside it: its name carries the
+ *  snapshot's own file name, so `sources accept` can put it in place without the config. */
+export function quarantineSnapshotPath(qfile: string, snapshotPath: string): string {
+  return `${qfile}.${basename(snapshotPath)}`;
+}
+
+function quarantineSnapshots(qfile: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(qfile));
+  } catch {
+    return [];
+  }
+  const prefix = `${basename(qfile)}.`;
+  return names.filter((n) => n.startsWith(prefix) && n.endsWith('.qsnap')).map((n) => join(dirname(qfile), n));
+}
+
+/** Deletes a quarantined copy and its snapshot. */
+export function removeQuarantined(qfile: string): void {
+  rmSync(qfile, { force: true });
+  for (const f of quarantineSnapshots(qfile)) rmSync(f, { force: true });
+}
+
+/** Accepting a quarantined copy: moves its snapshot (if one was kept) to `<state_dir>/snapshots/`
+ *  before the copy becomes `current`, so the server loads it at once instead of parsing the
+ *  file again. Returns whether one was moved. */
+export function promoteQuarantineSnapshot(stateDir: string, qfile: string): boolean {
+  let moved = false;
+  for (const f of quarantineSnapshots(qfile)) {
+    mkdirSync(join(stateDir, 'snapshots'), { recursive: true });
+    const name = basename(f).slice(basename(qfile).length + 1);
+    renameSync(f, join(stateDir, 'snapshots', name));
+    moved = true;
+  }
+  return moved;
 }
 
 interface Row {

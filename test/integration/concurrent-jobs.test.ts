@@ -223,10 +223,13 @@ test('shell changes reach a running serve without SIGHUP: sync, sources accept, 
   assert.equal(q.code, 1, q.output);
   const gone = `${rev(ip(500))}.${MIRROR}`;
   assert.equal(await status(port, gone), 'NOERROR', 'the quarantined update is not served');
+  const mark = serve.output().length;
   const a = await runQuorumbl(['sources', '--config', cfg, 'accept', 'trap']);
   assert.equal(a.code, 0, a.output);
   const acceptMs = await until(port, gone, 'NXDOMAIN', Date.now(), 'the accepted copy in serve');
   console.log(`# sources accept -> serve: ${acceptMs} ms`);
+  // The snapshot parsed when the update was quarantined is loaded, not the text parsed again.
+  await waitForLog(serve, mark, (r) => r.msg === 'dataset loaded' && r.from === 'the snapshot staged by the sync', 'the accepted copy loaded from its snapshot');
 
   // An override from the shell (LocalStore's data_version watch).
   const key = '77.2.0.192';

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDb } from '../../core/db.ts';
-import { SyncState, sourcePaths } from '../../sync/state.ts';
+import { SyncState, sourcePaths, quarantineSnapshotPath, promoteQuarantineSnapshot, removeQuarantined } from '../../sync/state.ts';
 import type { SourceStats } from '../../sync/guards.ts';
 
 function setup() {
@@ -239,3 +239,26 @@ test('sourcePaths lays out current, staging and quarantine under the state dir, 
   });
   for (const bad of ['../etc', 'a/b', '', '.hidden']) assert.throws(() => sourcePaths('/st', bad), /invalid source name/);
 });
+
+test('a quarantined copy keeps its parsed snapshot beside it: accept moves it to snapshots/, drop deletes it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qbl-qsnap-'));
+  const q = join(dir, 'sources', 'trap', 'quarantine');
+  mkdirSync(q, { recursive: true });
+  const a = join(q, '2026-01-01T00-00-00-000Z');
+  const b = join(q, '2026-01-02T00-00-00-000Z');
+  for (const f of [a, b]) writeFileSync(f, 'data');
+  const snap = join(dir, 'snapshots', '0123456789abcdef0123456789abcdef.qsnap');
+  writeFileSync(quarantineSnapshotPath(a, snap), 'snapshot a');
+  writeFileSync(quarantineSnapshotPath(b, snap), 'snapshot b');
+  assert.equal(quarantineSnapshotPath(a, snap), `${a}.0123456789abcdef0123456789abcdef.qsnap`);
+  removeQuarantined(a);
+  assert.deepEqual(readdirSync(q).sort(), [basenameOf(b), `${basenameOf(b)}.0123456789abcdef0123456789abcdef.qsnap`], "only a's files are gone");
+  assert.equal(promoteQuarantineSnapshot(dir, b), true);
+  assert.ok(existsSync(snap));
+  assert.deepEqual(readdirSync(q), [basenameOf(b)]);
+  assert.equal(promoteQuarantineSnapshot(dir, b), false, 'nothing left to move');
+});
+
+function basenameOf(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}

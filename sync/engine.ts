@@ -81,8 +81,12 @@ export class SyncEngine {
   ) {
     this.leases = opts.leases ?? new SyncLeases(opts.state.db);
     // Runs left open by a process that stopped mid-sync are recorded as interrupted; the run
-    // another live process is doing right now is not.
-    opts.state.abandonRunning((source, holder) => this.leases.holderLive(source, holder));
+    // another live process is doing right now is not. (Each sync does it again for its source.)
+    try {
+      opts.state.abandonRunning((source, holder) => this.leases.holderLive(source, holder));
+    } catch (err) {
+      opts.log.warn({ err: (err as Error).message }, 'interrupted sync runs not recorded now (each source\'s next sync does it)');
+    }
   }
 
   get names(): string[] {
@@ -242,7 +246,7 @@ export class SyncEngine {
       log.error({ source: src.name, reasons: verdict.reasons, quarantine: qfile }, 'sync: update quarantined, last good copy keeps serving');
       return done({ outcome: 'quarantined', reasons: verdict.reasons, bytes, stats });
     }
-    if (!this.leases.holds(lease)) {
+    if (!this.leases.renew(lease)) {
       // Stalled past the lease's expiry and another process took the source over: its copy wins.
       // (The staging files are left alone: they are the new holder's now.)
       const msg = 'sync lease lost to another process: this download is discarded';

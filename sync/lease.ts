@@ -106,10 +106,11 @@ export class SyncLeases {
       .run(this.now() + this.ttlMs, lease.source, lease.holder).changes === 1;
   }
 
-  /** Whether `lease` is still ours and live. */
+  /** Whether `lease` is still ours: not taken over (an expired lease nobody took is still ours;
+   *  renew() it). */
   holds(lease: Lease): boolean {
     const h = this.row(lease.source);
-    return h !== null && h.holder === lease.holder && h.expires > this.now();
+    return h !== null && h.holder === lease.holder;
   }
 
   /** Whether the acquisition `holder` (a token) still holds a live lease on `source`. */

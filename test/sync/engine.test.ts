@@ -16,6 +16,7 @@ import { configSchema } from '../../core/config/schema.ts';
 import { openDb } from '../../core/db.ts';
 import { SyncEngine } from '../../sync/engine.ts';
 import { SyncState, sourcePaths } from '../../sync/state.ts';
+import { SyncLeases } from '../../sync/lease.ts';
 import { Daemon, canConnect, freePort, tmpDir, toolsOrSkip, waitFor } from './fetch/helpers.ts';
 import { Relay } from './fetch/proxy.ts';
 
@@ -254,6 +255,38 @@ describe('two syncs of the same source at once (two processes: serve and a shell
       assert.equal(r2.holder, undefined, 'it synced itself');
       assert.equal(requests, 2);
       b.db.close();
+    } finally {
+      release();
+      fault = null;
+    }
+  });
+
+  test('a sync whose lease was taken over while it stalled does not replace the data', async () => {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slow3.txt`;
+    const ctx = setup(url, { timeout: 5 });
+    body = list(1000);
+    assert.equal((await ctx.engine.sync('trap')).outcome, 'ok');
+    const good = readFileSync(ctx.current, 'utf8');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let requests = 0;
+    fault = (res) => {
+      requests++;
+      void gate.then(() => res.writeHead(200, { 'content-type': 'text/plain' }).end(list(1010)));
+    };
+    try {
+      const syncing = ctx.engine.sync('trap');
+      await waitFor(() => requests === 1, 'the sync to reach the upstream');
+      // Another host, a minute later by its clock: the lease looks expired and is taken over.
+      const other = new SyncLeases(openDb(join(ctx.dir, 'state.sqlite')), { host: 'elsewhere', now: () => Date.now() + 60_000 });
+      const took = other.tryAcquire('trap');
+      assert.ok('lease' in took);
+      release();
+      const r = await syncing;
+      assert.equal(r.outcome, 'failed');
+      assert.match(r.error ?? '', /lease lost/);
+      assert.equal(readFileSync(ctx.current, 'utf8'), good, 'the last good copy is untouched');
+      assert.equal(other.holderOf('trap')?.host, 'elsewhere', "the new holder's lease is not released by the old one");
     } finally {
       release();
       fault = null;

@@ -9,12 +9,13 @@ import { loadDataset, LoadError } from '../core/rbldnsd/reader.ts';
 import { parseRbldnsdArgs, resolveBind, UsageError } from './rbldnsd-args.ts';
 import { run, StartupError, type RuntimeSpec } from './runtime.ts';
 import type { LoadedConfig } from '../core/config/load.ts';
-import { mirrorZones, setupSync, syncCommand, dbPath, ownSoa, ownNs, withResolvedPaths } from './sync.ts';
+import { mirrorZones, setupSync, syncCommand, dbPath, ownSoa, ownNs, withResolvedPaths, DEFAULT_WAIT_SECONDS, EXIT_BUSY } from './sync.ts';
 import { MergeService } from '../sync/merge-service.ts';
 import { LocalStore } from '../sync/local/store.ts';
 import { DbError, openDb, readOnlyReason } from '../core/db.ts';
 import { DiskHealth } from '../core/disk-health.ts';
 import { cleanPartials } from '../sync/cleanup.ts';
+import { SyncLeases } from '../sync/lease.ts';
 import { createApp } from '../web/app.ts';
 import { startWeb } from '../web/server.ts';
 import { overrideCommand } from './override.ts';
@@ -24,6 +25,8 @@ import { explainCommand, recentEvents } from './explain.ts';
 import { sourcesCommand } from './sources.ts';
 import { providersCommand } from './providers.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
+import { SyncStateWatch } from '../sync/watch.ts';
+import { job, jobFailed, jobsHealth } from '../core/jobs.ts';
 import type { LoadSettings, ZoneSpec } from '../core/zones/spec.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -35,9 +38,11 @@ Usage: quorumbl <command> [options]
 Commands:
   serve [--config FILE]        run the DNS server (default config: ${DEFAULT_CONFIG})
   check-config FILE            validate a config file without serving
-  sync [--config FILE] [NAME...]
+  sync [--config FILE] [--no-wait | --wait SECONDS] [NAME...]
                                fetch upstream sources now (all, or the named ones);
-                               exit 1 when any failed or was quarantined
+                               exit 1 when any failed or was quarantined; a source
+                               another process is syncing is waited for (default
+                               ${DEFAULT_WAIT_SECONDS} s), exit ${EXIT_BUSY} when it is still busy
   sources [--config FILE] [--json]
                                sync state of every source
   sources accept|drop NAME     promote or delete a quarantined update
@@ -119,13 +124,26 @@ async function serve(args: string[]): Promise<void> {
   // refused while it lasts, and leftovers of interrupted jobs go before anything loads.
   const startedAt = Date.now();
   const disk = new DiskHealth({ dir: spec.stateDir!, dbPath: dbPath(spec.stateDir!), log });
-  if (disk.probe() === 'writable') cleanPartials(spec.stateDir!, { log });
+  if (disk.probe() === 'writable') {
+    // A `quorumbl sync` running from a shell holds its source's lease: its staging files are live.
+    try {
+      const leaseDb = openDb(dbPath(spec.stateDir!));
+      try {
+        const leases = new SyncLeases(leaseDb);
+        cleanPartials(spec.stateDir!, { log, isBusy: (source) => leases.holderOf(source) !== null });
+      } finally {
+        leaseDb.close();
+      }
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'leftover partial files not removed (the state database cannot be read)');
+    }
+  }
   const { server, store } = await run(spec, log);
   const c = cfg.config;
   const stateDir = spec.stateDir!;
   const sources = c.sources;
   // A new last good copy is picked up at once, not at the next file check.
-  const { engine, state } = setupSync(cfg, stateDir, spec.settings, log, () => void store.check(), undefined, c.background.cpu_share, disk);
+  const { engine, state } = setupSync(cfg, stateDir, spec.settings, log, job('reload:synced', () => store.check()), undefined, c.background.cpu_share, disk);
   const mirrors = mirrorZones(cfg, stateDir);
   merge = new MergeService({
     config: withResolvedPaths(cfg),
@@ -146,7 +164,10 @@ async function serve(args: string[]): Promise<void> {
     reputation: c.policy.reputation,
     overrideLimits: c.policy.override_limits,
     onChange: (o) => merge!.setOverlay(o),
-    onError: (e) => log.error({ err: (e as Error).message }, 'overrides/reputation reload failed'),
+    onError: (e) => {
+      jobFailed('overlay-reload', e);
+      log.error({ err: (e as Error).message }, 'overrides/reputation reload failed');
+    },
     disk,
   });
   // The probe's database write: the header's user_version, rewritten with its own value.
@@ -154,7 +175,21 @@ async function serve(args: string[]): Promise<void> {
   disk.sqliteProbe = () => void localDb.pragma(`user_version = ${uv() | 0}`);
   disk.start();
   merge.setOverlay(local.overlay);
-  local.watch(1000);
+  // Polls PRAGMA data_version (no query unless another process committed): an override or a
+  // report from the CLI is in the answers well within a second.
+  local.watch(250);
+  // `quorumbl sync` / `sources accept` from a shell replace a source's last good copy: reload
+  // it (the merge follows) without waiting for the next file check or a SIGHUP.
+  new SyncStateWatch(state, {
+    onChange: (names) => {
+      log.info({ sources: names }, 'sources changed by another process: reloading');
+      void job('reload:sources', () => store.check())();
+    },
+    onError: (e) => {
+      jobFailed('sync-state-watch', e);
+      log.error({ err: (e as Error).message }, 'sync state not read');
+    },
+  }).start();
   merge.events = (key) => recentEvents(local, key);
   if (c.web.enabled) {
     const app = createApp({
@@ -165,7 +200,7 @@ async function serve(args: string[]): Promise<void> {
         dns: () => ({ listening: server.addresses.length > 0, addresses: server.addresses.map((a) => `${a.proto}/${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`) }),
         zones: () => ({ served: spec.zones.length + (merge?.zoneNames.length ?? 0), failed: spec.zones.filter((z) => z.datasets.some((d) => store.failures.some((f) => f.spec.type === d.type && f.spec.files.join() === d.files.join()))).map((z) => z.name) }),
         disk: () => disk.status(),
-        // jobs: the background job counters (core/jobs.ts), wired by the lead.
+        jobs: jobsHealth,
       },
     });
     // DNS matters more than the API: a busy port is logged, DNS keeps answering.
@@ -183,11 +218,18 @@ async function serve(args: string[]): Promise<void> {
 }
 
 async function sync(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string', short: 'c' } } });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: {
+    config: { type: 'string', short: 'c' }, 'no-wait': { type: 'boolean' }, wait: { type: 'string' } } });
+  let wait = DEFAULT_WAIT_SECONDS;
+  if (values.wait !== undefined) {
+    wait = Number(values.wait);
+    if (!/^\d+$/.test(values.wait)) fail(`quorumbl sync: --wait takes a number of seconds, not "${values.wait}"`, 2);
+  }
+  if (values['no-wait']) wait = 0;
   const cfg = loadConfig(values.config);
   const spec = specFromConfig(cfg);
   const log = createLogger(cfg.config.log.level, false);
-  return syncCommand(positionals, cfg, spec.stateDir!, spec.settings, log);
+  return syncCommand(positionals, cfg, spec.stateDir!, spec.settings, log, wait);
 }
 
 /** Commands on the local state: overrides, reputation reports, API tokens, explain. */

@@ -6,6 +6,7 @@ import { DnsServer, type ServerOptions } from '../server/index.ts';
 import { ZoneTable } from '../server/zones.ts';
 import { isAcl } from '../core/datasets/acl.ts';
 import type { Logger } from '../core/log.ts';
+import { installProcessGuards, job, runJob, setJobLogger } from '../core/jobs.ts';
 import { ZoneStore, type LoadedZone } from '../core/zones/store.ts';
 import type { LoadSettings, ZoneSpec } from '../core/zones/spec.ts';
 
@@ -77,6 +78,10 @@ function dropPrivileges(user: string, log: Logger): void {
 }
 
 export async function run(spec: RuntimeSpec, log: Logger): Promise<{ server: DnsServer; store: ZoneStore }> {
+  // A long-running server: background failures are logged and counted (core/jobs.ts), an
+  // unhandled rejection never ends the process.
+  setJobLogger(log);
+  installProcessGuards();
   let server: DnsServer | undefined;
   let pending: ZoneTable | undefined;
   const store = new ZoneStore(spec.zones, {
@@ -126,7 +131,7 @@ export async function run(spec: RuntimeSpec, log: Logger): Promise<{ server: Dns
 
   // Snapshots (or nothing, with -q or only not-yet-synced mirrors) answered first; now read
   // the files.
-  if (!checked) void store.check();
+  if (!checked) void runJob('reload:check', () => store.check());
 
   const statsFd = spec.statsFile ? openSync(spec.statsFile, 'a') : -1;
   const statsWrite = (text: string) => {
@@ -142,21 +147,21 @@ export async function run(spec: RuntimeSpec, log: Logger): Promise<{ server: Dns
   if (spec.user) dropPrivileges(spec.user, log);
   let timer: NodeJS.Timeout | undefined;
   if (spec.checkInterval > 0) {
-    timer = setInterval(() => {
-      void store.check();
+    timer = setInterval(job('reload:check', () => {
       stats();
-    }, spec.checkInterval * 1000);
+      return store.check();
+    }), spec.checkInterval * 1000);
     timer.unref();
   }
-  process.on('SIGHUP', () => {
+  process.on('SIGHUP', job('signal:SIGHUP', () => {
     log.info('SIGHUP: checking data files');
-    void store.check(true);
-  });
-  process.on('SIGUSR1', () => log.info({ counters: server!.counters.toJSON() }, 'query counters'));
-  process.on('SIGUSR2', () => {
+    return store.check(true);
+  }));
+  process.on('SIGUSR1', job('signal:SIGUSR1', () => log.info({ counters: server!.counters.toJSON() }, 'query counters')));
+  process.on('SIGUSR2', job('signal:SIGUSR2', () => {
     log.info({ counters: server!.counters.toJSON() }, 'query counters (reset)');
     server!.counters.reset();
-  });
+  }));
   const shutdown = (sig: string) => {
     log.info({ signal: sig, counters: server!.counters.toJSON() }, 'shutting down');
     if (timer) clearInterval(timer);

@@ -5,7 +5,8 @@
 import { existsSync, mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { openDb, type Db } from '../core/db.ts';
-import { SyncState, sourcePaths, type Quarantine, type SourceState, type SyncRun } from '../sync/state.ts';
+import { SyncState, sourcePaths, promoteQuarantineSnapshot, removeQuarantined, type Quarantine, type SourceState, type SyncRun } from '../sync/state.ts';
+import { SyncLeases, describeHolder } from '../sync/lease.ts';
 import { writeAudit } from '../sync/local/audit.ts';
 import { cliActor, osUser } from './override.ts';
 
@@ -56,21 +57,34 @@ export async function sourcesCommand(args: string[], ctx: SourcesContext): Promi
       return 1;
     }
     if (cmd === 'show') return show(state, name, known, json, out, now);
-    const q = known?.quarantine ?? null;
-    if (!q) {
-      err(`source '${name}' has no quarantined update: nothing to ${cmd}\n`);
-      return 1;
+    // A sync of this source running meanwhile would replace or re-quarantine the copy under our
+    // feet: the decision takes the source's sync lease (sync/lease.ts) for its few file moves.
+    const leases = new SyncLeases(db, { command: `quorumbl sources ${cmd} ${name}` });
+    const got = leases.tryAcquire(name);
+    if ('heldBy' in got) {
+      err(`a sync of '${name}' is running in ${describeHolder(got.heldBy)}; try again when it has ended ` +
+        `('quorumbl sources show ${name}')\n`);
+      return 75;
     }
-    // The decision and its audit row commit together (source:<name>, the quarantine before).
-    const audited = (change: () => void, after: unknown) => db.transaction(() => {
-      change();
-      writeAudit(db, { at: now(), actor: cliActor(ctx.user ?? osUser()), action: `source.${cmd}`, target: `source:${name}`, before: q, after });
-    })();
     try {
-      return cmd === 'accept' ? accept(state, ctx, name, q, out, err, now, audited) : drop(state, ctx, name, q, out, err, now, audited);
-    } catch (e) {
-      err(`cannot record the ${cmd} of '${name}' in ${ctx.dbPath}: ${e instanceof Error ? e.message : String(e)}\n`);
-      return 1;
+      const q = state.getQuarantine(name); // read under the lease: a sync may just have changed it
+      if (!q) {
+        err(`source '${name}' has no quarantined update: nothing to ${cmd}\n`);
+        return 1;
+      }
+      // The decision and its audit row commit together (source:<name>, the quarantine before).
+      const audited = (change: () => void, after: unknown) => db.transaction(() => {
+        change();
+        writeAudit(db, { at: now(), actor: cliActor(ctx.user ?? osUser()), action: `source.${cmd}`, target: `source:${name}`, before: q, after });
+      })();
+      try {
+        return cmd === 'accept' ? accept(state, ctx, name, q, out, err, now, audited) : drop(state, ctx, name, q, out, err, now, audited);
+      } catch (e) {
+        err(`cannot record the ${cmd} of '${name}' in ${ctx.dbPath}: ${e instanceof Error ? e.message : String(e)}\n`);
+        return 1;
+      }
+    } finally {
+      leases.release(got.lease);
     }
   });
 }
@@ -230,6 +244,7 @@ function accept(state: SyncState, ctx: SourcesContext, name: string, q: Quaranti
   const bytes = statSync(from).size;
   try {
     mkdirSync(dir, { recursive: true });
+    promoteQuarantineSnapshot(ctx.stateDir, from); // the snapshot first, as a sync does
     // Same directory tree, so the rename is atomic: the server sees the old or the new file, never half.
     renameSync(from, current);
   } catch (e) {
@@ -263,6 +278,7 @@ function drop(state: SyncState, ctx: SourcesContext, name: string, q: Quarantine
     }
     deleted = false;
   }
+  removeQuarantined(file); // its parsed snapshot
   audited(() => state.clearQuarantine(name), { deleted: deleted ? file : null });
   const t = now();
   out([

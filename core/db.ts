@@ -115,6 +115,26 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked IS NULL;
     `,
   },
+  {
+    name: 'sync leases: one sync per source across processes',
+    // sync/lease.ts. A lease is live while `expires` (unix ms) is ahead and, on the same host,
+    // its pid exists. sync_runs.holder: the lease token of the run's process (an open run whose
+    // holder is gone was interrupted). source_state.generation: bumped whenever the last good
+    // copy is replaced, so a running server notices another process's sync (sync/watch.ts).
+    sql: `
+      CREATE TABLE sync_leases (
+        source    TEXT PRIMARY KEY,
+        holder    TEXT NOT NULL,
+        pid       INTEGER NOT NULL,
+        host      TEXT NOT NULL,
+        command   TEXT NOT NULL,
+        acquired  INTEGER NOT NULL,
+        expires   INTEGER NOT NULL
+      ) STRICT;
+      ALTER TABLE sync_runs ADD COLUMN holder TEXT;
+      ALTER TABLE source_state ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export class DbError extends Error {

@@ -12,12 +12,14 @@ import type { Config } from '../core/config/schema.ts';
 import type { DatasetSpec, LoadSettings } from '../core/zones/spec.ts';
 import { fetchSource, type FetchResult } from './fetch/index.ts';
 import { checkGuards, type GuardConfig, type SourceStats } from './guards.ts';
-import { sourcePaths, type SyncState } from './state.ts';
+import { sourcePaths, quarantineSnapshotPath, removeQuarantined, type SyncState } from './state.ts';
 import { measureInWorker } from './measure.ts';
+import { SyncLeases, describeHolder, type Lease, type LeaseHolder } from './lease.ts';
 
 export type SourceConfig = Config['sources'][number];
 
-export type Outcome = 'ok' | 'not-modified' | 'failed' | 'quarantined';
+/** 'busy': another process holds the source's sync lease (nothing was fetched). */
+export type Outcome = 'ok' | 'not-modified' | 'failed' | 'quarantined' | 'busy';
 
 export interface SyncResult {
   name: string;
@@ -27,6 +29,16 @@ export interface SyncResult {
   bytes?: number;
   stats?: SourceStats;
   ms: number;
+  /** 'busy': who holds the lease. Else, when the sync was done by another process while this
+   *  one waited for it: who did it (its result is reported, no second fetch is made). */
+  holder?: LeaseHolder;
+}
+
+export interface SyncCallOptions {
+  /** How long to wait for another process's sync of the same source (ms); 0: do not wait. */
+  waitMs?: number;
+  /** Called when the sync has to wait, with the holder (again when the holder changes). */
+  onWait?(holder: LeaseHolder): void;
 }
 
 export interface EngineOptions {
@@ -48,6 +60,10 @@ export interface EngineOptions {
   /** The state disk's watcher (serve): no sync starts while the disk cannot take writes, and a
    *  sync failing on the disk reports it there. */
   disk?: DiskGuard;
+  /** The cross-process sync leases (default: on the state's database). */
+  leases?: SyncLeases;
+  /** Poll interval while waiting for another process's lease (ms). */
+  waitPollMs?: number;
 }
 
 export function guardConfig(s: SourceConfig): GuardConfig {
@@ -62,17 +78,20 @@ export function guardConfig(s: SourceConfig): GuardConfig {
 
 export class SyncEngine {
   private readonly running = new Map<string, Promise<SyncResult>>();
+  readonly leases: SyncLeases;
 
   constructor(
     private readonly sources: SourceConfig[],
     private readonly opts: EngineOptions,
   ) {
-    // Runs left open by a process that stopped mid-sync are recorded as interrupted.
+    this.leases = opts.leases ?? new SyncLeases(opts.state.db);
+    // Runs left open by a process that stopped mid-sync are recorded as interrupted; the run
+    // another live process is doing right now is not. (Each sync does it again for its source.)
     try {
-      opts.state.abandonRunning();
-    } catch (e) {
+      opts.state.abandonRunning((source, holder) => this.leases.holderLive(source, holder));
+    } catch (err) {
       // A read-only or full state disk at start: the runs stay open until it can write.
-      if (!opts.disk?.report(e)) opts.log.warn({ err: (e as Error).message }, 'interrupted sync runs not marked (the state database cannot be written)');
+      if (!opts.disk?.report(err)) opts.log.warn({ err: (err as Error).message }, 'interrupted sync runs not recorded now (each source\'s next sync does it)');
     }
   }
 
@@ -80,15 +99,15 @@ export class SyncEngine {
     return this.sources.map((s) => s.name);
   }
 
-  /** Syncs one source now; a second call while it runs joins the first. Never throws. */
-  sync(name: string): Promise<SyncResult> {
+  /** Syncs one source now; a second call while it runs joins the first. When another process
+   *  syncs it, waits up to `waitMs` (default: do not wait, outcome 'busy'). Never rejects. */
+  sync(name: string, call: SyncCallOptions = {}): Promise<SyncResult> {
     const running = this.running.get(name);
     if (running) return running;
     const src = this.sources.find((s) => s.name === name);
     const started = Date.now();
-    const p = (src ? this.run(src).catch((err) => this.crashed(src, err, started)) : Promise.resolve<SyncResult>({ name, outcome: 'failed', error: `unknown source "${name}"`, ms: 0 })).finally(() =>
-      this.running.delete(name),
-    );
+    const p = (src ? this.leased(src, call).catch((err: unknown) => this.crashed(src, err, started)) : Promise.resolve<SyncResult>({ name, outcome: 'failed', error: `unknown source "${name}"`, ms: 0 }))
+      .finally(() => this.running.delete(name));
     this.running.set(name, p);
     return p;
   }
@@ -116,7 +135,66 @@ export class SyncEngine {
     cleanSource(this.opts.stateDir, name, t && `${t.path}.staged`);
   }
 
-  private async run(src: SourceConfig): Promise<SyncResult> {
+  /** Takes the source's lease (waiting for another process when asked), runs the sync while
+   *  renewing it, and releases it. */
+  private async leased(src: SourceConfig, call: SyncCallOptions): Promise<SyncResult> {
+    const { state, log } = this.opts;
+    const started = Date.now();
+    const deadline = started + (call.waitMs ?? 0);
+    let waitedFor: LeaseHolder | undefined;
+    const waitedTokens = new Set<string>();
+    let lease: Lease;
+    for (;;) {
+      const r = this.leases.tryAcquire(src.name);
+      if ('lease' in r) {
+        lease = r.lease;
+        break;
+      }
+      if (Date.now() >= deadline) {
+        log.debug({ source: src.name, holder: describeHolder(r.heldBy) }, 'sync not started: another process is syncing this source');
+        return { name: src.name, outcome: 'busy', holder: r.heldBy, error: `a sync is already running: ${describeHolder(r.heldBy)}`, ms: Date.now() - started };
+      }
+      if (waitedFor?.holder !== r.heldBy.holder) call.onWait?.(r.heldBy);
+      waitedFor = r.heldBy;
+      waitedTokens.add(r.heldBy.holder);
+      await new Promise((res) => setTimeout(res, Math.min(this.opts.waitPollMs ?? 250, Math.max(1, deadline - Date.now()))));
+    }
+    try {
+      // We hold the lease: any run of this source still open was left by a process that died.
+      state.abandonRunning(() => false, src.name);
+      if (waitedFor) {
+        // The process we waited for has just synced it: report its result, do not fetch twice
+        // in a row (upstreams limit how often one may fetch).
+        const done = state.finishedSince(src.name, started);
+        if (done && waitedTokens.has(done.holder ?? '') && (done.outcome === 'ok' || done.outcome === 'not-modified')) {
+          log.info({ source: src.name, by: describeHolder(waitedFor), outcome: done.outcome }, 'sync done by another process meanwhile');
+          const stats = state.lastGoodStats(src.name) ?? undefined;
+          return { name: src.name, outcome: done.outcome, bytes: done.bytes ?? undefined, stats, holder: waitedFor, ms: Date.now() - started };
+        }
+      }
+      const renew = setInterval(() => {
+        try {
+          if (!this.leases.renew(lease)) log.error({ source: src.name }, 'sync lease lost (another process took it over): this sync will not replace the data');
+        } catch (err) {
+          log.warn({ source: src.name, err: (err as Error).message }, 'sync lease not renewed');
+        }
+      }, Math.max(1000, Math.floor(this.leases.ttlMs / 3)));
+      renew.unref();
+      try {
+        return await this.run(src, lease);
+      } finally {
+        clearInterval(renew);
+      }
+    } finally {
+      try {
+        this.leases.release(lease);
+      } catch (err) {
+        log.warn({ source: src.name, err: (err as Error).message }, 'sync lease not released (it expires by itself)');
+      }
+    }
+  }
+
+  private async run(src: SourceConfig, lease: Lease): Promise<SyncResult> {
     const { state, log } = this.opts;
     const started = Date.now();
     const refusal = this.opts.disk?.refusal();
@@ -129,7 +207,7 @@ export class SyncEngine {
     mkdirSync(paths.staging, { recursive: true });
     const staged = join(paths.staging, 'download');
     const current = paths.current;
-    const runId = state.beginRun(src.name);
+    const runId = state.beginRun(src.name, lease.holder);
     const done = (r: Omit<SyncResult, 'name' | 'ms'>): SyncResult => ({ name: src.name, ms: Date.now() - started, ...r });
     let fetched: FetchResult;
     try {
@@ -186,17 +264,26 @@ export class SyncEngine {
       mkdirSync(paths.quarantine, { recursive: true });
       const qfile = join(paths.quarantine, new Date().toISOString().replace(/[:.]/g, '-'));
       renameSync(staged, qfile);
-      if (stagedSnap) rmSync(stagedSnap, { force: true });
+      // Its parsed snapshot goes with it: `sources accept` then serves it without a re-parse.
+      if (stagedSnap) renameSync(stagedSnap, quarantineSnapshotPath(qfile, stagedSnap.slice(0, -'.staged'.length)));
       const replaced = state.finishQuarantined(runId, { reasons: verdict.reasons, path: qfile, stats, bytes, validators: fetched.validators });
-      if (replaced) rmSync(replaced, { force: true }); // only the newest rejected copy is kept
+      if (replaced) removeQuarantined(replaced); // only the newest rejected copy is kept
       log.error({ source: src.name, reasons: verdict.reasons, quarantine: qfile }, 'sync: update quarantined, last good copy keeps serving');
       return done({ outcome: 'quarantined', reasons: verdict.reasons, bytes, stats });
+    }
+    if (!this.leases.renew(lease)) {
+      // Stalled past the lease's expiry and another process took the source over: its copy wins.
+      // (The staging files are left alone: they are the new holder's now.)
+      const msg = 'sync lease lost to another process: this download is discarded';
+      state.finishFailed(runId, msg, bytes);
+      log.error({ source: src.name, err: msg }, 'sync failed: lease lost');
+      return done({ outcome: 'failed', error: msg, bytes });
     }
     // The snapshot first: when the loader sees the new copy, its snapshot is already there.
     if (stagedSnap) renameSync(stagedSnap, stagedSnap.slice(0, -'.staged'.length));
     renameSync(staged, current);
     const stale = state.finishOk(runId, { bytes, stats, validators: fetched.validators });
-    if (stale) rmSync(stale, { force: true }); // a quarantined copy this update supersedes
+    if (stale) removeQuarantined(stale); // a quarantined copy this update supersedes
     log.info({ source: src.name, entries: stats.entries, bytes, ms: Date.now() - started }, 'sync: new data in place');
     this.opts.onCommitted?.(src.name);
     return done({ outcome: 'ok', bytes, stats });

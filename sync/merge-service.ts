@@ -4,6 +4,7 @@
 // overlay (overrides, reputation) and the policy are swapped in place without one.
 
 import type { Logger } from '../core/log.ts';
+import { job, jobFailed } from '../core/jobs.ts';
 import type { Config } from '../core/config/schema.ts';
 import type { Dataset, NsSet, Soa } from '../core/datasets/types.ts';
 import { emptyRangeSet4, emptyRangeSet6 } from '../core/ranges.ts';
@@ -121,7 +122,7 @@ export class MergeService {
   /** A source or feed changed: rebuild soon (several changes in a row make one rebuild). */
   schedule(delayMs = 500): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.rebuild(), delayMs);
+    this.timer = setTimeout(job('merge', () => this.rebuild()), delayMs);
     this.timer.unref();
   }
 
@@ -135,7 +136,7 @@ export class MergeService {
       this.building = null;
       if (this.again) {
         this.again = false;
-        void this.rebuild();
+        void job('merge', () => this.rebuild())();
       }
     });
     return this.building;
@@ -191,6 +192,7 @@ export class MergeService {
       this.explainProviders = explainProviders;
       log.info({ serial: evidence.serial, sources: evidence.sourceNames, providers: evidence.providerNames, intervals: evidence.cls4.length, ms: Date.now() - started, cpuShare, pacedMs: Math.round(sleptMs) }, 'merge done: bl/wl/dbl updated');
     } catch (err) {
+      jobFailed('merge', err);
       log.error({ err: (err as Error).message }, 'merge failed: the previous evidence keeps answering');
     }
   }

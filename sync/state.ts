@@ -4,7 +4,8 @@
 // the quarantined update if any) and one row per sync run. Every method that changes both a run
 // and its source does so in one transaction, so the two never disagree.
 
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Db } from '../core/db.ts';
 import type { SourceStats } from './guards.ts';
 
@@ -48,6 +49,8 @@ export interface SyncRun {
   outcome: RunOutcome | null;
   error: string | null;
   note: string | null;
+  /** Lease token of the process that ran it (null for runs older than leases). */
+  holder?: string | null;
 }
 
 export interface OkResult {
@@ -71,6 +74,43 @@ export function sourcePaths(stateDir: string, name: string): { dir: string; curr
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`invalid source name '${name}' (letters, digits, '.', '_', '-')`);
   const dir = join(stateDir, 'sources', name);
   return { dir, current: join(dir, 'current'), staging: join(dir, 'staging'), quarantine: join(dir, 'quarantine') };
+}
+
+/** Where the parsed snapshot of a quarantined copy waits beside it: its name carries the
+ *  snapshot's own file name, so `sources accept` can put it in place without the config. */
+export function quarantineSnapshotPath(qfile: string, snapshotPath: string): string {
+  return `${qfile}.${basename(snapshotPath)}`;
+}
+
+function quarantineSnapshots(qfile: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(qfile));
+  } catch {
+    return [];
+  }
+  const prefix = `${basename(qfile)}.`;
+  return names.filter((n) => n.startsWith(prefix) && n.endsWith('.qsnap')).map((n) => join(dirname(qfile), n));
+}
+
+/** Deletes a quarantined copy and its snapshot. */
+export function removeQuarantined(qfile: string): void {
+  rmSync(qfile, { force: true });
+  for (const f of quarantineSnapshots(qfile)) rmSync(f, { force: true });
+}
+
+/** Accepting a quarantined copy: moves its snapshot (if one was kept) to `<state_dir>/snapshots/`
+ *  before the copy becomes `current`, so the server loads it at once instead of parsing the
+ *  file again. Returns whether one was moved. */
+export function promoteQuarantineSnapshot(stateDir: string, qfile: string): boolean {
+  let moved = false;
+  for (const f of quarantineSnapshots(qfile)) {
+    mkdirSync(join(stateDir, 'snapshots'), { recursive: true });
+    const name = basename(f).slice(basename(qfile).length + 1);
+    renameSync(f, join(stateDir, 'snapshots', name));
+    moved = true;
+  }
+  return moved;
 }
 
 interface Row {
@@ -102,22 +142,25 @@ interface RunRow {
   outcome: string | null;
   error: string | null;
   note: string | null;
+  holder?: string | null;
 }
 
 export class SyncState {
   private readonly now: () => number;
 
-  constructor(private readonly db: Db, now: () => number = Date.now) {
+  constructor(readonly db: Db, now: () => number = Date.now) {
     this.now = now;
   }
 
-  /** Starts a run: records the attempt and returns the run id. */
-  beginRun(source: string): number {
+  /** Starts a run: records the attempt and returns the run id. `holder`: the lease token of
+   *  the process running it (sync/lease.ts), so that only a run whose holder is gone is ever
+   *  marked interrupted. */
+  beginRun(source: string, holder: string | null = null): number {
     const at = this.now();
     return this.db.transaction(() => {
       this.ensure(source);
       this.db.prepare('UPDATE source_state SET last_attempt = ? WHERE name = ?').run(at, source);
-      return Number(this.db.prepare('INSERT INTO sync_runs (source, started) VALUES (?, ?)').run(source, at).lastInsertRowid);
+      return Number(this.db.prepare('INSERT INTO sync_runs (source, started, holder) VALUES (?, ?, ?)').run(source, at, holder).lastInsertRowid);
     })();
   }
 
@@ -129,6 +172,7 @@ export class SyncState {
     return this.db.transaction(() => {
       const source = this.endRun(runId, at, 'ok', r.bytes ?? null, r.stats.entries, null, r.note ?? null);
       this.setGood(source, at, r.stats, r.validators);
+      this.bumpGeneration(source);
       const q = this.getQuarantine(source);
       if (q) this.writeQuarantine(source, null);
       return q?.path ?? null;
@@ -167,11 +211,35 @@ export class SyncState {
     })();
   }
 
-  /** Marks runs left in progress by a stopped process as failed (call once at start-up). */
-  abandonRunning(): number {
+  /** Marks runs left in progress by a stopped process as failed. `live(source, holder)` says
+   *  whether a run's lease holder is still running it (sync/lease.ts): those are left alone, so
+   *  a second process never closes the live run of another. Without it every open run counts
+   *  as interrupted. `source`: only that source's runs. */
+  abandonRunning(live: (source: string, holder: string | null) => boolean = () => false, source?: string): number {
     const at = this.now();
-    return this.db.prepare(`UPDATE sync_runs SET ended = ?, outcome = 'failed', error = 'interrupted: quorumbl stopped during the sync'
-      WHERE outcome IS NULL`).run(at).changes;
+    return this.db.transaction(() => {
+      const open = (source === undefined
+        ? this.db.prepare('SELECT id, source, holder FROM sync_runs WHERE outcome IS NULL').all()
+        : this.db.prepare('SELECT id, source, holder FROM sync_runs WHERE outcome IS NULL AND source = ?').all(source)) as { id: number; source: string; holder: string | null }[];
+      const close = this.db.prepare(`UPDATE sync_runs SET ended = ?, outcome = 'failed', error = 'interrupted: quorumbl stopped during the sync'
+        WHERE id = ? AND outcome IS NULL`);
+      let n = 0;
+      for (const r of open) if (!live(r.source, r.holder)) n += close.run(at, r.id).changes;
+      return n;
+    })();
+  }
+
+  /** Each source's generation: it moves whenever the last good copy is replaced (a sync, an
+   *  accepted quarantine), by this process or another. */
+  generations(): Map<string, number> {
+    const rows = this.db.prepare('SELECT name, generation FROM source_state').all() as { name: string; generation: number }[];
+    return new Map(rows.map((r) => [r.name, r.generation]));
+  }
+
+  /** The newest run of `source` that finished at or after `since`, or null. */
+  finishedSince(source: string, since: number): SyncRun | null {
+    const r = this.db.prepare('SELECT * FROM sync_runs WHERE source = ? AND ended >= ? ORDER BY id DESC LIMIT 1').get(source, since) as RunRow | undefined;
+    return r ? runOf(r) : null;
   }
 
   /** Validators to send with the next fetch: the quarantined copy's when there is one (so an
@@ -225,6 +293,7 @@ export class SyncState {
       const id = Number(this.db.prepare(`INSERT INTO sync_runs (source, started, ended, bytes, entries, outcome, note)
         VALUES (?, ?, ?, ?, ?, 'ok', ?)`).run(source, at, at, q.bytes, q.stats?.entries ?? null, note).lastInsertRowid);
       this.writeQuarantine(source, null);
+      this.bumpGeneration(source);
       if (q.stats) this.setGood(source, at, q.stats, q.validators);
       else {
         this.db.prepare(`UPDATE source_state SET last_outcome = 'ok', last_success = ?, last_error = NULL, etag = ?, last_modified = ?
@@ -260,6 +329,10 @@ export class SyncState {
 
   private ensure(source: string): void {
     this.db.prepare('INSERT INTO source_state (name) VALUES (?) ON CONFLICT (name) DO NOTHING').run(source);
+  }
+
+  private bumpGeneration(source: string): void {
+    this.db.prepare('UPDATE source_state SET generation = generation + 1 WHERE name = ?').run(source);
   }
 
   private row(source: string): Row | undefined {

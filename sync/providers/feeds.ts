@@ -9,6 +9,7 @@ import { refreshProvider } from './index.ts';
 import type { ProviderConfig } from './schema.ts';
 import { feedState, fmtAge, initialResult, loadStatus, nextStatus, NO_STATUS, saveStatus, type FeedState, type FeedStatus } from './status.ts';
 import type { ProviderFeedResult } from './types.ts';
+import { jobFailed, runJob } from '../../core/jobs.ts';
 
 export interface Feed {
   cfg: ProviderConfig;
@@ -140,9 +141,9 @@ export class ProviderFeeds {
   /** One check of a feed: fetch, guard, store, record; a failure keeps the ranges in use. */
   check(f: Feed, remerge = true): Promise<void> {
     if (f.running) return f.running;
-    // A background job: whatever goes wrong is logged, never an unhandled rejection.
-    f.running = this.doCheck(f, remerge)
-      .catch((e: unknown) => this.opts.log.error({ provider: f.cfg.provider, feed: f.cfg.feed, err: (e as Error).message }, 'provider feed check failed unexpectedly'))
+    // A background job (core/jobs.ts): whatever goes wrong is logged and counted, never an
+    // unhandled rejection; a failed or rejected fetch counts as a failure of the job.
+    f.running = runJob(`provider:${f.cfg.provider}/${f.cfg.feed}`, () => this.doCheck(f, remerge))
       .finally(() => (f.running = undefined));
     return f.running;
   }
@@ -163,6 +164,7 @@ export class ProviderFeeds {
     f.status = nextStatus(f.status, out.status, out.reasons, this.now());
     this.record(f);
     if (out.status === 'failed' || out.status === 'rejected') {
+      jobFailed(`provider:${cfg.provider}/${cfg.feed}`, (out.reasons ?? []).join('; ') || out.status);
       log.error({ ...ctx, reasons: out.reasons, origin: f.result?.baseline ? 'baseline' : f.result ? 'last good' : 'none' }, 'provider feed not updated; previous ranges kept');
     } else {
       // Static lists are re-read at every merge: only a change is worth an info line.

@@ -16,6 +16,7 @@ import { configSchema } from '../../core/config/schema.ts';
 import { openDb } from '../../core/db.ts';
 import { SyncEngine } from '../../sync/engine.ts';
 import { SyncState, sourcePaths } from '../../sync/state.ts';
+import { SyncLeases } from '../../sync/lease.ts';
 import { Daemon, canConnect, freePort, tmpDir, toolsOrSkip, waitFor } from './fetch/helpers.ts';
 import { Relay } from './fetch/proxy.ts';
 
@@ -171,6 +172,124 @@ describe('rsync upstream killed mid-transfer', { skip: toolsOrSkip(['rsync'], 'r
       assert.match(ctx.state.getSource('trap')!.lastError ?? '', /rsync/);
     } finally {
       await d.stop();
+    }
+  });
+});
+
+describe('two syncs of the same source at once (two processes: serve and a shell)', () => {
+  // Each engine has its own connection to the state database, as two processes would.
+  function second(ctx: ReturnType<typeof setup>, fetch: string) {
+    const sources = configSchema.parse({
+      sources: [{ name: 'trap', kind: 'ip', fetch, format: 'plain', retries: 0, timeout: 5, connect_timeout: 2, max_prefix: { v4: 16 }, guards: { test_point: true } }],
+    }).sources;
+    const db = openDb(join(ctx.dir, 'state.sqlite'));
+    const state = new SyncState(db);
+    const engine = new SyncEngine(sources, {
+      stateDir: ctx.dir, state, log: pino({ level: 'silent' }), userAgent: 'quorumbl-test',
+      settings: { ttl: { def: 2100, min: 0, max: 2 ** 31 }, acceptHostBits: false, gunzip: true }, waitPollMs: 20,
+    });
+    return { engine, state, db };
+  }
+
+  test('the second is told who holds it or waits for it; the first is never interrupted; one fetch', async () => {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slow.txt`;
+    const ctx = setup(url, { timeout: 5 });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let requests = 0;
+    fault = (res) => {
+      requests++;
+      void gate.then(() => res.writeHead(200, { 'content-type': 'text/plain' }).end(list(1000)));
+    };
+    try {
+      const first = ctx.engine.sync('trap');
+      await waitFor(() => requests === 1, 'the first sync to reach the upstream');
+      // A second process starts while the first is mid-fetch: its start-up must not close the
+      // live run (that made `serve` exit: endRun threw "already finished").
+      const b = second(ctx, url);
+      const busy = await b.engine.sync('trap', { waitMs: 0 });
+      assert.equal(busy.outcome, 'busy');
+      assert.equal(busy.holder?.pid, process.pid);
+      assert.match(busy.error ?? '', /already running: pid \d+ on \S+ \(/);
+      assert.equal(ctx.state.recentRuns('trap')[0]!.outcome, null, 'the first run is still open');
+      const waits: string[] = [];
+      const waiting = b.engine.sync('trap', { waitMs: 10_000, onWait: (h) => waits.push(h.holder) });
+      await waitFor(() => waits.length === 1, 'the second sync to start waiting');
+      release();
+      const [r1, r2] = await Promise.all([first, waiting]);
+      assert.equal(r1.outcome, 'ok', JSON.stringify(r1));
+      assert.equal(r2.outcome, 'ok', JSON.stringify(r2));
+      assert.ok(r2.holder, 'the waiter reports the sync the other process did');
+      assert.equal(requests, 1, 'the waiter did not fetch again right after');
+      const runs = ctx.state.recentRuns('trap');
+      assert.deepEqual(runs.map((r) => r.outcome), ['ok'], 'one run, finished ok, none interrupted');
+      assert.equal(ctx.engine.leases.holderOf('trap'), null, 'the lease is released');
+      b.db.close();
+    } finally {
+      release();
+      fault = null;
+    }
+  });
+
+  test('a waiter whose bound passes gets busy; after a failed run the waiter syncs itself', async () => {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slow2.txt`;
+    const ctx = setup(url, { timeout: 5 });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let requests = 0;
+    fault = (res) => {
+      requests++;
+      if (requests === 1) void gate.then(() => res.writeHead(500).end('oops'));
+      else res.writeHead(200, { 'content-type': 'text/plain' }).end(list(1000));
+    };
+    try {
+      const first = ctx.engine.sync('trap');
+      await waitFor(() => requests === 1, 'the first sync to reach the upstream');
+      const b = second(ctx, url);
+      assert.equal((await b.engine.sync('trap', { waitMs: 100 })).outcome, 'busy');
+      const waiting = b.engine.sync('trap', { waitMs: 10_000 });
+      release();
+      assert.equal((await first).outcome, 'failed');
+      const r2 = await waiting;
+      assert.equal(r2.outcome, 'ok', JSON.stringify(r2));
+      assert.equal(r2.holder, undefined, 'it synced itself');
+      assert.equal(requests, 2);
+      b.db.close();
+    } finally {
+      release();
+      fault = null;
+    }
+  });
+
+  test('a sync whose lease was taken over while it stalled does not replace the data', async () => {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slow3.txt`;
+    const ctx = setup(url, { timeout: 5 });
+    body = list(1000);
+    assert.equal((await ctx.engine.sync('trap')).outcome, 'ok');
+    const good = readFileSync(ctx.current, 'utf8');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let requests = 0;
+    fault = (res) => {
+      requests++;
+      void gate.then(() => res.writeHead(200, { 'content-type': 'text/plain' }).end(list(1010)));
+    };
+    try {
+      const syncing = ctx.engine.sync('trap');
+      await waitFor(() => requests === 1, 'the sync to reach the upstream');
+      // Another host, a minute later by its clock: the lease looks expired and is taken over.
+      const other = new SyncLeases(openDb(join(ctx.dir, 'state.sqlite')), { host: 'elsewhere', now: () => Date.now() + 60_000 });
+      const took = other.tryAcquire('trap');
+      assert.ok('lease' in took);
+      release();
+      const r = await syncing;
+      assert.equal(r.outcome, 'failed');
+      assert.match(r.error ?? '', /lease lost/);
+      assert.equal(readFileSync(ctx.current, 'utf8'), good, 'the last good copy is untouched');
+      assert.equal(other.holderOf('trap')?.host, 'elsewhere', "the new holder's lease is not released by the old one");
+    } finally {
+      release();
+      fault = null;
     }
   });
 });

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDb } from '../../core/db.ts';
-import { SyncState, sourcePaths } from '../../sync/state.ts';
+import { SyncState, sourcePaths, quarantineSnapshotPath, promoteQuarantineSnapshot, removeQuarantined } from '../../sync/state.ts';
 import type { SourceStats } from '../../sync/guards.ts';
 
 function setup() {
@@ -37,7 +37,7 @@ test('a successful run records the attempt, the success, the stats and the valid
   assert.deepEqual(s.stats, stats(1200));
   assert.deepEqual(state.lastGoodStats('drop'), stats(1200));
   assert.deepEqual(state.getValidators('drop'), { etag: '"abc"', lastModified: 'Sat, 01 Jun 2024 00:00:00 GMT' });
-  assert.deepEqual(state.recentRuns('drop'), [{ id, source: 'drop', started, ended: started + 1500, bytes: 4096, entries: 1200, outcome: 'ok', error: null, note: null }]);
+  assert.deepEqual(state.recentRuns('drop'), [{ id, source: 'drop', started, ended: started + 1500, bytes: 4096, entries: 1200, outcome: 'ok', error: null, note: null, holder: null }]);
   db.close();
 });
 
@@ -188,6 +188,50 @@ test('runs left in progress by a stopped process are marked failed at start-up',
   assert.match(r.error!, /interrupted/);
 });
 
+test('abandonRunning leaves alone a run whose lease holder is alive: a second process never closes it', () => {
+  const { state } = setup();
+  const live = state.beginRun('a', 'token-live');
+  const dead = state.beginRun('b', 'token-dead');
+  const legacy = state.beginRun('c'); // a run from before leases: no holder recorded
+  const seen: [string, string | null][] = [];
+  const n = state.abandonRunning((source, holder) => {
+    seen.push([source, holder]);
+    return holder === 'token-live';
+  });
+  assert.equal(n, 2);
+  assert.deepEqual(seen.sort(), [['a', 'token-live'], ['b', 'token-dead'], ['c', null]]);
+  assert.equal(state.run(live)!.outcome, null, 'the live run is still open');
+  assert.match(state.run(dead)!.error!, /interrupted/);
+  assert.equal(state.run(legacy)!.outcome, 'failed');
+  // The live holder finishes normally: no "already finished" error.
+  state.finishOk(live, { stats: stats(2) });
+  assert.equal(state.run(live)!.outcome, 'ok');
+  // Restricted to one source.
+  const x = state.beginRun('x', 't1');
+  const y = state.beginRun('y', 't2');
+  assert.equal(state.abandonRunning(() => false, 'x'), 1);
+  assert.equal(state.run(x)!.outcome, 'failed');
+  assert.equal(state.run(y)!.outcome, null);
+});
+
+test('generation moves when the last good copy is replaced (sync ok, accepted quarantine), not otherwise', () => {
+  const { state, clock } = setup();
+  state.finishOk(state.beginRun('a'), { stats: stats(1) });
+  assert.equal(state.generations().get('a'), 1);
+  state.finishNotModified(state.beginRun('a'));
+  state.finishFailed(state.beginRun('a'), 'boom');
+  state.finishQuarantined(state.beginRun('a'), { reasons: ['shrink'], path: '/q/1', stats: stats(0) });
+  assert.equal(state.generations().get('a'), 1, 'not-modified, failed and quarantined leave the copy as it was');
+  state.acceptQuarantine('a');
+  assert.equal(state.generations().get('a'), 2);
+  const since = clock.now();
+  clock.advance(10);
+  assert.equal(state.finishedSince('a', since + 1), null);
+  const id = state.beginRun('a');
+  state.finishOk(id, { stats: stats(3) });
+  assert.equal(state.finishedSince('a', since + 1)!.id, id);
+});
+
 test('sourcePaths lays out current, staging and quarantine under the state dir, and rejects odd names', () => {
   assert.deepEqual(sourcePaths('/st', 'spamhaus-drop'), {
     dir: '/st/sources/spamhaus-drop', current: '/st/sources/spamhaus-drop/current',
@@ -195,3 +239,26 @@ test('sourcePaths lays out current, staging and quarantine under the state dir, 
   });
   for (const bad of ['../etc', 'a/b', '', '.hidden']) assert.throws(() => sourcePaths('/st', bad), /invalid source name/);
 });
+
+test('a quarantined copy keeps its parsed snapshot beside it: accept moves it to snapshots/, drop deletes it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qbl-qsnap-'));
+  const q = join(dir, 'sources', 'trap', 'quarantine');
+  mkdirSync(q, { recursive: true });
+  const a = join(q, '2026-01-01T00-00-00-000Z');
+  const b = join(q, '2026-01-02T00-00-00-000Z');
+  for (const f of [a, b]) writeFileSync(f, 'data');
+  const snap = join(dir, 'snapshots', '0123456789abcdef0123456789abcdef.qsnap');
+  writeFileSync(quarantineSnapshotPath(a, snap), 'snapshot a');
+  writeFileSync(quarantineSnapshotPath(b, snap), 'snapshot b');
+  assert.equal(quarantineSnapshotPath(a, snap), `${a}.0123456789abcdef0123456789abcdef.qsnap`);
+  removeQuarantined(a);
+  assert.deepEqual(readdirSync(q).sort(), [basenameOf(b), `${basenameOf(b)}.0123456789abcdef0123456789abcdef.qsnap`], "only a's files are gone");
+  assert.equal(promoteQuarantineSnapshot(dir, b), true);
+  assert.ok(existsSync(snap));
+  assert.deepEqual(readdirSync(q), [basenameOf(b)]);
+  assert.equal(promoteQuarantineSnapshot(dir, b), false, 'nothing left to move');
+});
+
+function basenameOf(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}

@@ -99,31 +99,42 @@ async function serve(args: string[]): Promise<void> {
   let merge: MergeService | undefined;
   // Every reload (a new mirror copy included) re-runs the merge, debounced.
   spec.onZonesChanged = () => merge?.schedule();
-  const { store } = await run(spec, log);
   const c = cfg.config;
   const stateDir = spec.stateDir!;
   const sources = c.sources;
-  // A new last good copy is picked up at once, not at the next file check.
-  const { engine, state } = setupSync(cfg, stateDir, spec.settings, log, () => void store.check(), undefined, c.background.cpu_share);
-  const mirrors = mirrorZones(cfg, stateDir);
-  merge = new MergeService({
-    config: withResolvedPaths(cfg),
-    stateDir,
-    store,
-    sourceSpecs: new Map(sources.map((s, i) => [s.name, mirrors[i]!.datasets[0]!])),
-    state,
-    log,
-    soa: mirrors[0]?.soa ?? ownSoa(cfg),
-    ns: mirrors[0]?.ns ?? ownNs(cfg),
-  });
-  // Overrides and reputation: an overlay swapped into the merged zones synchronously, so an
-  // override is in the next DNS answer; changes from other processes (the CLI) within a second.
-  const local = new LocalStore(openDb(dbPath(stateDir)), {
-    reputation: c.policy.reputation,
-    onChange: (o) => merge!.setOverlay(o),
-    onError: (e) => log.error({ err: (e as Error).message }, 'overrides/reputation reload failed'),
-  });
-  merge.setOverlay(local.overlay);
+  let syncSetup!: ReturnType<typeof setupSync>;
+  let local!: LocalStore;
+  // bl/wl/dbl with their overlay are in the zone table before the listeners open: the evidence
+  // the last merge persisted answers the first packet (sync/merge/persist.ts).
+  spec.beforeListen = (store) => {
+    // A new last good copy is picked up at once, not at the next file check.
+    syncSetup = setupSync(cfg, stateDir, spec.settings, log, () => void store.check(), undefined, c.background.cpu_share);
+    const mirrors = mirrorZones(cfg, stateDir);
+    const m = new MergeService({
+      config: withResolvedPaths(cfg),
+      stateDir,
+      store,
+      sourceSpecs: new Map(sources.map((s, i) => [s.name, mirrors[i]!.datasets[0]!])),
+      state: syncSetup.state,
+      log,
+      soa: mirrors[0]?.soa ?? ownSoa(cfg),
+      ns: mirrors[0]?.ns ?? ownNs(cfg),
+    });
+    // Overrides and reputation: an overlay swapped into the merged zones synchronously, so an
+    // override is in the next DNS answer; changes from other processes (the CLI) within a second.
+    local = new LocalStore(openDb(dbPath(stateDir)), {
+      reputation: c.policy.reputation,
+      onChange: (o) => m.setOverlay(o),
+      onError: (e) => log.error({ err: (e as Error).message }, 'overrides/reputation reload failed'),
+    });
+    m.setOverlay(local.overlay);
+    m.restore();
+    m.publish(); // before `merge` is set: this publication asks for no merge (start() runs it)
+    merge = m;
+  };
+  const { store } = await run(spec, log);
+  const { engine, state } = syncSetup;
+  if (!merge) throw new Error('merge service not set up before listening');
   local.watch(1000);
   merge.events = (key) => recentEvents(local, key);
   if (c.web.enabled) {

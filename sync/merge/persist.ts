@@ -82,9 +82,9 @@ function columnsOf(e: Evidence): [string, Column][] {
 
 const bytesOf = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
-/** Test hook: QUORUMBL_TEST_EVIDENCE_WRITE_PAUSE_MS pauses a write after half its columns (the
+/** Test hook: QBL_TEST_EVIDENCE_WRITE_PAUSE_MS pauses a write after half its columns (the
  *  kill -9 tests kill the process there); never set in production. */
-const PAUSE_MS = Number(process.env.QUORUMBL_TEST_EVIDENCE_WRITE_PAUSE_MS ?? 0);
+const PAUSE_MS = Number(process.env.QBL_TEST_EVIDENCE_WRITE_PAUSE_MS ?? 0);
 
 /** CRC-32 in 4 MiB steps with a yield between them: this runs on the thread that answers DNS. */
 async function crcYielding(b: Buffer): Promise<number> {

@@ -179,19 +179,21 @@ export interface Tally {
   /** Time (Date.now()) of the first reply received after `mark()`, and how many came after it. */
   firstAfterMark: number | null;
   repliesAfterMark: number;
+  /** Time (Date.now()) of the first correct reply after `mark()` (the restart bench). */
+  firstCorrectAfterMark: number | null;
 }
 
 /**
  * Queries bl and wl for every sample key in a loop (about `qps` a second) until stop().
  * allowServfail: SERVFAIL is counted apart instead of as wrong (no evidence yet).
  */
-export function queryLoop(port: number, sample: SampleKey[], opts: { qps?: number; allowServfail?: boolean } = {}): {
+export function queryLoop(port: number, sample: SampleKey[], opts: { qps?: number; allowServfail?: boolean; blOnly?: boolean } = {}): {
   tally: Tally;
   mark(): void;
   stop(): Promise<Tally>;
 } {
   const sock = dgram.createSocket('udp4');
-  const tally: Tally = { sent: 0, replies: 0, correct: 0, servfail: 0, wrong: [], firstAfterMark: null, repliesAfterMark: 0 };
+  const tally: Tally = { sent: 0, replies: 0, correct: 0, servfail: 0, wrong: [], firstAfterMark: null, repliesAfterMark: 0, firstCorrectAfterMark: null };
   const pending = new Map<number, { key: SampleKey; zone: 'bl' | 'wl' }>();
   let marked = false;
   sock.on('message', (msg) => {
@@ -219,7 +221,10 @@ export function queryLoop(port: number, sample: SampleKey[], opts: { qps?: numbe
     const got = (p.answers ?? []).filter((a) => a.type === 'A').map((a) => String((a as { data: unknown }).data)).sort();
     const expect = want.map(dotted).sort();
     const ok = want.length === 0 ? rcode === 'NXDOMAIN' : rcode === 'NOERROR' && got.join() === expect.join();
-    if (ok) tally.correct++;
+    if (ok) {
+      tally.correct++;
+      if (marked) tally.firstCorrectAfterMark ??= Date.now();
+    }
     else if (tally.wrong.length < 50) tally.wrong.push(`${q.zone} ${dotted(q.key.ip)} (${q.key.what}): want ${want.length ? expect.join(',') : 'NXDOMAIN'}, got ${rcode} ${got.join(',')}`);
     else tally.wrong.push('...');
   });
@@ -229,7 +234,7 @@ export function queryLoop(port: number, sample: SampleKey[], opts: { qps?: numbe
   const timer = setInterval(() => {
     for (let k = 0; k < perTick; k++) {
       const key = sample[i % sample.length]!;
-      const zone = Math.floor(i / sample.length) % 2 === 0 ? 'bl' : 'wl';
+      const zone = opts.blOnly || Math.floor(i / sample.length) % 2 === 0 ? 'bl' : 'wl';
       i++;
       id = (id + 1) & 0xffff;
       pending.set(id, { key, zone });
@@ -240,8 +245,12 @@ export function queryLoop(port: number, sample: SampleKey[], opts: { qps?: numbe
   }, 5);
   return {
     tally,
+    /** Counts replies (and the first correct one) from now on, afresh. */
     mark() {
       marked = true;
+      tally.firstAfterMark = null;
+      tally.firstCorrectAfterMark = null;
+      tally.repliesAfterMark = 0;
     },
     async stop() {
       clearInterval(timer);

@@ -274,7 +274,14 @@ export function removeLeftovers(path: string): string[] {
   } catch {
     return [];
   }
-  const gone = names.filter((n) => !alive(Number(n.slice(prefix.length))));
-  for (const n of gone) rmSync(join(dir, n), { force: true });
+  const gone: string[] = [];
+  for (const n of names.filter((x) => !alive(Number(x.slice(prefix.length))))) {
+    try {
+      rmSync(join(dir, n), { force: true });
+      gone.push(n);
+    } catch {
+      // a read-only state dir: the file stays, and is never read (only evidence.qev is)
+    }
+  }
   return gone;
 }

@@ -133,6 +133,15 @@ export class MergeService {
       log.info({ file }, 'no persisted evidence yet: bl/wl/dbl answer SERVFAIL until the first merge');
       return false;
     }
+    // A source or feed dropped from the config since: its listings (or exemptions) would answer
+    // until the merge; SERVFAIL for that while is the smaller harm. (A new one just arrives
+    // with the merge, as it would have anyway.)
+    const names = new Set([...this.opts.config.sources.map((s) => s.name), ...this.providers.map((p) => `${p.cfg.provider}/${p.cfg.feed}`)]);
+    const gone = [...got.evidence.sourceNames, ...got.evidence.providerNames].filter((n) => !names.has(n));
+    if (gone.length) {
+      log.warn({ file, removed: gone }, 'persisted evidence ignored: built with sources or provider feeds no longer configured; bl/wl/dbl answer SERVFAIL until the first merge');
+      return false;
+    }
     this.swapIn(got.evidence);
     this.restoredInputs = got.inputs;
     this.ready = true;
@@ -289,6 +298,7 @@ export class MergeService {
       // The first merge runs at full speed (bl/wl/dbl hold nothing yet); later ones (and the
       // one after a restart that loaded persisted evidence) yield the CPU to DNS answers.
       const cpuShare = this.merged ? c.background.cpu_share : 1;
+      log.info({ sources: sources.length, providers: providers.length, cpuShare }, 'merge started');
       const { evidence, sleptMs } = await buildEvidenceInWorker({ sources, providers }, { cpuShare });
       this.merged = true;
       this.lastInputs = used;

@@ -88,15 +88,18 @@ test('kill -9 during the evidence write and during a merge, a corrupt evidence f
 
     const from = loop.tally.replies;
     const servfail = loop.tally.servfail; // (the very first start, without evidence, had some)
-    const c = serve();
+    loop.mark();
+    // its merge is held 5 s (test hook): the first answers come from the restored E1
+    const c = serve({ QBL_TEST_MERGE_PAUSE_MS: '5000' });
     await waitForLog(c, 0, (r) => r.level === LEVEL.warn && r.msg === 'removed partial evidence files left by an interrupted write', 'leftover removed', 60_000);
     const loaded = await waitForLog(c, 0, startsWith('persisted evidence loaded'), 'E1 loaded', 60_000);
     assert.equal(loaded.serial, e1.evidence.serial);
     assert.ok(!existsSync(join(mergeDir, tmp)));
     await repliesAtLeast(from + data.sample.length, c);
-    const answeredBeforeMerge = !c.logs().some(startsWith('merge done'));
+    const firstReply = loop.tally.firstAfterMark!;
+    const merged = await waitForLog(c, 0, startsWith('merge done'), 'merge done', 200_000);
     await waitForLog(c, 0, isMsg('evidence persisted'), 'E2 persisted', 200_000);
-    assert.ok(answeredBeforeMerge, 'answers came from the restored E1 before the merge ended');
+    assert.ok(firstReply < Date.parse(String(merged.time)), 'answers came from the restored E1 before the merge ended');
     assert.deepEqual(loop.tally.wrong, []);
     assert.equal(loop.tally.servfail, servfail, 'no SERVFAIL with a good evidence file');
     await c.stop();
@@ -104,16 +107,15 @@ test('kill -9 during the evidence write and during a merge, a corrupt evidence f
 
   await sub('kill -9 during a merge', async () => {
     const before = readEvidenceFile(file)!;
-    // the merge yields most of the CPU (5% of a core): still running when the kill comes
-    const d = serve({ QUORUMBL_BACKGROUND__CPU_SHARE: '0.05' });
+    // its merges hold their result 10 min (test hook): the kill comes while one runs
+    const d = serve({ QBL_TEST_MERGE_PAUSE_MS: '600000' });
     await waitForLog(d, 0, startsWith('merge skipped: the persisted evidence'), 'restart merge skipped', 120_000);
     // a new copy of src0 while d runs: d reloads it and merges; killed as soon as it reloads
     const mark = d.output().length;
     data.changeSource0(12);
     await sync('src0');
     await waitForLog(d, mark, (r) => r.msg === 'dataset loaded' && String(r.dataset).includes('src0'), 'src0 reloaded', 60_000);
-    // the merge starts after a 0.5 s debounce; a second more and it is well inside the sweep
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitForLog(d, mark, isMsg('merge started'), 'the merge of the new copy', 60_000);
     await kill9(d);
     assert.ok(!d.output().slice(mark).includes('"merge done'), 'killed before its merge ended');
     assert.equal(readEvidenceFile(file)!.evidence.serial, before.evidence.serial, 'the evidence file is the previous one, whole');
@@ -148,6 +150,17 @@ test('kill -9 during the evidence write and during a merge, a corrupt evidence f
 
   const tally = await loop.stop();
   await stopAll(...procs);
+
+  await sub('a source dropped from the config since the file was written: the file is ignored', async () => {
+    const yaml = JSON.parse(readFileSync(cfg, 'utf8')) as { sources: { name: string }[] };
+    yaml.sources = yaml.sources.filter((x) => x.name !== 'src2');
+    writeFileSync(cfg, JSON.stringify(yaml, null, 2));
+    const g = serve();
+    const rec = await waitForLog(g, 0, (r) => r.level === LEVEL.warn && String(r.msg).startsWith('persisted evidence ignored: built with sources or provider feeds no longer configured'), 'evidence with a dropped source ignored', 60_000);
+    assert.deepEqual(rec.removed, ['src2']);
+    await waitForLog(g, 0, isMsg('evidence persisted'), 'merged without src2 and persisted', 200_000);
+    assert.deepEqual(readEvidenceFile(file)!.evidence.sourceNames, ['src0', 'src1']);
+  });
   t.diagnostic(`replies ${tally.replies}, correct ${tally.correct}, SERVFAIL ${tally.servfail} (first start and corrupt-file windows only), wrong ${tally.wrong.length}`);
   assert.deepEqual(tally.wrong, []);
 });

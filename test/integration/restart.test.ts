@@ -31,8 +31,8 @@ test(`restart of serve with ${SOURCES} x ${ENTRIES} sources: every bl/wl reply c
   }
   const procs: Proc[] = [];
   t.after(() => stopAll(...procs));
-  const serve = () => {
-    const p = spawnQuorumbl(['serve', '--config', cfg]);
+  const serve = (env: Record<string, string> = {}) => {
+    const p = spawnQuorumbl(['serve', '--config', cfg], { env });
     procs.push(p);
     return p;
   };
@@ -51,6 +51,7 @@ test(`restart of serve with ${SOURCES} x ${ENTRIES} sources: every bl/wl reply c
   await waitForLog(b, 0, isMsg('merge skipped: the persisted evidence was built from these inputs'), 'restart merge skipped', 120_000);
   await repliesAtLeast(loop.tally.replies + data.sample.length * 2);
   assert.ok(loop.tally.repliesAfterMark > 0);
+  const afterFirstRestart = loop.tally.repliesAfterMark;
   assert.ok(b.logs().some((r) => r.msg === 'persisted evidence loaded: bl/wl/dbl answer from it'), b.tail());
 
   // 2. A source changes while serve is down: the restart answers from the old evidence, merges.
@@ -58,11 +59,12 @@ test(`restart of serve with ${SOURCES} x ${ENTRIES} sources: every bl/wl reply c
   data.changeSource0(7);
   const s2 = await runQuorumbl(['sync', 'src0', '--config', cfg], { timeoutMs: 120_000 });
   assert.equal(s2.code, 0, s2.output);
-  const before = loop.tally.replies;
-  const c = serve();
-  await poll(async () => (loop.tally.replies > before ? true : undefined), 'a reply from the restarted server', { timeoutMs: 120_000, describe: () => c.tail() });
-  const answeredBeforeMerge = !c.logs().some(startsWith('merge done'));
-  await waitForLog(c, 0, startsWith('merge done'), 'background merge after restart', 200_000);
+  loop.mark();
+  // its merge holds its result 5 s more (test hook), so the first replies surely precede it
+  const c = serve({ QBL_TEST_MERGE_PAUSE_MS: '5000' });
+  await poll(async () => loop.tally.firstAfterMark ?? undefined, 'a reply from the restarted server', { timeoutMs: 120_000, describe: () => c.tail() });
+  const merged = await waitForLog(c, 0, startsWith('merge done'), 'background merge after restart', 200_000);
+  const answeredBeforeMerge = loop.tally.firstAfterMark! < Date.parse(String(merged.time));
   await waitForLog(c, 0, isMsg('evidence persisted'), 'new evidence persisted', 60_000);
   await repliesAtLeast(loop.tally.replies + data.sample.length * 2);
   const tally = await loop.stop();
@@ -72,5 +74,5 @@ test(`restart of serve with ${SOURCES} x ${ENTRIES} sources: every bl/wl reply c
   assert.equal(tally.servfail, 0);
   assert.ok(tally.correct === tally.replies && tally.replies > data.sample.length * 8, JSON.stringify(tally));
   if (process.env.RESTART_TEST_LOGS) for (const p of procs) process.stderr.write(p.output());
-  t.diagnostic(`replies ${tally.replies} (${tally.repliesAfterMark} after the first restart), all correct`);
+  t.diagnostic(`replies ${tally.replies} (${afterFirstRestart} after the first restart, ${tally.repliesAfterMark} after the second), all correct`);
 });

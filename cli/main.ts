@@ -138,43 +138,55 @@ async function serve(args: string[]): Promise<void> {
       log.warn({ err: (err as Error).message }, 'leftover partial files not removed (the state database cannot be read)');
     }
   }
-  const { server, store } = await run(spec, log);
   const c = cfg.config;
   const stateDir = spec.stateDir!;
   const sources = c.sources;
-  // A new last good copy is picked up at once, not at the next file check.
-  const { engine, state } = setupSync(cfg, stateDir, spec.settings, log, job('reload:synced', () => store.check()), undefined, c.background.cpu_share, disk);
-  const mirrors = mirrorZones(cfg, stateDir);
-  merge = new MergeService({
-    config: withResolvedPaths(cfg),
-    stateDir,
-    store,
-    sourceSpecs: new Map(sources.map((s, i) => [s.name, mirrors[i]!.datasets[0]!])),
-    state,
-    log,
-    soa: mirrors[0]?.soa ?? ownSoa(cfg),
-    ns: mirrors[0]?.ns ?? ownNs(cfg),
-  });
-  // Overrides and reputation: an overlay swapped into the merged zones synchronously, so an
-  // override is in the next DNS answer; changes from other processes (the CLI) within a second.
-  const localDb = openDb(dbPath(stateDir), { readOnlyFallback: true });
-  const ro = readOnlyReason(localDb);
-  if (ro) disk.pinReadOnly(ro.code, `state database ${ro.why}`);
-  const local = new LocalStore(localDb, {
-    reputation: c.policy.reputation,
-    overrideLimits: c.policy.override_limits,
-    onChange: (o) => merge!.setOverlay(o),
-    onError: (e) => {
-      jobFailed('overlay-reload', e);
-      log.error({ err: (e as Error).message }, 'overrides/reputation reload failed');
-    },
-    disk,
-  });
+  let syncSetup!: ReturnType<typeof setupSync>;
+  let local!: LocalStore;
+  let localDb!: ReturnType<typeof openDb>;
+  // bl/wl/dbl with their overlay are in the zone table before the listeners open: the evidence
+  // the last merge persisted answers the first packet (sync/merge/persist.ts).
+  spec.beforeListen = (store) => {
+    // A new last good copy is picked up at once, not at the next file check.
+    syncSetup = setupSync(cfg, stateDir, spec.settings, log, job('reload:synced', () => store.check()), undefined, c.background.cpu_share, disk);
+    const mirrors = mirrorZones(cfg, stateDir);
+    const m = new MergeService({
+      config: withResolvedPaths(cfg),
+      stateDir,
+      store,
+      sourceSpecs: new Map(sources.map((s, i) => [s.name, mirrors[i]!.datasets[0]!])),
+      state: syncSetup.state,
+      log,
+      soa: mirrors[0]?.soa ?? ownSoa(cfg),
+      ns: mirrors[0]?.ns ?? ownNs(cfg),
+    });
+    // Overrides and reputation: an overlay swapped into the merged zones synchronously, so an
+    // override is in the next DNS answer; changes from other processes (the CLI) within a second.
+    localDb = openDb(dbPath(stateDir), { readOnlyFallback: true });
+    const ro = readOnlyReason(localDb);
+    if (ro) disk.pinReadOnly(ro.code, `state database ${ro.why}`);
+    local = new LocalStore(localDb, {
+      reputation: c.policy.reputation,
+      overrideLimits: c.policy.override_limits,
+      onChange: (o) => m.setOverlay(o),
+      onError: (e) => {
+        jobFailed('overlay-reload', e);
+        log.error({ err: (e as Error).message }, 'overrides/reputation reload failed');
+      },
+      disk,
+    });
+    m.setOverlay(local.overlay);
+    m.restore();
+    m.publish(); // before `merge` is set: this publication asks for no merge (start() runs it)
+    merge = m;
+  };
+  const { server, store } = await run(spec, log);
+  const { engine, state } = syncSetup;
+  if (!merge) throw new Error('merge service not set up before listening');
   // The probe's database write: the header's user_version, rewritten with its own value.
   const uv = () => localDb.pragma('user_version', { simple: true }) as number;
   disk.sqliteProbe = () => void localDb.pragma(`user_version = ${uv() | 0}`);
   disk.start();
-  merge.setOverlay(local.overlay);
   // Polls PRAGMA data_version (no query unless another process committed): an override or a
   // report from the CLI is in the answers well within a second.
   local.watch(250);

@@ -30,6 +30,9 @@ export interface RuntimeSpec {
   user?: string;
   /** Share of one core a reload of data already served may use (background.cpu_share). */
   cpuShare?: number;
+  /** Called with the loaded store before the listeners open (serve: restores the merged
+   *  zones' persisted evidence and overlay, so they answer from the first packet). */
+  beforeListen?: (store: ZoneStore) => void | Promise<void>;
 }
 
 export class StartupError extends Error {}
@@ -120,6 +123,7 @@ export async function run(spec: RuntimeSpec, log: Logger): Promise<{ server: Dns
       );
     }
   }
+  await spec.beforeListen?.(store);
   server = new DnsServer({ ...spec.server, logger: log, queryLog }, pending ?? toTable([], log));
   if (!pending) {
     // Nothing loaded yet (-q): serve the zones as failed (SERVFAIL) until data arrives.

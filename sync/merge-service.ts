@@ -2,6 +2,8 @@
 // and the provider ranges are swept into evidence in a worker thread, and bl/wl/dbl answer from
 // it through one MergeView. A new sync or provider update triggers a rebuild (debounced); the
 // overlay (overrides, reputation) and the policy are swapped in place without one.
+// Every merge's evidence is persisted (merge/persist.ts); a restart loads it before the
+// listeners open, so bl/wl/dbl answer correctly from the first packet, and merges afterwards.
 
 import type { Logger } from '../core/log.ts';
 import { job, jobFailed } from '../core/jobs.ts';
@@ -11,7 +13,10 @@ import { emptyRangeSet4, emptyRangeSet6 } from '../core/ranges.ts';
 import { mergedDatasets, type MergedKind } from '../core/datasets/merged.ts';
 import type { DatasetSpec } from '../core/zones/spec.ts';
 import type { LoadedZone, ZoneStore } from '../core/zones/store.ts';
+import { createHash } from 'node:crypto';
 import { buildEvidenceInWorker, retireEvidence } from './merge/build.ts';
+import { evidencePath, readEvidenceFile, removeLeftovers, writeEvidenceFile } from './merge/persist.ts';
+import type { Evidence } from './merge/types.ts';
 import { emptyEvidence } from './merge/evidence.ts';
 import { MergeView } from './merge/evaluate.ts';
 import { nextSerial } from './merge/serial.ts';
@@ -29,6 +34,7 @@ function coverageOf(d: Dataset): ReturnType<NonNullable<Dataset['coverage']>> | 
   if (!coverageMemo.has(d)) coverageMemo.set(d, d.coverage?.());
   return coverageMemo.get(d);
 }
+
 
 export function policyOf(c: Config, sourceNames: string[]): Policy {
   const byName = Object.fromEntries(c.sources.map((s) => [s.name, s.weight]));
@@ -61,7 +67,16 @@ export interface MergeServiceOptions {
 
 export class MergeService {
   readonly view: MergeView;
-  private readonly zones: LoadedZone[];
+  private readonly datasets: Dataset[];
+  /** The zones answer from real evidence (restored or merged); until then SERVFAIL, never a
+   *  wrong NXDOMAIN for a listed key. */
+  private ready = false;
+  private published = false;
+  /** The inputs key of the restored evidence (a restart merge with the same inputs is skipped). */
+  private restoredInputs: string | null = null;
+  /** Explain's sources and providers are out of date (restored evidence, merge skipped). */
+  private explainStale = true;
+  private readonly evidenceFile: string;
   private readonly feeds: ProviderFeeds;
   private explainSources: ExplainSource[] = [];
   private explainProviders: ExplainProvider[] = [];
@@ -78,14 +93,14 @@ export class MergeService {
   constructor(private readonly opts: MergeServiceOptions) {
     const c = opts.config;
     this.view = new MergeView(emptyEvidence(), policyOf(c, []));
-    // The zones are published once and never again (a republish would re-trigger the merge):
-    // the SOA serial is the view's, which rises with every merge and overlay/policy swap (the
+    // The SOA serial is the view's, which rises with every merge and overlay/policy swap (the
     // responder writes it into each SOA). It starts at max(now, lastSerial + 1, the SOA's own).
     // The SOA minimum is the negative TTL (RFC 2308: min(SOA TTL, MINIMUM)).
     this.view.serial = nextSerial(Math.max(opts.lastSerial ?? 0, opts.soa.serial - 1));
     const soa = { ...opts.soa, minimum: c.policy.negative_ttl };
     const ds = mergedDatasets(this.view, { base: c.base, lookupUrl: c.policy.lookup_url, ttl: c.policy.ttl, meta: { soa, ns: opts.ns } });
-    this.zones = (['bl', 'wl', 'dbl'] as MergedKind[]).map((k) => ({ name: `${k}.${c.base}`, datasets: [ds[k] as Dataset], newestMtime: 0, failed: false }));
+    this.datasets = (['bl', 'wl', 'dbl'] as MergedKind[]).map((k) => ds[k] as Dataset);
+    this.evidenceFile = evidencePath(opts.stateDir);
     // Provider feeds: last good copy, else the shipped baseline (sync/providers/feeds.ts).
     this.feeds = new ProviderFeeds(c.providers, { stateDir: opts.stateDir, log: opts.log, onChange: () => this.schedule() });
   }
@@ -97,7 +112,89 @@ export class MergeService {
 
   /** The zone names this service answers. */
   get zoneNames(): string[] {
-    return this.zones.map((z) => z.name);
+    return this.zones().map((z) => z.name);
+  }
+
+  private zones(): LoadedZone[] {
+    const base = this.opts.config.base;
+    return this.datasets.map((d, i) => ({ name: `${['bl', 'wl', 'dbl'][i]}.${base}`, datasets: [d], newestMtime: 0, failed: !this.ready }));
+  }
+
+  /** Loads the evidence the last merge persisted (call before the listeners open, then
+   *  publish()). A missing, torn or foreign file is ignored with a warning: the zones answer
+   *  SERVFAIL until the first merge. */
+  restore(): boolean {
+    const { log } = this.opts;
+    const file = this.evidenceFile;
+    const left = removeLeftovers(file);
+    if (left.length) log.warn({ files: left }, 'removed partial evidence files left by an interrupted write');
+    const t0 = Date.now();
+    let got;
+    try {
+      got = readEvidenceFile(file);
+    } catch (err) {
+      log.warn({ file, err: (err as Error).message }, 'persisted evidence ignored: bl/wl/dbl answer SERVFAIL until the first merge');
+      return false;
+    }
+    if (!got) {
+      log.info({ file }, 'no persisted evidence yet: bl/wl/dbl answer SERVFAIL until the first merge');
+      return false;
+    }
+    // A source or feed dropped from the config since: its listings (or exemptions) would answer
+    // until the merge; SERVFAIL for that while is the smaller harm. (A new one just arrives
+    // with the merge, as it would have anyway.)
+    const names = new Set([...this.opts.config.sources.map((s) => s.name), ...this.feeds.list.map((p) => `${p.cfg.provider}/${p.cfg.feed}`)]);
+    const gone = [...got.evidence.sourceNames, ...got.evidence.providerNames].filter((n) => !names.has(n));
+    if (gone.length) {
+      log.warn({ file, removed: gone }, 'persisted evidence ignored: built with sources or provider feeds no longer configured; bl/wl/dbl answer SERVFAIL until the first merge');
+      return false;
+    }
+    this.swapIn(got.evidence);
+    this.restoredInputs = got.inputs;
+    this.ready = true;
+    // the restart merge yields the CPU to DNS answers like any later one
+    this.merged = true;
+    const e = got.evidence;
+    log.info({ file, serial: e.serial, builtAt: new Date(e.builtAt).toISOString(), sources: e.sourceNames, intervals: e.cls4.length, bytes: got.bytes, ms: Date.now() - t0 }, 'persisted evidence loaded: bl/wl/dbl answer from it');
+    return true;
+  }
+
+  /** Publishes bl/wl/dbl in the zone store (again when they turn from SERVFAIL to ready). */
+  publish(): void {
+    this.published = true;
+    this.opts.store.setExtraZones(this.zones());
+  }
+
+  /** Swaps an evidence in with the policy it needs; the old one's buffers go to the next merge. */
+  private swapIn(evidence: Evidence): void {
+    const c = this.opts.config;
+    const old = this.view.evidence;
+    this.view.setEvidence(evidence);
+    // Answers and explain read the view's current evidence, within one call: the old one's
+    // columns can be written over by the next merge.
+    retireEvidence(old);
+    this.view.setPolicy({ ...policyOf(c, evidence.sourceNames), weights: weightsFor(evidence, Object.fromEntries(c.sources.map((s) => [s.name, s.weight]))) });
+  }
+
+  /** What a merge would be built from: each source's loaded files and each feed's ranges. */
+  private inputsKey(): string {
+    const h = createHash('sha256');
+    for (const s of this.opts.config.sources) {
+      const st = this.opts.store.stampsOf(this.opts.sourceSpecs.get(s.name)!);
+      h.update(JSON.stringify([s.name, st ? st.map((x) => [x.file, x.mtime, x.size, x.ino ?? null]) : null]));
+    }
+    for (const p of this.feeds.list) h.update(JSON.stringify([`${p.cfg.provider}/${p.cfg.feed}`, p.result?.ranges.map((x) => x.cidr) ?? null]));
+    return h.digest('hex');
+  }
+
+  private async persist(e: Evidence, inputs: string): Promise<void> {
+    const t0 = Date.now();
+    try {
+      const { bytes } = await writeEvidenceFile(this.evidenceFile, e, inputs);
+      this.opts.log.info({ file: this.evidenceFile, serial: e.serial, bytes, ms: Date.now() - t0 }, 'evidence persisted');
+    } catch (err) {
+      this.opts.log.warn({ file: this.evidenceFile, err: (err as Error).message }, 'evidence not persisted: a restart answers from the previous file (or SERVFAIL) until its first merge');
+    }
   }
 
   setOverlay(o: OverlayView | null): void {
@@ -106,7 +203,7 @@ export class MergeService {
 
   /** Publishes the zones and runs the first merge; schedules provider refreshes. */
   async start(): Promise<void> {
-    this.opts.store.setExtraZones(this.zones);
+    if (!this.published) this.publish();
     // sync.enabled: false stops every upstream fetch, provider feeds included (last good kept).
     // Feeds with a last good copy or a shipped baseline never hold the first merge back; one with
     // neither is waited for (bounded) and then merged without, loudly.
@@ -143,14 +240,65 @@ export class MergeService {
   }
 
   private async doRebuild(): Promise<void> {
-    const { config: c, state, log } = this.opts;
+    const { config: c, log } = this.opts;
     const started = Date.now();
+    // Static lists need no network: read them at every merge (an edit applies at once; a
+    // broken file keeps the last good ranges, and says so).
+    await this.feeds.refreshStatic();
+    const used: unknown[] = [
+      ...c.sources.map((s) => this.opts.store.datasetOf(this.opts.sourceSpecs.get(s.name)!)),
+      ...this.feeds.list.map((p) => p.result?.ranges.map((x) => x.cidr).join(' ')),
+    ];
+    // Loaded datasets are immutable objects: the same ones and the same provider ranges make
+    // the same evidence. Any zone reload republishes every zone and asks for a merge; most of
+    // them (another zone, the merged zones' own publication at start) change no input.
+    if (this.lastInputs && used.length === this.lastInputs.length && used.every((x, i) => x === this.lastInputs![i])) {
+      this.explainStale = true; // fresher sync times for explain
+      log.info('merge skipped: no source or provider range changed');
+      return;
+    }
+    const key = this.inputsKey();
+    // After a restart: the persisted evidence was built from the very files now loaded.
+    if (!this.lastInputs && this.restoredInputs === key) {
+      this.lastInputs = used;
+      this.explainStale = true;
+      log.info({ serial: this.view.evidence.serial }, 'merge skipped: the persisted evidence was built from these inputs');
+      return;
+    }
+    const { sources, providers, explainSources, explainProviders } = this.collect();
+    try {
+      // The first merge runs at full speed (bl/wl/dbl hold nothing yet); later ones (and the
+      // one after a restart that loaded persisted evidence) yield the CPU to DNS answers.
+      const cpuShare = this.merged ? c.background.cpu_share : 1;
+      log.info({ sources: sources.length, providers: providers.length, cpuShare }, 'merge started');
+      const { evidence, sleptMs } = await buildEvidenceInWorker({ sources, providers }, { cpuShare });
+      this.merged = true;
+      this.lastInputs = used;
+      this.swapIn(evidence);
+      this.explainSources = explainSources;
+      this.explainProviders = explainProviders;
+      this.explainStale = false;
+      log.info({ serial: evidence.serial, sources: evidence.sourceNames, providers: evidence.providerNames, intervals: evidence.cls4.length, ms: Date.now() - started, cpuShare, pacedMs: Math.round(sleptMs) }, 'merge done: bl/wl/dbl updated');
+      if (!this.ready) {
+        this.ready = true;
+        if (this.published) this.publish(); // SERVFAIL -> answers
+      }
+      // Before the next merge can start (it may reuse the retired buffers of this evidence
+      // only after the next swap): this evidence's columns stay untouched while written.
+      await this.persist(evidence, key);
+    } catch (err) {
+      jobFailed('merge', err);
+      log.error({ err: (err as Error).message }, 'merge failed: the previous evidence keeps answering');
+    }
+  }
+
+  /** The sources' and feeds' current data, for the sweep and for explain. */
+  private collect(): { sources: EvidenceSource[]; providers: EvidenceProvider[]; explainSources: ExplainSource[]; explainProviders: ExplainProvider[] } {
+    const { config: c, state } = this.opts;
     const sources: EvidenceSource[] = [];
     const explainSources: ExplainSource[] = [];
-    const used: unknown[] = [];
     for (const s of c.sources) {
       const d = this.opts.store.datasetOf(this.opts.sourceSpecs.get(s.name)!);
-      used.push(d);
       const cov = d ? coverageOf(d) : undefined;
       if (!cov) continue; // no data yet (never synced)
       sources.push({ name: s.name, weight: s.weight, ...cov });
@@ -158,47 +306,23 @@ export class MergeService {
     }
     const providers: EvidenceProvider[] = [];
     const explainProviders: ExplainProvider[] = [];
-    await this.feeds.refreshStatic();
     for (const p of this.feeds.list) {
       const r = p.result;
-      used.push(r?.ranges.map((x) => x.cidr).join(' '));
       const name = `${p.cfg.provider}/${p.cfg.feed}`;
       providers.push({ name, v4: r?.v4 ?? emptyRangeSet4(), v6: r?.v6 ?? emptyRangeSet6() });
       explainProviders.push({ name, feed: p.cfg.feed, fetchedAt: r?.fetchedAt ?? 0, v4: r?.v4 ?? emptyRangeSet4(), v6: r?.v6 ?? emptyRangeSet6(), ranges: r?.ranges });
     }
-    // Loaded datasets are immutable objects: the same ones and the same provider ranges make
-    // the same evidence. Any zone reload republishes every zone and asks for a merge; most of
-    // them (another zone, the merged zones' own publication at start) change no input.
-    if (this.lastInputs && used.length === this.lastInputs.length && used.every((x, i) => x === this.lastInputs![i])) {
-      this.explainSources = explainSources; // fresher sync times for explain
-      this.explainProviders = explainProviders;
-      log.info('merge skipped: no source or provider range changed');
-      return;
-    }
-    try {
-      // The first merge runs at full speed (bl/wl/dbl hold nothing yet); later ones yield the
-      // CPU to DNS answers.
-      const cpuShare = this.merged ? c.background.cpu_share : 1;
-      const { evidence, sleptMs } = await buildEvidenceInWorker({ sources, providers }, { cpuShare });
-      this.merged = true;
-      this.lastInputs = used;
-      const old = this.view.evidence;
-      this.view.setEvidence(evidence);
-      // Answers and explain read the view's current evidence, within one call: the old one's
-      // columns can be written over by the next merge.
-      retireEvidence(old);
-      this.view.setPolicy({ ...policyOf(c, evidence.sourceNames), weights: weightsFor(evidence, Object.fromEntries(c.sources.map((s) => [s.name, s.weight]))) });
-      this.explainSources = explainSources;
-      this.explainProviders = explainProviders;
-      log.info({ serial: evidence.serial, sources: evidence.sourceNames, providers: evidence.providerNames, intervals: evidence.cls4.length, ms: Date.now() - started, cpuShare, pacedMs: Math.round(sleptMs) }, 'merge done: bl/wl/dbl updated');
-    } catch (err) {
-      jobFailed('merge', err);
-      log.error({ err: (err as Error).message }, 'merge failed: the previous evidence keeps answering');
-    }
+    return { sources, providers, explainSources, explainProviders };
   }
 
   explain(key: string): Explanation {
     const c = this.opts.config;
+    if (this.explainStale) {
+      const { explainSources, explainProviders } = this.collect();
+      this.explainSources = explainSources;
+      this.explainProviders = explainProviders;
+      this.explainStale = false;
+    }
     const ctx: ExplainContext = {
       view: this.view,
       txt: { base: c.base, lookupUrl: c.policy.lookup_url },

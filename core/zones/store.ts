@@ -316,4 +316,11 @@ export class ZoneStore {
   datasetOf(spec: DatasetSpec): Dataset | undefined {
     return this.entries.get(datasetKey(spec))?.dataset;
   }
+
+  /** The file stamps the loaded dataset of a spec was read from (what the merge's persisted
+   *  evidence was built from: sync/merge/persist.ts). */
+  stampsOf(spec: DatasetSpec): FileStamp[] | undefined {
+    const e = this.entries.get(datasetKey(spec));
+    return e?.dataset ? e.stamps : undefined;
+  }
 }

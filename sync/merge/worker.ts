@@ -20,12 +20,17 @@ export function evidenceBuffers(e: Evidence): ArrayBuffer[] {
   return [e.starts4, e.cls4, e.index4?.at, e.starts6, e.cls6, e.domCls, e.classSources, e.classProviders].flatMap((a) => (a ? [a.buffer] : []));
 }
 
+/** QBL_TEST_MERGE_PAUSE_MS: never set in production. */
+const PAUSE_MS = Number(process.env.QBL_TEST_MERGE_PAUSE_MS ?? 0);
+
 serveJobs(import.meta.url, (req: MergeRequest) => {
   const t0 = performance.now();
   let reply: MergeReply;
   try {
     const pacer = new Pacer(req.cpuShare);
     const evidence = buildEvidence(req.inputs, Date.now(), pacer);
+    // test hook (kill -9 tests): hold the built evidence as if the sweep took this much longer
+    if (PAUSE_MS > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, PAUSE_MS);
     reply = { ok: true, evidence, ms: performance.now() - t0, sleptMs: pacer.slept };
   } catch (err) {
     reply = { ok: false, error: err instanceof Error ? err.message : String(err) };

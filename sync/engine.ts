@@ -140,6 +140,12 @@ export class SyncEngine {
   private async leased(src: SourceConfig, call: SyncCallOptions): Promise<SyncResult> {
     const { state, log } = this.opts;
     const started = Date.now();
+    const refusal = this.opts.disk?.refusal();
+    if (refusal) {
+      // Nothing is written (not even the lease or the run record): the disk could not take it.
+      log.warn({ source: src.name, reason: refusal.message }, 'sync skipped: the state disk cannot take writes; the last good copy keeps serving');
+      return { name: src.name, outcome: 'failed', error: `skipped: ${refusal.message}`, ms: 0 };
+    }
     const deadline = started + (call.waitMs ?? 0);
     let waitedFor: LeaseHolder | undefined;
     const waitedTokens = new Set<string>();
@@ -197,12 +203,6 @@ export class SyncEngine {
   private async run(src: SourceConfig, lease: Lease): Promise<SyncResult> {
     const { state, log } = this.opts;
     const started = Date.now();
-    const refusal = this.opts.disk?.refusal();
-    if (refusal) {
-      // Nothing is written (not even the run record): the disk could not take it.
-      log.warn({ source: src.name, reason: refusal.message }, 'sync skipped: the state disk cannot take writes; the last good copy keeps serving');
-      return { name: src.name, outcome: 'failed', error: `skipped: ${refusal.message}`, ms: 0 };
-    }
     const paths = sourcePaths(this.opts.stateDir, src.name);
     mkdirSync(paths.staging, { recursive: true });
     const staged = join(paths.staging, 'download');

@@ -35,7 +35,6 @@ function coverageOf(d: Dataset): ReturnType<NonNullable<Dataset['coverage']>> | 
   return coverageMemo.get(d);
 }
 
-
 export function policyOf(c: Config, sourceNames: string[]): Policy {
   const byName = Object.fromEntries(c.sources.map((s) => [s.name, s.weight]));
   return {

@@ -12,10 +12,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { dig, freePort, makeTmpDir, poll, runQuorumbl, spawnQuorumbl, stopAll, toolsOrSkip, waitReady, writeConfig, LEVEL, type Proc, type LogLine } from './helpers.ts';
+import { fill } from '../core/tmpfs.ts';
 
 const skipTools = toolsOrSkip(['dig']);
 
@@ -61,24 +62,6 @@ function mountOrSkip(): false | string {
 
 const skipMount = skipTools || mountOrSkip();
 
-/** Fills the file system holding `dir` up to the last block. */
-function fill(file: string): void {
-  const fd = openSync(file, 'w');
-  const chunk = Buffer.alloc(64 * 1024, 0x55);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-  }
-  // The last partial block too.
-  try {
-    for (;;) writeSync(fd, chunk, 0, 512);
-  } catch {
-    /* full */
-  } finally {
-    closeSync(fd);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // A loopback upstream: a plain list, a new version at every request (so every sync downloads)

@@ -20,7 +20,7 @@ export function providerGuard(prev: ProviderFeedResult | null, next: ProviderFee
   const name = `${next.provider}/${next.feed}`;
   if (next.ranges.length === 0) {
     reasons.push(prev && prev.ranges.length > 0
-      ? `${name} is empty while the last good copy had ${prev.ranges.length} ranges`
+      ? `${name} is empty while the ${prev.baseline ? 'shipped baseline' : 'last good copy'} had ${prev.ranges.length} ranges`
       : `${name} is empty`);
     return reasons;
   }

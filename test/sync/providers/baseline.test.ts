@@ -108,6 +108,6 @@ test('the first fetch may regroup the baseline ranges; emptied or halved coverag
   assert.deepEqual(providerGuard(base, regrouped, { countRanges: false }), []);
   // ...but refused by the count rule between two fetches (the rule the baseline must not apply)
   assert.match(providerGuard(base, regrouped).join(), /ranges shrank from 11 to 5/);
-  assert.match(providerGuard(base, fetched([]), { countRanges: false }).join(), /empty while the last good copy had 11 ranges/);
+  assert.match(providerGuard(base, fetched([]), { countRanges: false }).join(), /empty while the shipped baseline had 11 ranges/);
   assert.match(providerGuard(base, fetched(['104.47.0.0/17', '2a01:111:f400::/48', '2a01:111:f403::/48']), { countRanges: false }).join(), /covered IPv4 addresses shrank/);
 });

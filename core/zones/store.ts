@@ -187,7 +187,8 @@ export class ZoneStore {
       this.running = null;
       if (this.again) {
         this.again = false;
-        void this.check(force);
+        // A follow-up check nobody awaits: its failure is logged here, never an unhandled rejection.
+        this.check(force).catch((err: unknown) => this.opts.log.error({ err: (err as Error).message }, 'zone file check failed; the loaded data keeps answering'));
       }
     });
     return this.running;

@@ -22,6 +22,7 @@ import { tmpDb } from '../sync/local/helpers.ts';
 import { dataset, dig, portOf, startServer, table, toolsOrSkip } from '../server/helpers.ts';
 import type { DnsServer } from '../../server/index.ts';
 import type { SourceStats } from '../../sync/guards.ts';
+import { parseExposition, value } from './exposition.ts';
 
 const skip = toolsOrSkip(['dig']);
 const servers: WebServer[] = [];
@@ -30,63 +31,6 @@ after(async () => {
   for (const s of servers) await s.close();
   for (const s of dns) await s.stop();
 });
-
-// ---------------------------------------------------------------------------------------------
-// A strict parser of the Prometheus text format (version 0.0.4), enough for our output.
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-function parseExposition(text: string): { types: Map<string, string>; help: Map<string, string>; samples: Sample[] } {
-  const types = new Map<string, string>();
-  const help = new Map<string, string>();
-  const samples: Sample[] = [];
-  const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-  assert.ok(text.endsWith('\n'), 'the exposition ends with a newline');
-  for (const [i, line] of text.split('\n').entries()) {
-    if (line === '') continue;
-    const at = `line ${i + 1}: ${line}`;
-    let m = /^# (HELP|TYPE) (\S+) (.*)$/.exec(line);
-    if (m) {
-      assert.match(m[2]!, NAME, at);
-      if (m[1] === 'TYPE') {
-        assert.ok(['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(m[3]!), at);
-        assert.ok(!types.has(m[2]!), `${at}: TYPE twice`);
-        types.set(m[2]!, m[3]!);
-      } else help.set(m[2]!, m[3]!);
-      continue;
-    }
-    m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    assert.ok(m, `${at}: not a sample line`);
-    const labels: Record<string, string> = {};
-    if (m[2]) {
-      const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/gy;
-      let pos = 0;
-      for (let l = re.exec(m[2]); l; l = re.exec(m[2])) {
-        labels[l[1]!] = l[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
-        pos = re.lastIndex;
-      }
-      assert.equal(pos, m[2].length, `${at}: bad label set`);
-    }
-    // Go's ParseFloat (Prometheus) takes NaN in any case; prom-client writes an empty gauge as "Nan".
-    const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : /^nan$/i.test(m[3]!) ? NaN : Number(m[3]);
-    assert.ok(!Number.isNaN(value) || /^nan$/i.test(m[3]!), `${at}: bad value`);
-    const name = m[1]!;
-    const family = types.has(name) ? name : name.replace(/_(bucket|sum|count)$/, '');
-    assert.ok(types.has(family), `${at}: sample without a TYPE line`);
-    samples.push({ name, labels, value });
-  }
-  return { types, help, samples };
-}
-
-function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  const s = samples.filter((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
-  assert.ok(s.length <= 1, `${name} ${JSON.stringify(labels)}: ${s.length} samples`);
-  return s[0]?.value;
-}
 
 const stats = (entries: number): SourceStats => ({
   kind: 'ip', entries, lines: entries + 2, errors: 0, addresses4: entries, forbidden: [], widest4: 32, widest6: null, testPoint: true,

@@ -18,6 +18,8 @@ import { cleanPartials } from '../sync/cleanup.ts';
 import { SyncLeases } from '../sync/lease.ts';
 import { createApp } from '../web/app.ts';
 import { startWeb } from '../web/server.ts';
+import { createMetricsRegistry } from '../web/metrics/collect.ts';
+import { sourceMetricsOf } from '../web/metrics/sources.ts';
 import { overrideCommand } from './override.ts';
 import { reportCommand } from './report.ts';
 import { tokenCommand } from './token.ts';
@@ -210,9 +212,18 @@ async function serve(args: string[]): Promise<void> {
       health: {
         startedAt,
         dns: () => ({ listening: server.addresses.length > 0, addresses: server.addresses.map((a) => `${a.proto}/${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`) }),
-        zones: () => ({ served: spec.zones.length + (merge?.zoneNames.length ?? 0), failed: spec.zones.filter((z) => z.datasets.some((d) => store.failures.some((f) => f.spec.type === d.type && f.spec.files.join() === d.files.join()))).map((z) => z.name) }),
+        zones: () => ({ served: store.published.length, failed: store.published.filter((z) => z.failed).map((z) => z.name) }),
         disk: () => disk.status(),
         jobs: jobsHealth,
+      },
+      metrics: !c.web.metrics.enabled ? undefined : {
+        token: c.web.metrics.token,
+        registry: createMetricsRegistry({
+          dns: () => server.counters, zones: () => store.published, mergedZones: () => merge!.zoneNames, merge: () => merge!.status,
+          sources: () => sourceMetricsOf(state, sources.map((s) => s.name)), providers: () => merge!.providerStates(),
+          overrides: () => local.overlay.overrides, jobs: jobsHealth, disk: () => disk.status(),
+          onError: (metric, e) => log.warn({ metric, err: (e as Error).message }, 'metric not read'),
+        }),
       },
     });
     // DNS matters more than the API: a busy port is logged, DNS keeps answering.

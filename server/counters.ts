@@ -1,6 +1,9 @@
 // Query counters like rbldnsd's -s statistics: per zone and in total, queries by rcode and
 // bytes in/out. Each zone's counters are a small Float64Array the hot path bumps directly;
-// they are kept by zone name, so a reload (swap) continues the same counts.
+// they are kept by zone name, so a reload (swap) continues the same counts. /metrics reads
+// them at scrape time (web/metrics/), the hot path never does more than bump a slot.
+
+import { LatencyHistogram } from './latency.ts';
 
 /** Slots of one counter array: rcodes 0..23 (BADVERS = 16), then totals and bytes. */
 const RCODES = 24;
@@ -12,6 +15,12 @@ const SLOTS = RCODES + 3;
 const RCODE_LABELS: Record<number, string> = {
   0: 'noerror', 1: 'formerr', 2: 'servfail', 3: 'nxdomain', 4: 'notimp', 5: 'refused', 16: 'badvers',
 };
+
+/** Slots 0..RCODE_SLOTS-1 of a counter array are rcodes; rcodeName(r) is its label. */
+export const RCODE_SLOTS = RCODES;
+export function rcodeName(r: number): string {
+  return RCODE_LABELS[r] ?? `rcode${r}`;
+}
 
 export interface CounterSnapshot {
   queries: number;
@@ -54,6 +63,9 @@ export class Counters {
   tcpEvicted = 0;
   tcpTimedOut = 0;
   tcpStalled = 0;
+  /** Answer latency per transport (server/latency.ts), recorded once per batch. */
+  readonly latencyUdp = new LatencyHistogram();
+  readonly latencyTcp = new LatencyHistogram();
   private readonly zones = new Map<string, Float64Array>();
 
   /** The counter array of a zone (created on first use, kept across reloads). */
@@ -88,6 +100,13 @@ export class Counters {
     this.failures = 0;
     this.rrlDropped = this.rrlSlipped = 0;
     this.tcpRefused = this.tcpEvicted = this.tcpTimedOut = this.tcpStalled = 0;
+    this.latencyUdp.reset();
+    this.latencyTcp.reset();
+  }
+
+  /** Every zone's counter array by zone name ("" = the root zone), for /metrics. */
+  zoneCounters(): IterableIterator<[string, Float64Array]> {
+    return this.zones.entries();
   }
 
   /** rbldnsd -s line: `time zone:qtot:qok:qnxd:bytesin:bytesout ... *:totals`. */

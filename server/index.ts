@@ -104,7 +104,7 @@ export class DnsServer {
   private async bindPair(get: () => Responder, address: string, port: number): Promise<void> {
     const shown = address.includes(':') ? `[${address}]` : address;
     for (let attempt = 0; ; attempt++) {
-      const udp = createUdpListener(get, this.hooks, address, this.rrlFor(address));
+      const udp = createUdpListener(get, this.hooks, address, this.rrlFor(address), this.counters.latencyUdp);
       let udpPort: number;
       try {
         udpPort = await udp.bind(port);

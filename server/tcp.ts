@@ -165,6 +165,7 @@ export class TcpListener {
     const now = performance.now();
     let done = false;
     let corked = false;
+    let replies = 0;
     while (buf.length >= 2) {
       const len = (buf[0]! << 8) | buf[1]!;
       if (buf.length < 2 + len) break;
@@ -173,6 +174,7 @@ export class TcpListener {
       done = true;
       const reply = this.answer(msg, c.client);
       if (reply) {
+        replies++;
         if (!corked) {
           s.cork();
           corked = true;
@@ -188,6 +190,8 @@ export class TcpListener {
       }
     }
     if (corked) s.uncork();
+    // The replies of one read go out together at uncork: each waited for all of them.
+    if (replies > 0 && this.counters) this.counters.latencyTcp.record(performance.now() - now, replies);
     if (done) c.lastActive = now;
     if (buf.length === 0) {
       c.partialSince = 0;

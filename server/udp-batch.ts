@@ -5,6 +5,7 @@
 
 import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
+import type { LatencyHistogram } from './latency.ts';
 import type { Responder } from './responder.ts';
 import type { Rrl } from './rrl.ts';
 import { UdpListener, type PacketHooks } from './udp.ts';
@@ -59,6 +60,8 @@ export class BatchUdpListener {
     readonly address: string,
     /** Response rate limiting for this listener, or null. */
     private readonly rrl: Rrl | null = null,
+    /** Answer latency, recorded once per batch (server/latency.ts). */
+    private readonly latency: LatencyHistogram | null = null,
   ) {
     for (let i = 0; i < BATCH; i++) {
       this.views.push(this.inBuf.subarray(i * SLOT, (i + 1) * SLOT));
@@ -69,6 +72,8 @@ export class BatchUdpListener {
   }
 
   private onBatch(n: number): void {
+    const t0 = performance.now();
+    let replies = 0;
     const r = this.responder();
     const meta = this.meta;
     if (this.rrl !== null) this.rrl.tick();
@@ -82,11 +87,14 @@ export class BatchUdpListener {
         if (out > 0 && out <= SLOT) {
           r.out.copy(this.outBuf, i * SLOT, 0, out);
           this.outLen[i] = out;
+          replies++;
         }
       } catch (err) {
         this.hooks.failure(err);
       }
     }
+    // The replies leave in one sendmmsg when this returns: each waited for the whole batch.
+    if (this.latency !== null) this.latency.record(performance.now() - t0, replies);
   }
 
   bind(port: number): Promise<number> {
@@ -109,6 +117,6 @@ export class BatchUdpListener {
 
 export type AnyUdpListener = UdpListener | BatchUdpListener;
 
-export function createUdpListener(responder: () => Responder, hooks: PacketHooks, address: string, rrl: Rrl | null = null): AnyUdpListener {
-  return native ? new BatchUdpListener(responder, hooks, address, rrl) : new UdpListener(responder, hooks, address, rrl);
+export function createUdpListener(responder: () => Responder, hooks: PacketHooks, address: string, rrl: Rrl | null = null, latency: LatencyHistogram | null = null): AnyUdpListener {
+  return native ? new BatchUdpListener(responder, hooks, address, rrl, latency) : new UdpListener(responder, hooks, address, rrl, latency);
 }

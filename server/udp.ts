@@ -3,6 +3,7 @@
 
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import type { LatencyHistogram } from './latency.ts';
 import type { Responder } from './responder.ts';
 import type { Rrl } from './rrl.ts';
 
@@ -22,6 +23,8 @@ export class UdpListener {
     readonly address: string,
     /** Response rate limiting for this listener, or null. */
     private readonly rrl: Rrl | null = null,
+    /** Answer latency (server/latency.ts); this fallback records each packet as a batch of one. */
+    private readonly latency: LatencyHistogram | null = null,
   ) {
     const v6 = isIPv6(address);
     this.socket = dgram.createSocket({
@@ -36,6 +39,7 @@ export class UdpListener {
   }
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const t0 = performance.now();
     const r = this.responder();
     let n: number;
     try {
@@ -53,6 +57,7 @@ export class UdpListener {
     const reply = Buffer.allocUnsafe(n);
     r.out.copy(reply, 0, 0, n);
     this.socket.send(reply, rinfo.port, rinfo.address);
+    if (this.latency !== null) this.latency.record(performance.now() - t0, 1);
   }
 
   bind(port: number): Promise<number> {

@@ -82,6 +82,8 @@ export class MergeService {
   private timer: NodeJS.Timeout | undefined;
   private building: Promise<void> | null = null;
   private again = false;
+  /** When this process last finished a merge (ms), for /metrics. */
+  private lastMergeAt: number | null = null;
   /** A merge has succeeded (later ones are paced). */
   private merged = false;
   /** What the last successful merge was built from (see inputsKey). */
@@ -102,6 +104,18 @@ export class MergeService {
     this.evidenceFile = evidencePath(opts.stateDir);
     // Provider feeds: last good copy, else the shipped baseline (sync/providers/feeds.ts).
     this.feeds = new ProviderFeeds(c.providers, { stateDir: opts.stateDir, log: opts.log, onChange: () => this.schedule() });
+  }
+
+  /** bl/wl/dbl answer from evidence (restored or merged); false: SERVFAIL. */
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  /** For /metrics: the evidence in use (serial, when it was built, intervals), the SOA serial
+   *  of bl/wl/dbl, and when this process last finished a merge (null: none yet). */
+  get status(): { ready: boolean; evidenceSerial: number; builtAt: number; intervals4: number; intervals6: number; domains: number; soaSerial: number; lastMergeAt: number | null } {
+    const e = this.view.evidence;
+    return { ready: this.ready, evidenceSerial: e.serial, builtAt: e.builtAt, intervals4: e.cls4.length, intervals6: e.cls6.length, domains: e.domains.length, soaSerial: this.view.serial, lastMergeAt: this.lastMergeAt };
   }
 
   /** Provider feed state for `GET /api/v1/providers`. */
@@ -273,6 +287,7 @@ export class MergeService {
       const { evidence, sleptMs } = await buildEvidenceInWorker({ sources, providers }, { cpuShare });
       this.merged = true;
       this.lastInputs = used;
+      this.lastMergeAt = Date.now();
       this.swapIn(evidence);
       this.explainSources = explainSources;
       this.explainProviders = explainProviders;

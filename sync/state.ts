@@ -312,6 +312,41 @@ export class SyncState {
     return (this.db.prepare('SELECT * FROM source_state ORDER BY name').all() as Row[]).map(stateOf);
   }
 
+  /** Failed runs per source below `failCursor` (all of them finished): failureCounts() only
+   *  reads the runs from there on, so a scrape stays cheap however long sync_runs grows. */
+  private failBase = new Map<string, number>();
+  private failCursor = 0;
+
+  /** Per source: failed runs in all (`total`) and since its last successful one
+   *  (`consecutive`, counted over the last 1000 runs), for /metrics. */
+  failureCounts(): Map<string, { total: number; consecutive: number }> {
+    const rows = this.db.prepare('SELECT id, source, outcome FROM sync_runs WHERE id >= ? ORDER BY id').iterate(this.failCursor) as Iterable<{ id: number; source: string; outcome: string | null }>;
+    let any = false;
+    const totals = new Map(this.failBase);
+    let open = -1;
+    let lastId = this.failCursor - 1;
+    for (const r of rows) {
+      lastId = r.id;
+      any = true;
+      if (r.outcome === null && open < 0) open = r.id;
+      if (r.outcome === 'failed') totals.set(r.source, (totals.get(r.source) ?? 0) + 1);
+      // Rows before the first open run are final: fold them into the base.
+      if (open < 0) this.failBase.set(r.source, totals.get(r.source) ?? 0);
+    }
+    if (any) this.failCursor = open >= 0 ? open : lastId + 1;
+    const recent = this.db.prepare('SELECT outcome FROM sync_runs WHERE source = ? AND outcome IS NOT NULL ORDER BY id DESC LIMIT 1000');
+    const out = new Map<string, { total: number; consecutive: number }>();
+    for (const source of new Set([...totals.keys(), ...this.listSources().map((x) => x.name)])) {
+      let consecutive = 0;
+      for (const r of recent.iterate(source) as Iterable<{ outcome: string }>) {
+        if (r.outcome !== 'failed') break;
+        consecutive++;
+      }
+      out.set(source, { total: totals.get(source) ?? 0, consecutive });
+    }
+    return out;
+  }
+
   /** Newest first. */
   recentRuns(source: string, limit = 20): SyncRun[] {
     return (this.db.prepare('SELECT * FROM sync_runs WHERE source = ? ORDER BY id DESC LIMIT ?').all(source, limit) as RunRow[]).map(runOf);

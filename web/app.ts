@@ -10,6 +10,7 @@
 //   GET    /api/v1/providers          any token   provider feed state (when deps.providers is given)
 
 //   GET    /healthz, /readyz          no token    (when deps.health is given; web/routes/health.ts)
+//   GET    /metrics                   no token, or web.metrics.token (when deps.metrics is given)
 // Errors are JSON `{ error, field? }`: 400 bad input, 401 no/bad token, 403 scope, 404, 409,
 // 413 body too large, 415 not JSON, 503 the state disk cannot take writes (with Retry-After;
 // reads keep working).
@@ -25,6 +26,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { overrideRoutes } from './routes/overrides.ts';
 import { providerRoutes } from './routes/providers.ts';
 import { reportRoutes } from './routes/reports.ts';
+import { metricsRoutes, type MetricsRouteOptions } from './routes/metrics.ts';
 
 export interface AppDeps {
   store: LocalStore;
@@ -42,6 +44,8 @@ export interface AppDeps {
   disk?: DiskGuard;
   /** /healthz and /readyz (unauthenticated). */
   health?: HealthDeps;
+  /** GET /metrics (Prometheus): the registry (web/metrics/collect.ts) and its optional token. */
+  metrics?: MetricsRouteOptions;
 }
 
 export function createApp(deps: AppDeps): Hono<Env> {
@@ -75,5 +79,6 @@ export function createApp(deps: AppDeps): Hono<Env> {
   }
   app.route('/api/v1', api);
   if (deps.health) app.route('/', healthRoutes(deps.health));
+  if (deps.metrics) app.route('/', metricsRoutes(deps.metrics));
   return app;
 }

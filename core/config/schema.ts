@@ -183,7 +183,11 @@ export const configSchema = z.strictObject({
     .prefault({}),
   /** The REST API (and later the console). */
   web: z
-    .strictObject({ enabled: z.boolean().default(true), listen: listenAddr.prefault('127.0.0.1:8053') })
+    .strictObject({
+      enabled: z.boolean().default(true), listen: listenAddr.prefault('127.0.0.1:8053'),
+      /** GET /metrics (Prometheus); with a token, only `Authorization: Bearer <token>` gets it. */
+      metrics: z.strictObject({ enabled: z.boolean().default(true), token: z.string().min(16, 'at least 16 characters').nullable().default(null) }).prefault({}),
+    })
     .prefault({}),
   sources: z.array(source).default([]),
   /** Outbound ranges of big mail providers (exemptions); defaults: Microsoft 365, Google, Amazon SES. */

@@ -302,10 +302,19 @@ export class ZoneStore {
         acl: all.find((e) => e.spec.type === 'acl')?.dataset,
       };
     });
-    this.opts.onChange([...zones, ...this.extra]);
+    const all = [...zones, ...this.extra];
+    this.answering = all.filter((z) => z.name !== '').map((z) => ({ name: z.name, failed: z.failed }));
+    this.opts.onChange(all);
   }
 
   private extra: LoadedZone[] = [];
+  private answering: { name: string; failed: boolean }[] = [];
+
+  /** The zones as last published: `failed` ones answer SERVFAIL (data never loaded, a mirror
+   *  never synced, expired data, merged zones before their first evidence). For /readyz. */
+  get published(): readonly { name: string; failed: boolean }[] {
+    return this.answering;
+  }
 
   /** Zones built elsewhere (the merged bl/wl/dbl): published with the file-backed ones. */
   setExtraZones(zones: LoadedZone[]): void {

@@ -262,3 +262,23 @@ test('a quarantined copy keeps its parsed snapshot beside it: accept moves it to
 function basenameOf(p: string): string {
   return p.slice(p.lastIndexOf('/') + 1);
 }
+
+test('failureCounts: totals and streaks per source, read incrementally; a run still open when counted is counted once it fails', () => {
+  const { state } = setup();
+  state.finishFailed(state.beginRun('a'), 'HTTP 500');
+  state.finishOk(state.beginRun('a'), { stats: stats(10) });
+  const open = state.beginRun('b'); // a sync still running (another process)
+  state.finishFailed(state.beginRun('a'), 'timeout');
+  let c = state.failureCounts();
+  assert.deepEqual(c.get('a'), { total: 2, consecutive: 1 });
+  assert.deepEqual(c.get('b'), { total: 0, consecutive: 0 });
+  state.finishFailed(open, 'HTTP 503');
+  state.finishFailed(state.beginRun('a'), 'timeout');
+  c = state.failureCounts();
+  assert.deepEqual(c.get('a'), { total: 3, consecutive: 2 });
+  assert.deepEqual(c.get('b'), { total: 1, consecutive: 1 });
+  // Read again with nothing new: the same, nothing counted twice.
+  assert.deepEqual(state.failureCounts(), c);
+  state.finishOk(state.beginRun('a'), { stats: stats(10) });
+  assert.deepEqual(state.failureCounts().get('a'), { total: 3, consecutive: 0 });
+});

@@ -7,9 +7,10 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { diskCodeOf, diskErrorOf, DiskUnavailableError, type DiskGuard } from '../core/disk.ts';
 import { InputError } from '../sync/local/keys.ts';
-import type { TokenInfo } from '../sync/local/tokens.ts';
+import type { Principal } from './auth.ts';
 
-export type Env = { Variables: { token: TokenInfo } };
+/** `token`: the request's principal (a bearer token or a console user; web/auth.ts). */
+export type Env = { Variables: { token: Principal } };
 
 /** An API error with its status and (for 400) the field at fault. */
 export class ApiError extends Error {

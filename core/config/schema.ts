@@ -183,7 +183,15 @@ export const configSchema = z.strictObject({
     .prefault({}),
   /** The REST API (and later the console). */
   web: z
-    .strictObject({ enabled: z.boolean().default(true), listen: listenAddr.prefault('127.0.0.1:8053') })
+    .strictObject({
+      enabled: z.boolean().default(true),
+      listen: listenAddr.prefault('127.0.0.1:8053'),
+      /** Browsers reach the console over HTTPS (a TLS proxy in front): session cookies are Secure. */
+      tls: z.boolean().default(false),
+      /** A reverse proxy in front: X-Forwarded-Proto (https -> Secure cookies) and the last
+       *  X-Forwarded-For address (login throttling, logs) are honoured. */
+      trust_proxy: z.boolean().default(false),
+    })
     .prefault({}),
   sources: z.array(source).default([]),
   /** Outbound ranges of big mail providers (exemptions); defaults: Microsoft 365, Google, Amazon SES. */

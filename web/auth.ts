@@ -13,7 +13,7 @@ import type { MiddlewareHandler } from 'hono';
 import { allows, type Scope, type Tokens } from '../sync/local/tokens.ts';
 import type { Role } from '../sync/local/users.ts';
 import { ApiError, type Env } from './http.ts';
-import { CSRF_HEADER, crossSite, isMutating, sameToken, sessionOf, type ConsoleCtx } from './session.ts';
+import { CSRF_FIELD, CSRF_HEADER, crossSite, isMutating, sameToken, sessionOf, type ConsoleCtx } from './session.ts';
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="quorumbl"' };
 
@@ -57,7 +57,35 @@ export function authenticate(tokens: Tokens, ctx?: ConsoleCtx): MiddlewareHandle
         if (!sameToken(c.req.header(CSRF_HEADER), s.csrf)) throw new ApiError(403, `missing or wrong CSRF token (send the session's token in ${CSRF_HEADER})`);
       }
       c.set('token', userPrincipal(s.user.name, s.user.role));
+      c.set('session', s);
     }
+    await next();
+  };
+}
+
+/** For console pages: a signed-in user or off to /login (GET/HEAD; 401 for a change); a change
+ *  must be same-origin and carry the session's CSRF token (form field `_csrf` or X-CSRF-Token),
+ *  else 403. Sets `token` (the user's principal) and `session`. */
+export function requireSession(ctx: ConsoleCtx): MiddlewareHandler<Env> {
+  return async (c, next) => {
+    const s = sessionOf(c, ctx);
+    const mutating = isMutating(c.req.method);
+    if (!s) {
+      if (!mutating) return c.redirect('/login', 302);
+      throw new ApiError(401, 'not signed in (sign in at /login)');
+    }
+    if (mutating) {
+      const cross = crossSite(c, ctx);
+      if (cross) throw new ApiError(403, cross);
+      let token = c.req.header(CSRF_HEADER);
+      if (token === undefined && /^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(c.req.header('content-type') ?? '')) {
+        const v = (await c.req.parseBody())[CSRF_FIELD]; // hono keeps the parsed body for the handler
+        if (typeof v === 'string') token = v;
+      }
+      if (!sameToken(token, s.csrf)) throw new ApiError(403, 'missing or wrong CSRF token');
+    }
+    c.set('token', userPrincipal(s.user.name, s.user.role));
+    c.set('session', s);
     await next();
   };
 }

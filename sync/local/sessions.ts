@@ -56,15 +56,17 @@ export class Sessions {
     this.now = opts.now ?? Date.now;
   }
 
-  /** A new session for the user; returns the id for the cookie (never stored) and its CSRF token.
+  /** A new session for the user (and `also`, in the same transaction); returns the id for the
+   *  cookie (never stored) and its CSRF token.
    *  Expired sessions are swept here (logins are rare; requests are not). */
-  create(userId: number): { id: string; csrf: string } {
+  create(userId: number, also?: () => void): { id: string; csrf: string } {
     const id = randomBytes(32).toString('base64url');
     const csrf = randomBytes(32).toString('base64url');
     const at = this.now();
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM sessions WHERE last_seen <= ? OR created <= ?').run(at - this.idleMs, at - this.absoluteMs);
       this.db.prepare('INSERT INTO sessions (id_hash, user_id, csrf, created, last_seen) VALUES (?, ?, ?, ?, ?)').run(hashId(id), userId, csrf, at, at);
+      also?.(); // e.g. the login's audit row: both or neither
     })();
     return { id, csrf };
   }

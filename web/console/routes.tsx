@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Hono, type Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import type { JSX } from 'hono/jsx/jsx-runtime';
+import { requireSession } from '../auth.ts';
 import { ApiError, type Env } from '../http.ts';
 import {
   CSRF_FIELD, LOGIN_COOKIE, SESSION_COOKIE, clearSessionCookie, clientAddress, crossSite, sameToken, sessionOf, setLoginCookie,
@@ -41,10 +42,21 @@ export function consoleRoutes(ctx: ConsoleCtx): Hono<Env> {
 
   app.get('/console/console.css', (c) => c.body(CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600', 'X-Content-Type-Options': 'nosniff' }));
 
-  app.get('/', (c) => {
-    const s = sessionOf(c, ctx);
-    if (!s) return c.redirect('/login', 302);
+  app.get('/', requireSession(ctx), (c) => {
+    const s = c.get('session')!;
     return page(c, <HomePage user={{ name: s.user.name, role: s.user.role, csrf: s.csrf }} />);
+  });
+
+  app.post('/logout', async (c, next) => {
+    if (sessionOf(c, ctx)) return next();
+    clearSessionCookie(c, ctx); // nothing to end: just back to the sign-in page
+    return c.redirect('/login', 303);
+  }, requireSession(ctx), (c) => {
+    const s = c.get('session')!;
+    ctx.sessions.remove(s.idHash);
+    ctx.users.loggedOut(s.user);
+    clearSessionCookie(c, ctx);
+    return c.redirect('/login', 303);
   });
 
   app.get('/login', (c) => {
@@ -75,29 +87,16 @@ export function consoleRoutes(ctx: ConsoleCtx): Hono<Env> {
       return loginForm(c, ctx, 401, { name, error: 'Wrong user name or password, or the account is disabled.' });
     }
     ctx.throttle.succeeded(user.name, client);
-    ctx.users.loggedIn(user);
     const old = getCookie(c, SESSION_COOKIE);
     const prev = old ? ctx.sessions.resolve(old) : null;
-    if (prev) ctx.sessions.remove(prev.idHash); // a new id at every login (no fixation)
-    const { id } = ctx.sessions.create(user.id);
+    // A new id at every login (no fixation); the session, last_login and the audit row commit together.
+    const { id } = ctx.sessions.create(user.id, () => {
+      if (prev) ctx.sessions.remove(prev.idHash);
+      ctx.users.loggedIn(user);
+    });
     setSessionCookie(c, ctx, id);
     return c.redirect('/', 303);
   });
 
-  app.post('/logout', async (c) => {
-    const s = sessionOf(c, ctx);
-    if (!s) {
-      clearSessionCookie(c, ctx);
-      return c.redirect('/login', 303);
-    }
-    const cross = crossSite(c, ctx);
-    if (cross) throw new ApiError(403, cross);
-    const form = await c.req.parseBody();
-    if (!sameToken(typeof form[CSRF_FIELD] === 'string' ? form[CSRF_FIELD] : undefined, s.csrf)) throw new ApiError(403, 'missing or wrong CSRF token');
-    ctx.sessions.remove(s.idHash);
-    ctx.users.loggedOut(s.user);
-    clearSessionCookie(c, ctx);
-    return c.redirect('/login', 303);
-  });
   return app;
 }

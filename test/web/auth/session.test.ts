@@ -172,3 +172,39 @@ test('escaping: a script in the user name comes back as text on the login page',
   assert.match(html, /value="&quot;&gt;&lt;script&gt;alert\(1\)&lt;\/script&gt;&lt;img src=x onerror=alert\(2\)&gt;"/);
   assert.match(html, /Wrong user name or password/);
 });
+
+test('a state database that cannot take writes: sign-in is refused (503) and half a login is not left; a signed-in user keeps reading', async () => {
+  const f = await setup();
+  const s = await login(f, 'vic', PW.viewer);
+  const sessions = () => (f.store.db.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n;
+  const logins = () => (f.store.db.prepare("SELECT count(*) AS n FROM audit_log WHERE action = 'user.login'").get() as { n: number }).n;
+  const before = { sessions: sessions(), logins: logins() };
+  f.store.db.pragma('query_only = ON'); // every write now fails with SQLITE_READONLY
+  try {
+    const r = await postLogin(f, 'olga', PW.operator);
+    assert.equal(r.status, 503);
+    assert.ok(r.headers.get('retry-after'));
+    assert.equal(cookieOf(r, 'qbl_session'), undefined);
+    // The session's last use cannot be recorded: reads still pass.
+    f.clock.advance(5 * 60_000);
+    assert.equal((await fetch(f.base + '/', { headers: { cookie: s.cookie }, redirect: 'manual' })).status, 200);
+    assert.equal((await api(f, 'GET', '/api/v1/overrides', { session: s })).status, 200);
+  } finally {
+    f.store.db.pragma('query_only = OFF');
+  }
+  assert.deepEqual({ sessions: sessions(), logins: logins() }, before, 'no session and no audit row from the refused sign-in');
+  assert.equal(f.users.get('olga')!.lastLogin, null);
+  assert.equal((await postLogin(f, 'olga', PW.operator)).status, 303, 'works again once writes do');
+});
+
+test('console pages: a signed-out GET (or an unknown session) goes to /login; the stylesheet comes from the package', async () => {
+  const f = await setup({ roles: false });
+  assert.equal((await fetch(f.base + '/', { method: 'POST', redirect: 'manual' })).status, 404);
+  const r = await fetch(f.base + '/', { redirect: 'manual', headers: { cookie: 'qbl_session=' + 'x'.repeat(43) } });
+  assert.equal(r.status, 302);
+  assert.equal(r.headers.get('location'), '/login');
+  const css = await fetch(f.base + '/console/console.css');
+  assert.equal(css.status, 200);
+  assert.match(css.headers.get('content-type')!, /^text\/css/);
+  assert.match(await css.text(), /:focus-visible/);
+});

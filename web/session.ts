@@ -7,6 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import { formatIp6, parseIp6Cidr } from '../core/ip6.ts';
 import type { Session, Sessions } from '../sync/local/sessions.ts';
 import type { Users } from '../sync/local/users.ts';
 import type { FailureLog, LoginThrottle } from './console/throttle.ts';
@@ -35,18 +36,26 @@ export function isSecure(c: Context, ctx: ConsoleCtx): boolean {
   return ctx.trustProxy && c.req.header('x-forwarded-proto')?.split(',')[0]!.trim().toLowerCase() === 'https';
 }
 
-/** The client's address: the socket's peer, or behind a trusted proxy the address it appended. */
+/** The client's address: the socket's peer, or behind a trusted proxy the address it appended.
+ *  IPv4-mapped IPv6 is written as IPv4; an IPv6 client counts as its /64 (one host has them all). */
 export function clientAddress(c: Context, ctx: ConsoleCtx): string {
-  if (ctx.trustProxy) {
-    const xff = c.req.header('x-forwarded-for');
-    const last = xff?.split(',').pop()?.trim();
-    if (last) return last.slice(0, 64);
+  let a: string | undefined;
+  if (ctx.trustProxy) a = c.req.header('x-forwarded-for')?.split(',').pop()?.trim() || undefined;
+  if (a === undefined) {
+    try {
+      a = getConnInfo(c).remote.address;
+    } catch {
+      /* not served by @hono/node-server (app.request in tests) */
+    }
   }
-  try {
-    return getConnInfo(c).remote.address ?? 'unknown';
-  } catch {
-    return 'unknown'; // not served by @hono/node-server (app.request in tests)
+  if (!a) return 'unknown';
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(a);
+  if (mapped) return mapped[1]!;
+  if (a.includes(':')) {
+    const p = parseIp6Cidr(a.replace(/^\[|\]$/g, '').replace(/%.*$/, '') + '/64', true);
+    if (typeof p !== 'string') return `${formatIp6(p.addr)}/64`;
   }
+  return a.slice(0, 64);
 }
 
 export function setSessionCookie(c: Context, ctx: ConsoleCtx, id: string): void {

@@ -160,6 +160,12 @@ test('throttling per client: guessing many names from one address locks that add
   assert.equal(r.status, 429);
   assert.ok(Number(r.headers.get('retry-after')) >= 1);
   assert.equal((await postLogin(f, 'admin', PW.admin, from('198.51.100.8'))).status, 303, 'another client signs in');
+  // An IPv6 client is its /64: rotating the interface id does not reset the count.
+  f.clock.advance(10_000); // past the failure log's rate limit: the next failure is logged
+  for (let i = 1; i <= 6; i++) assert.equal((await postLogin(f, `nobody${i}`, 'wrong-password-x', from(`2001:db8:1:2::${i}`))).status, 401);
+  assert.equal((await postLogin(f, 'admin', PW.admin, from('2001:db8:1:2:ffff::7'))).status, 429);
+  assert.equal((await postLogin(f, 'admin', PW.admin, from('2001:db8:1:3::1'))).status, 303);
+  assert.ok(f.failures.some((l) => l.client === '2001:db8:1:2::/64'), JSON.stringify(f.failures));
 });
 
 test('escaping: a script in the user name comes back as text on the login page', async () => {

@@ -90,9 +90,6 @@ export function requireSession(ctx: ConsoleCtx): MiddlewareHandler<Env> {
   };
 }
 
-/** Bearer tokens only (no console sessions): the API as it was before the console. */
-export const auth = (tokens: Tokens) => authenticate(tokens);
-
 export function requireScope(scope: Scope): MiddlewareHandler<Env> {
   return async (c, next) => {
     const p = c.get('token');

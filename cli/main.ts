@@ -20,6 +20,8 @@ import { createApp } from '../web/app.ts';
 import { startWeb } from '../web/server.ts';
 import { createMetricsRegistry } from '../web/metrics/collect.ts';
 import { sourceMetricsOf } from '../web/metrics/sources.ts';
+import { bootstrapAdmin } from '../web/console/bootstrap.ts';
+import { Users } from '../sync/local/users.ts';
 import { overrideCommand } from './override.ts';
 import { reportCommand } from './report.ts';
 import { tokenCommand } from './token.ts';
@@ -225,7 +227,14 @@ async function serve(args: string[]): Promise<void> {
           onError: (metric, e) => log.warn({ metric, err: (e as Error).message }, 'metric not read'),
         }),
       },
+      console: {
+        tls: c.web.tls, trustProxy: c.web.trust_proxy, canWrite: () => disk.writable,
+        onTouchError: (e) => void (disk.report(e) || log.warn({ err: (e as Error).message }, 'session use not recorded')),
+        logFailure: (f) => log.warn(f, f.throttled ? 'console sign-in throttled' : 'console sign-in failed'),
+      },
     });
+    // The first start creates the console's `admin` (web/console/bootstrap.ts).
+    await bootstrapAdmin(new Users(localDb), process.env, log).catch((err) => log.error({ err: (err as Error).message }, 'console admin not created'));
     // DNS matters more than the API: a busy port is logged, DNS keeps answering.
     await startWeb({ app, listen: c.web.listen }).then(
       () => log.info({ listen: c.web.listen }, 'REST API listening'),

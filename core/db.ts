@@ -135,6 +135,31 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE source_state ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    name: 'console users and sessions',
+    // sync/local/users.ts, sync/local/sessions.ts. password: `scrypt$N$r$p$salt$hash` (base64url),
+    // the parameters kept per user. A session row holds only the SHA-256 of its id; its csrf is
+    // the synchronizer token of the forms. Times are unix ms.
+    sql: `
+      CREATE TABLE users (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        name        TEXT NOT NULL UNIQUE,
+        role        TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
+        password    TEXT NOT NULL,
+        created     INTEGER NOT NULL,
+        disabled    INTEGER,
+        last_login  INTEGER
+      ) STRICT;
+      CREATE TABLE sessions (
+        id_hash    TEXT PRIMARY KEY,
+        user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        csrf       TEXT NOT NULL,
+        created    INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX sessions_by_user ON sessions (user_id);
+    `,
+  },
 ];
 
 export class DbError extends Error {

@@ -8,6 +8,10 @@
 //   GET    /api/v1/audit              admin
 //   GET    /api/v1/explain/:key       any token   (when deps.explain is given)
 //   GET    /api/v1/providers          any token   provider feed state (when deps.providers is given)
+//   GET    /api/v1/users, POST, PATCH /:name, DELETE /:name        admin   (web/routes/users.ts)
+//   GET    /api/v1/tokens, POST, DELETE /:name                     admin   (web/routes/tokens.ts)
+//   GET /, GET+POST /login, POST /logout, /console/*    the console (when deps.console is given):
+//          then /api/v1 also accepts a session cookie (+ X-CSRF-Token on writes; web/auth.ts)
 
 //   GET    /healthz, /readyz          no token    (when deps.health is given; web/routes/health.ts)
 //   GET    /metrics                   no token, or web.metrics.token (when deps.metrics is given)
@@ -18,7 +22,12 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { LocalStore } from '../sync/local/store.ts';
-import { auth } from './auth.ts';
+import { Users } from '../sync/local/users.ts';
+import { authenticate } from './auth.ts';
+import { consoleContext, type ConsoleOptions } from './console/context.ts';
+import { consoleRoutes } from './console/routes.tsx';
+import { tokenRoutes } from './routes/tokens.ts';
+import { userRoutes } from './routes/users.ts';
 import type { DiskGuard } from '../core/disk.ts';
 import { ApiError, errorResponse, toResponse, type Env } from './http.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
@@ -46,6 +55,8 @@ export interface AppDeps {
   health?: HealthDeps;
   /** GET /metrics (Prometheus): the registry (web/metrics/collect.ts) and its optional token. */
   metrics?: MetricsRouteOptions;
+  /** The browser console: sign-in pages, sessions (also accepted by /api/v1), login throttling. */
+  console?: ConsoleOptions;
 }
 
 export function createApp(deps: AppDeps): Hono<Env> {
@@ -56,7 +67,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   const api = new Hono<Env>();
   api.use('*', bodyLimit({ maxSize: max, onError: (c) => errorResponse(c, 413, `the body is larger than ${max} bytes`) }));
-  api.use('*', auth(deps.store.tokens));
+  const con = deps.console ? consoleContext(deps.store, deps.console) : undefined;
+  api.use('*', authenticate(deps.store.tokens, con));
   const disk = deps.disk;
   if (disk) {
     api.use('*', async (c, next) => {
@@ -68,6 +80,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
   api.route('/reports', reportRoutes(deps.store));
   api.route('/overrides', overrideRoutes(deps.store));
   api.route('/audit', auditRoutes(deps.store));
+  api.route('/users', userRoutes(con?.users ?? new Users(deps.store.db)));
+  api.route('/tokens', tokenRoutes(deps.store.tokens));
   if (deps.providers) api.route('/providers', providerRoutes(deps.providers));
   const explain = deps.explain;
   if (explain) {
@@ -78,6 +92,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
     });
   }
   app.route('/api/v1', api);
+  if (con) {
+    app.use('/login', bodyLimit({ maxSize: 16 * 1024, onError: (c) => errorResponse(c, 413, 'the form is too large') }));
+    app.use('/logout', bodyLimit({ maxSize: 16 * 1024, onError: (c) => errorResponse(c, 413, 'the form is too large') }));
+    app.route('/', consoleRoutes(con));
+  }
   if (deps.health) app.route('/', healthRoutes(deps.health));
   if (deps.metrics) app.route('/', metricsRoutes(deps.metrics));
   return app;

@@ -7,9 +7,12 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { diskCodeOf, diskErrorOf, DiskUnavailableError, type DiskGuard } from '../core/disk.ts';
 import { InputError } from '../sync/local/keys.ts';
-import type { TokenInfo } from '../sync/local/tokens.ts';
+import type { Principal } from './auth.ts';
+import type { Session } from '../sync/local/sessions.ts';
 
-export type Env = { Variables: { token: TokenInfo } };
+/** `token`: the request's principal (a bearer token or a console user; web/auth.ts); `session`:
+ *  the console session when the request came with one. */
+export type Env = { Variables: { token: Principal; session?: Session } };
 
 /** An API error with its status and (for 400) the field at fault. */
 export class ApiError extends Error {

@@ -23,12 +23,15 @@ export interface LoadedConfig {
 }
 
 const ENV_PREFIX = 'QUORUMBL_';
+/** QUORUMBL_* variables that are not config keys: the console's first admin password (read by
+ *  web/console/bootstrap.ts, never stored in the config). */
+const NOT_CONFIG = new Set(['QUORUMBL_ADMIN_PASSWORD']);
 
 /** QUORUMBL_SERVER__LISTEN=a,b -> path ['server','listen'], value ['a','b']. */
 export function envOverrides(env: NodeJS.ProcessEnv): { path: string[]; value: unknown; name: string }[] {
   const out: { path: string[]; value: unknown; name: string }[] = [];
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || raw === undefined) continue;
+    if (!name.startsWith(ENV_PREFIX) || raw === undefined || NOT_CONFIG.has(name)) continue;
     const path = name.slice(ENV_PREFIX.length).toLowerCase().split('__');
     out.push({ path, value: raw, name });
   }

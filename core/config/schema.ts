@@ -184,7 +184,13 @@ export const configSchema = z.strictObject({
   /** The REST API (and later the console). */
   web: z
     .strictObject({
-      enabled: z.boolean().default(true), listen: listenAddr.prefault('127.0.0.1:8053'),
+      enabled: z.boolean().default(true),
+      listen: listenAddr.prefault('127.0.0.1:8053'),
+      /** Browsers reach the console over HTTPS (a TLS proxy in front): session cookies are Secure. */
+      tls: z.boolean().default(false),
+      /** A reverse proxy in front: X-Forwarded-Proto (https -> Secure cookies) and the last
+       *  X-Forwarded-For address (login throttling, logs) are honoured. */
+      trust_proxy: z.boolean().default(false),
       /** GET /metrics (Prometheus); with a token, only `Authorization: Bearer <token>` gets it. */
       metrics: z.strictObject({ enabled: z.boolean().default(true), token: z.string().min(16, 'at least 16 characters').nullable().default(null) }).prefault({}),
     })

@@ -14,12 +14,17 @@ export type AuditAction =
   | 'source.accept'
   | 'source.drop'
   | 'token.create'
-  | 'token.revoke';
+  | 'token.revoke'
+  | 'user.create'
+  | 'user.update'
+  | 'user.remove'
+  | 'user.login'
+  | 'user.logout';
 
 export interface AuditEntry {
   id: number;
   at: number;
-  /** Who: `cli:<OS user>` (CLI) or `token:<name>` (API). */
+  /** Who: `cli:<OS user>` (CLI), `token:<name>` (API) or `user:<name>` (console session). */
   actor: string;
   action: AuditAction;
   /** What: the canonical key (overrides, reputation), `token:<name>` or `source:<name>`. */

@@ -8,6 +8,7 @@
 //   GET    /api/v1/audit              admin
 //   GET    /api/v1/explain/:key       any token   (when deps.explain is given)
 //   GET    /api/v1/providers          any token   provider feed state (when deps.providers is given)
+//   GET    /api/v1/collisions         any token   listed keys inside provider ranges (when deps.collisions is given)
 
 //   GET    /healthz, /readyz          no token    (when deps.health is given; web/routes/health.ts)
 // Errors are JSON `{ error, field? }`: 400 bad input, 401 no/bad token, 403 scope, 404, 409,
@@ -24,6 +25,7 @@ import { healthRoutes, type HealthDeps } from './routes/health.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { overrideRoutes } from './routes/overrides.ts';
 import { providerRoutes } from './routes/providers.ts';
+import { collisionRoutes } from './routes/collisions.ts';
 import { reportRoutes } from './routes/reports.ts';
 
 export interface AppDeps {
@@ -33,6 +35,8 @@ export interface AppDeps {
   explain?: (key: string) => unknown;
   /** Provider feed state (`quorumbl providers --json`); the route exists only when given. */
   providers?: () => unknown[];
+  /** The latest collision report (null before the first merge); the route exists only when given. */
+  collisionReport?: () => unknown | null;
   /** Largest accepted request body in bytes (default 64 KiB). */
   maxBodyBytes?: number;
   /** Unexpected errors (500s) go here. */
@@ -65,6 +69,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   api.route('/overrides', overrideRoutes(deps.store));
   api.route('/audit', auditRoutes(deps.store));
   if (deps.providers) api.route('/providers', providerRoutes(deps.providers));
+  if (deps.collisionReport) api.route('/collisions', collisionRoutes(deps.collisionReport));
   const explain = deps.explain;
   if (explain) {
     api.get('/explain/:key', async (c) => {

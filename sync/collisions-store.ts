@@ -191,13 +191,16 @@ export class CollisionTracker {
         log.warn({ err: (e as Error).message }, 'collision history not read: no rise alerts this merge');
       }
     }
+    const at = new Date(now).toISOString();
     for (const a of alerts) {
       const k = alertKey(a);
-      if (this.warned.has(k)) continue;
+      // a rise starts at the merge that writes its count (since = now): an alert still open from
+      // before (a restart, a lost result file) was warned about then
+      if (this.warned.has(k) || a.since !== at) continue;
       this.warned.add(k);
       log.warn({ source: a.source, provider: a.provider, before: a.before, now: a.now, since: a.since }, `collisions rose sharply: ${a.source} lists ${a.now} keys in ${a.provider} ranges (${a.before} before): exempted, check the source`);
     }
-    const report: CollisionReport = { serial, computedAt: new Date(now).toISOString(), ms, pairs, alerts };
+    const report: CollisionReport = { serial, computedAt: at, ms, pairs, alerts };
     this.report = report;
     const hits = pairs.filter((p) => p.keys > 0).map((p) => `${p.source}/${p.provider}: ${p.keys}`);
     log.info({ serial, ms, collisions: hits }, 'collisions computed');

@@ -86,7 +86,7 @@ export function formatReport(r: CollisionReport, samples = 5): string {
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
     const line = (x: string[]) => x.map((c, i) => (i === x.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
     text.push('', line(header), ...rows.map(line));
-    text.push('', 'These listings are exempted by the provider ranges (wl answers them, bl does not list them).');
+    text.push('', 'Listings inside provider ranges lose their public reasons in bl while policy.provider_exempt is on (the default); `quorumbl explain KEY` shows one.');
   }
   if (r.alerts.length) {
     text.push('', 'ALERTS (a sharp rise within 24 h):');

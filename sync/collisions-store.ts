@@ -7,11 +7,14 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, f
 import { dirname, join } from 'node:path';
 import type { Db } from '../core/db.ts';
 import type { Logger } from '../core/log.ts';
+import { setImmediate as turn } from 'node:timers/promises';
 import {
-  computeCollisions, riseOf, type CollisionProviderInput, type CollisionSourceInput, type HistoryPoint, type PairCollision, type RiseAlert, RISE_WINDOW_MS,
+  collidePair, riseOf, type CollisionProviderInput, type CollisionSourceInput, type HistoryPoint, type PairCollision, type RiseAlert, RISE_WINDOW_MS,
 } from './merge/collisions.ts';
 
 export const HISTORY_DAYS = 90;
+/** Longest run of the computation between two yields to the event loop (DNS answers). */
+const SLICE_MS = 4;
 const FORMAT = 1;
 
 /** What `GET /api/v1/collisions` and `quorumbl collisions --json` return. */
@@ -171,12 +174,27 @@ export class CollisionTracker {
     return this.report?.serial === serial;
   }
 
-  /** Computes the pairs of a merge, records the history, logs new rises, stores the result. */
-  update(sources: readonly CollisionSourceInput[], providers: readonly CollisionProviderInput[], serial: number): CollisionReport {
+  /** Computes the pairs of a merge, records the history, logs new rises, stores the result.
+   *  On the DNS thread: it yields between pairs once a slice has run SLICE_MS (one pair is
+   *  well under a millisecond for real feeds; ~4 ms for 4M entries against 1/8 of the space). */
+  async update(sources: readonly CollisionSourceInput[], providers: readonly CollisionProviderInput[], serial: number): Promise<CollisionReport> {
     const { log } = this.opts;
-    const t0 = performance.now();
-    const pairs = computeCollisions(sources, providers);
-    const ms = Math.round((performance.now() - t0) * 10) / 10;
+    const pairs: PairCollision[] = [];
+    let ms = 0;
+    let slice = performance.now();
+    for (const src of sources) {
+      for (const prov of providers) {
+        const t = performance.now();
+        pairs.push(collidePair(src, prov));
+        const end = performance.now();
+        ms += end - t;
+        if (end - slice >= SLICE_MS) {
+          await turn();
+          slice = performance.now();
+        }
+      }
+    }
+    ms = Math.round(ms * 10) / 10;
     const now = this.now();
     let alerts: RiseAlert[] = [];
     if (this.history) {

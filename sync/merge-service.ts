@@ -124,11 +124,11 @@ export class MergeService {
     return this.collisions.counts();
   }
 
-  /** Collisions of the evidence in force, computed on this thread (O(m log n) per pair, see
-   *  sync/merge/collisions.ts); a failure costs the counts, never the merge. */
-  private updateCollisions(sources: EvidenceSource[], providers: ExplainProvider[], serial: number): void {
+  /** Collisions of the evidence in force, computed on this thread in slices (O(m log n + hits)
+   *  per pair, see sync/merge/collisions.ts); a failure costs the counts, never the merge. */
+  private async updateCollisions(sources: EvidenceSource[], providers: ExplainProvider[], serial: number): Promise<void> {
     try {
-      this.collisions.update(sources, providers, serial);
+      await this.collisions.update(sources, providers, serial);
     } catch (err) {
       this.opts.log.error({ err: (err as Error).message }, 'collisions not computed');
     }
@@ -296,7 +296,7 @@ export class MergeService {
       // no stored collisions for it (a crash between the two writes, a torn file): recompute
       if (!this.collisions.has(this.view.evidence.serial)) {
         const got = this.collect();
-        this.updateCollisions(got.sources, got.explainProviders, this.view.evidence.serial);
+        await this.updateCollisions(got.sources, got.explainProviders, this.view.evidence.serial);
       }
       return;
     }
@@ -321,7 +321,7 @@ export class MergeService {
       // Before the next merge can start (it may reuse the retired buffers of this evidence
       // only after the next swap): this evidence's columns stay untouched while written.
       await this.persist(evidence, key);
-      this.updateCollisions(sources, explainProviders, evidence.serial);
+      await this.updateCollisions(sources, explainProviders, evidence.serial);
     } catch (err) {
       jobFailed('merge', err);
       log.error({ err: (err as Error).message }, 'merge failed: the previous evidence keeps answering');

@@ -8,7 +8,7 @@
 //   MERGE_SOURCES=5 MERGE_ENTRIES=1M node --import tsx test/bench/collisions.ts
 
 import { RangeBuilder4, RangeBuilder6, emptyRangeSet6 } from '../../core/ranges.ts';
-import { computeCollisions, type CollisionProviderInput, type CollisionSourceInput } from '../../sync/merge/collisions.ts';
+import { collidePair, computeCollisions, type CollisionProviderInput, type CollisionSourceInput } from '../../sync/merge/collisions.ts';
 import { mulberry32 as rng } from './datagen.ts';
 
 function count(s: string | undefined, def: number): number {
@@ -72,7 +72,14 @@ function run(label: string, provs: CollisionProviderInput[]): void {
   times.sort((a, b) => a - b);
   const keys = pairs.reduce((a, p) => a + p.keys, 0);
   const ranges = pairs.reduce((a, p) => a + p.ranges, 0);
-  console.log(`${label}: ${pairs.length} pairs, ${keys} keys / ${ranges} source ranges colliding; median ${times[2]!.toFixed(1)} ms, max ${times[4]!.toFixed(1)} ms`);
+  // the longest single pair: the longest event-loop turn of the sliced computation in serve
+  let longest = 0;
+  for (const s of sources) for (const p of provs) {
+    const t0 = performance.now();
+    collidePair(s, p);
+    longest = Math.max(longest, performance.now() - t0);
+  }
+  console.log(`${label}: ${pairs.length} pairs, ${keys} keys / ${ranges} source ranges colliding; all pairs median ${times[2]!.toFixed(1)} ms, max ${times[4]!.toFixed(1)} ms; longest pair ${longest.toFixed(1)} ms`);
 }
 
 console.log(`${nSources} sources x ${nEntries} entries (${sources.map((s) => s.v4.start.length).join(' + ')} merged ranges)`);

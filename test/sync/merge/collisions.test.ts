@@ -264,7 +264,7 @@ function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'quorumbl-collisions-'));
 }
 
-test('tracker: counts, history, one warning per rise, stored file read back at restart; a failed write keeps the counts', (t) => {
+test('tracker: counts, history, one warning per rise, stored file read back at restart; a failed write keeps the counts', async (t) => {
   const dir = tmp();
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const db = openDb(join(dir, 'state.db'));
@@ -277,18 +277,18 @@ test('tracker: counts, history, one warning per rise, stored file read back at r
   const prov = [{ name: 'microsoft365/m365', v4: feed.v4, v6: feed.v6, ranges: feed.ranges }];
   const listing = (n: number) => ({ name: 'spamcop', v4: set4(Array.from({ length: n }, (_, i) => `40.92.1.${i}`).concat('192.0.2.1')), v6: emptyRangeSet6() });
 
-  const r1 = tr.update([listing(20)], prov, 101);
+  const r1 = await tr.update([listing(20)], prov, 101);
   assert.equal(r1.pairs[0]!.keys, 20);
   assert.deepEqual(r1.alerts, []);
   assert.deepEqual(tr.counts(), [{ source: 'spamcop', provider: 'microsoft365/m365', keys: 20, ranges: 1 }]);
   now += 3600_000;
-  const r2 = tr.update([listing(35)], prov, 102);
+  const r2 = await tr.update([listing(35)], prov, 102);
   assert.deepEqual(r2.alerts.map((a) => [a.source, a.provider, a.before, a.now]), [['spamcop', 'microsoft365/m365', 20, 35]]);
   const warns = () => recs.filter((r) => r.level === 'warn' && /collisions rose sharply/.test(r.msg));
   assert.equal(warns().length, 1);
   // the same rise at the next merge: no second warning
   now += 60_000;
-  tr.update([listing(35)], prov, 103);
+  await tr.update([listing(35)], prov, 103);
   assert.equal(warns().length, 1);
   assert.equal(tr.current()!.alerts.length, 1, 'still within the day');
   // the stored file, as a restarted serve or the CLI reads it
@@ -302,7 +302,7 @@ test('tracker: counts, history, one warning per rise, stored file read back at r
   assert.equal(again.restore(103), true);
   assert.equal(again.current()!.pairs[0]!.keys, 35);
   // the restored alert was warned already: not again
-  again.update([listing(35)], prov, 104);
+  await again.update([listing(35)], prov, 104);
   assert.equal(warns().length, 1);
   // alerts age out without a merge
   now += 25 * 3600_000;
@@ -313,14 +313,14 @@ test('tracker: counts, history, one warning per rise, stored file read back at r
   // (a file in the way, not a mode: root ignores modes)
   rmSync(join(dir, 'merge'), { recursive: true });
   writeFileSync(join(dir, 'merge'), 'not a directory');
-  const r5 = again.update([listing(3)], prov, 105);
+  const r5 = await again.update([listing(3)], prov, 105);
   assert.equal(r5.pairs[0]!.keys, 3);
   assert.equal(again.current()!.pairs[0]!.keys, 3);
   assert.ok(recs.some((r) => r.level === 'warn' && /collisions not stored/.test(r.msg)), 'the failed write is logged');
   assert.equal(readFileSync(join(dir, 'merge'), 'utf8'), 'not a directory');
 });
 
-test('a torn or foreign collisions file is ignored with a warning, never half-read', (t) => {
+test('a torn or foreign collisions file is ignored with a warning, never half-read', async (t) => {
   const dir = tmp();
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'merge'));
@@ -343,7 +343,7 @@ test('a torn or foreign collisions file is ignored with a warning, never half-re
   t.after(() => rodb.close());
   const tr = new CollisionTracker({ stateDir: dir, log });
   tr.attachDb(rodb);
-  const r = tr.update([{ name: 's', v4: set4(['40.92.0.1']), v6: emptyRangeSet6() }], [{ name: 'p', v4: set4(['40.92.0.0/15']), v6: emptyRangeSet6() }], 9);
+  const r = await tr.update([{ name: 's', v4: set4(['40.92.0.1']), v6: emptyRangeSet6() }], [{ name: 'p', v4: set4(['40.92.0.0/15']), v6: emptyRangeSet6() }], 9);
   assert.equal(r.pairs[0]!.keys, 1);
   assert.ok(recs.some((x) => x.level === 'warn' && /collision history not recorded/.test(x.msg)));
 });

@@ -92,6 +92,7 @@ export class MergeService {
   events?: (key: string, kind: KeyKind) => ReputationEvent[];
   /** Listed keys inside provider ranges, after every merge (sync/collisions-store.ts). */
   private readonly collisions: CollisionTracker;
+  private collisionsOn = false;
 
   constructor(private readonly opts: MergeServiceOptions) {
     const c = opts.config;
@@ -109,9 +110,11 @@ export class MergeService {
     this.collisions = new CollisionTracker({ stateDir: opts.stateDir, log: opts.log });
   }
 
-  /** The state database for the collision history (rise alerts); without it, counts only. */
+  /** Turns collisions on (serve), with the state database for their history and rise alerts.
+   *  Off by default: a one-shot merge (`quorumbl explain`) must not replace serve's result. */
   useCollisionHistory(db: Db): void {
     this.collisions.attachDb(db);
+    this.collisionsOn = true;
   }
 
   /** The latest collisions (GET /api/v1/collisions); null before the first merge. */
@@ -127,6 +130,7 @@ export class MergeService {
   /** Collisions of the evidence in force, computed on this thread in slices (O(m log n + hits)
    *  per pair, see sync/merge/collisions.ts); a failure costs the counts, never the merge. */
   private async updateCollisions(sources: EvidenceSource[], providers: ExplainProvider[], serial: number): Promise<void> {
+    if (!this.collisionsOn) return;
     try {
       await this.collisions.update(sources, providers, serial);
     } catch (err) {
@@ -294,7 +298,7 @@ export class MergeService {
       this.explainStale = true;
       log.info({ serial: this.view.evidence.serial }, 'merge skipped: the persisted evidence was built from these inputs');
       // no stored collisions for it (a crash between the two writes, a torn file): recompute
-      if (!this.collisions.has(this.view.evidence.serial)) {
+      if (this.collisionsOn && !this.collisions.has(this.view.evidence.serial)) {
         const got = this.collect();
         await this.updateCollisions(got.sources, got.explainProviders, this.view.evidence.serial);
       }

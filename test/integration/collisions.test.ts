@@ -187,6 +187,12 @@ describe('collisions: listed keys inside provider ranges (static M365 list)', { 
     assert.match(t.stdout, new RegExp(`^spamcop\\s+microsoft365/\\S+\\s+${SPAMCOP_M365.length}\\s`, 'm'), t.stdout);
     assert.match(t.stdout, /^psbl\s+microsoft365\/\S+\s+3\s+3\s+1\s+2$/m, t.stdout);
     assert.match(t.stdout, new RegExp(`  ${dotted(SPAMCOP_M365[0]!).replace(/\./g, '\\.')} in ${pieces(SPAMCOP_M365)[0]!.providerRange.replace(/\./g, '\\.')}`));
+    // a one-shot merge (`quorumbl explain`) leaves serve's result alone
+    const file = join(dir, 'state', 'merge', 'collisions.json');
+    const stored = readFileSync(file, 'utf8');
+    const ex = await runQuorumbl(['explain', dotted(SPAMCOP_M365[0]!), '--config', cfg], { timeoutMs: 60000 });
+    assert.equal(ex.code, 0, ex.output);
+    assert.equal(readFileSync(file, 'utf8'), stored);
     const bad = await runQuorumbl(['collisions', '--bogus', '--config', cfg]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.output, /bogus/);

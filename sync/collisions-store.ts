@@ -139,7 +139,8 @@ export interface CollisionTrackerOptions {
 export class CollisionTracker {
   private report: CollisionReport | null = null;
   private history: CollisionHistory | null = null;
-  /** Alerts already logged (source, provider, since): one warning per rise. */
+  /** Pairs whose alert was open at the last update (or in the restored result): one warning
+   *  per rise, until the alert closes. */
   private warned = new Set<string>();
   private readonly file: string;
   private readonly now: () => number;
@@ -165,7 +166,7 @@ export class CollisionTracker {
     }
     if (!r || r.serial !== serial) return false;
     this.report = r;
-    for (const a of r.alerts) this.warned.add(alertKey(a));
+    for (const a of r.alerts) this.warned.add(pairKey(a.source, a.provider));
     return true;
   }
 
@@ -210,12 +211,13 @@ export class CollisionTracker {
       }
     }
     const at = new Date(now).toISOString();
+    const open = new Set(alerts.map((a) => pairKey(a.source, a.provider)));
+    const warned = this.warned;
+    this.warned = open;
     for (const a of alerts) {
-      const k = alertKey(a);
       // a rise starts at the merge that writes its count (since = now): an alert still open from
-      // before (a restart, a lost result file) was warned about then
-      if (this.warned.has(k) || a.since !== at) continue;
-      this.warned.add(k);
+      // before (a restart, a lost result file, a history that cannot be written) was warned then
+      if (warned.has(pairKey(a.source, a.provider)) || a.since !== at) continue;
       log.warn({ source: a.source, provider: a.provider, before: a.before, now: a.now, since: a.since }, `collisions rose sharply: ${a.source} lists ${a.now} keys in ${a.provider} ranges (${a.before} before): exempted, check the source`);
     }
     const report: CollisionReport = { serial, computedAt: at, ms, pairs, alerts };
@@ -247,8 +249,4 @@ export class CollisionTracker {
   counts(): { source: string; provider: string; keys: number; ranges: number }[] {
     return (this.report?.pairs ?? []).map((p) => ({ source: p.source, provider: p.provider, keys: p.keys, ranges: p.ranges }));
   }
-}
-
-function alertKey(a: RiseAlert): string {
-  return `${a.source}\0${a.provider}\0${a.since}`;
 }

@@ -308,12 +308,19 @@ test('tracker: counts, history, one warning per rise, stored file read back at r
   now += 25 * 3600_000;
   assert.deepEqual(again.current()!.alerts, []);
   assert.deepEqual(alertsOf(stored.pairs, new CollisionHistory(db), now), []);
+  // a merge with the alert closed, then a new rise: a new warning
+  await again.update([listing(35)], prov, 105);
+  assert.equal(warns().length, 1);
+  now += 60_000;
+  const r6 = await again.update([listing(60)], prov, 106);
+  assert.deepEqual(r6.alerts.map((a) => [a.before, a.now]), [[35, 60]]);
+  assert.equal(warns().length, 2);
 
   // the state dir cannot take the file: warned, the counts stay in memory
   // (a file in the way, not a mode: root ignores modes)
   rmSync(join(dir, 'merge'), { recursive: true });
   writeFileSync(join(dir, 'merge'), 'not a directory');
-  const r5 = await again.update([listing(3)], prov, 105);
+  const r5 = await again.update([listing(3)], prov, 107);
   assert.equal(r5.pairs[0]!.keys, 3);
   assert.equal(again.current()!.pairs[0]!.keys, 3);
   assert.ok(recs.some((r) => r.level === 'warn' && /collisions not stored/.test(r.msg)), 'the failed write is logged');

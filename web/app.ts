@@ -8,7 +8,7 @@
 //   GET    /api/v1/audit              admin
 //   GET    /api/v1/explain/:key       any token   (when deps.explain is given)
 //   GET    /api/v1/providers          any token   provider feed state (when deps.providers is given)
-//   GET    /api/v1/collisions         any token   listed keys inside provider ranges (when deps.collisions is given)
+//   GET    /api/v1/collisions         any token   listed keys inside provider ranges (when deps.collisionReport is given)
 
 //   GET    /healthz, /readyz          no token    (when deps.health is given; web/routes/health.ts)
 // Errors are JSON `{ error, field? }`: 400 bad input, 401 no/bad token, 403 scope, 404, 409,

@@ -28,6 +28,7 @@ import { tokenCommand } from './token.ts';
 import { explainCommand, recentEvents } from './explain.ts';
 import { sourcesCommand } from './sources.ts';
 import { providersCommand } from './providers.ts';
+import { collisionsCommand } from './collisions.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
 import { SyncStateWatch } from '../sync/watch.ts';
 import { job, jobFailed, jobsHealth } from '../core/jobs.ts';
@@ -53,6 +54,9 @@ Commands:
   providers [--config FILE] [--json]
                                provider range feeds: origin (fetched, baseline, static),
                                ranges, age, last check and error, stale (older than max_age)
+  collisions [--config FILE] [--json] [--samples N]
+                               listed keys of each source inside each provider feed's
+                               ranges (exempted), samples, sharp-rise alerts
   explain KEY [--json]         why an IP or domain is, or is not, in bl/wl/dbl
   override add allow|deny KEY --reason R [--expires 2d|ISO] [--author A] [--force]
   override list [--json] | rm ID | expire ID 2d|ISO|never
@@ -180,6 +184,7 @@ async function serve(args: string[]): Promise<void> {
       disk,
     });
     m.setOverlay(local.overlay);
+    m.useCollisionHistory(localDb);
     m.restore();
     m.publish(); // before `merge` is set: this publication asks for no merge (start() runs it)
     merge = m;
@@ -209,7 +214,7 @@ async function serve(args: string[]): Promise<void> {
   merge.events = (key) => recentEvents(local, key);
   if (c.web.enabled) {
     const app = createApp({
-      store: local, explain: (key) => merge!.explain(key), providers: () => merge!.providerStates(), onError: (e) => log.error({ err: (e as Error).message }, 'API error'),
+      store: local, explain: (key) => merge!.explain(key), providers: () => merge!.providerStates(), collisionReport: () => merge!.collisionReport(), onError: (e) => log.error({ err: (e as Error).message }, 'API error'),
       disk,
       health: {
         startedAt,
@@ -224,6 +229,7 @@ async function serve(args: string[]): Promise<void> {
           dns: () => server.counters, zones: () => store.published, mergedZones: () => merge!.zoneNames, merge: () => merge!.status,
           sources: () => sourceMetricsOf(state, sources.map((s) => s.name)), providers: () => merge!.providerStates(),
           overrides: () => local.overlay.overrides, jobs: jobsHealth, disk: () => disk.status(),
+          collisions: () => merge!.collisionCounts(),
           onError: (metric, e) => log.warn({ metric, err: (e as Error).message }, 'metric not read'),
         }),
       },
@@ -291,6 +297,13 @@ function providers(args: string[]): number {
   const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } } });
   const cfg = loadConfig(values.config);
   return providersCommand(values.json ? ['--json'] : [], { stateDir: configPath(cfg, cfg.config.state_dir), providers: withResolvedPaths(cfg).providers });
+}
+
+function collisions(args: string[]): number {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, samples: { type: 'string' } } });
+  const cfg = loadConfig(values.config);
+  const stateDir = configPath(cfg, cfg.config.state_dir);
+  return collisionsCommand([...(values.json ? ['--json'] : []), ...(values.samples !== undefined ? ['--samples', values.samples] : [])], { stateDir, dbPath: dbPath(stateDir) });
 }
 
 function checkConfig(args: string[]): void {
@@ -372,6 +385,7 @@ async function main(argv: string[]): Promise<void> {
       case 'sync': process.exitCode = await sync(rest); return;
       case 'sources': process.exitCode = await sources(rest); return;
       case 'providers': process.exitCode = providers(rest); return;
+      case 'collisions': process.exitCode = collisions(rest); return;
       case 'override': case 'report': case 'token': case 'explain': process.exitCode = await local(cmd, rest); return;
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(HELP + '\n');

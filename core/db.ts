@@ -160,6 +160,25 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_by_user ON sessions (user_id);
     `,
   },
+  {
+    name: 'collision history: listed keys inside provider ranges per source and feed',
+    // sync/collisions-store.ts. A row when a pair's count changes (keys = IPv4 addresses + IPv6
+    // ranges, ranges = overlapping source ranges), at = unix ms, serial = the evidence's; pruned
+    // after 90 days except each pair's last row (the value in force).
+    sql: `
+      CREATE TABLE collision_history (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        source    TEXT NOT NULL,
+        provider  TEXT NOT NULL,
+        at        INTEGER NOT NULL,
+        keys      INTEGER NOT NULL,
+        ranges    INTEGER NOT NULL,
+        serial    INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX collision_history_by_pair ON collision_history (source, provider, at);
+      CREATE INDEX collision_history_by_time ON collision_history (at);
+    `,
+  },
 ];
 
 export class DbError extends Error {

@@ -26,6 +26,8 @@ import type { EvidenceProvider, EvidenceSource, OverlayView } from './merge/type
 import { ProviderFeeds } from './providers/feeds.ts';
 import type { FeedState } from './providers/status.ts';
 import type { SyncState } from './state.ts';
+import { CollisionTracker, type CollisionReport } from './collisions-store.ts';
+import type { Db } from '../core/db.ts';
 
 /** coverage() of an rbldnsd dataset walks all its entries (about 1 s for 10M) on this thread:
  *  once per loaded dataset, not at every merge. (Non-rbldnsd sources return their ranges as is.) */
@@ -90,6 +92,9 @@ export class MergeService {
   private lastInputs: readonly unknown[] | null = null;
   /** Recent reputation events of a key, for explain (set by the owner of the local store). */
   events?: (key: string, kind: KeyKind) => ReputationEvent[];
+  /** Listed keys inside provider ranges, after every merge (sync/collisions-store.ts). */
+  private readonly collisions: CollisionTracker;
+  private collisionsOn = false;
 
   constructor(private readonly opts: MergeServiceOptions) {
     const c = opts.config;
@@ -104,6 +109,35 @@ export class MergeService {
     this.evidenceFile = evidencePath(opts.stateDir);
     // Provider feeds: last good copy, else the shipped baseline (sync/providers/feeds.ts).
     this.feeds = new ProviderFeeds(c.providers, { stateDir: opts.stateDir, log: opts.log, onChange: () => this.schedule() });
+    this.collisions = new CollisionTracker({ stateDir: opts.stateDir, log: opts.log });
+  }
+
+  /** Turns collisions on (serve), with the state database for their history and rise alerts.
+   *  Off by default: a one-shot merge (`quorumbl explain`) must not replace serve's result. */
+  useCollisionHistory(db: Db): void {
+    this.collisions.attachDb(db);
+    this.collisionsOn = true;
+  }
+
+  /** The latest collisions (GET /api/v1/collisions); null before the first merge. */
+  collisionReport(): CollisionReport | null {
+    return this.collisions.current();
+  }
+
+  /** Per source x provider feed counts (/metrics). */
+  collisionCounts(): { source: string; provider: string; keys: number; ranges: number }[] {
+    return this.collisions.counts();
+  }
+
+  /** Collisions of the evidence in force, computed on this thread in slices (O(m log n + hits)
+   *  per pair, see sync/merge/collisions.ts); a failure costs the counts, never the merge. */
+  private async updateCollisions(sources: EvidenceSource[], providers: ExplainProvider[], serial: number): Promise<void> {
+    if (!this.collisionsOn) return;
+    try {
+      await this.collisions.update(sources, providers, serial);
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message }, 'collisions not computed');
+    }
   }
 
   /** bl/wl/dbl answer from evidence (restored or merged); false: SERVFAIL. */
@@ -164,6 +198,7 @@ export class MergeService {
     }
     this.swapIn(got.evidence);
     this.restoredInputs = got.inputs;
+    this.collisions.restore(got.evidence.serial);
     this.ready = true;
     // the restart merge yields the CPU to DNS answers like any later one
     this.merged = true;
@@ -276,6 +311,11 @@ export class MergeService {
       this.lastInputs = used;
       this.explainStale = true;
       log.info({ serial: this.view.evidence.serial }, 'merge skipped: the persisted evidence was built from these inputs');
+      // no stored collisions for it (a crash between the two writes, a torn file): recompute
+      if (this.collisionsOn && !this.collisions.has(this.view.evidence.serial)) {
+        const got = this.collect();
+        await this.updateCollisions(got.sources, got.explainProviders, this.view.evidence.serial);
+      }
       return;
     }
     const { sources, providers, explainSources, explainProviders } = this.collect();
@@ -300,6 +340,7 @@ export class MergeService {
       // Before the next merge can start (it may reuse the retired buffers of this evidence
       // only after the next swap): this evidence's columns stay untouched while written.
       await this.persist(evidence, key);
+      await this.updateCollisions(sources, explainProviders, evidence.serial);
     } catch (err) {
       jobFailed('merge', err);
       log.error({ err: (err as Error).message }, 'merge failed: the previous evidence keeps answering');

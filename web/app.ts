@@ -8,6 +8,7 @@
 //   GET    /api/v1/audit              admin
 //   GET    /api/v1/explain/:key       any token   (when deps.explain is given)
 //   GET    /api/v1/providers          any token   provider feed state (when deps.providers is given)
+//   GET    /api/v1/collisions         any token   listed keys inside provider ranges (when deps.collisionReport is given)
 //   GET    /api/v1/users, POST, PATCH /:name, DELETE /:name        admin   (web/routes/users.ts)
 //   GET    /api/v1/tokens, POST, DELETE /:name                     admin   (web/routes/tokens.ts)
 //   GET /, GET+POST /login, POST /logout, /console/*    the console (when deps.console is given):
@@ -34,6 +35,7 @@ import { healthRoutes, type HealthDeps } from './routes/health.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { overrideRoutes } from './routes/overrides.ts';
 import { providerRoutes } from './routes/providers.ts';
+import { collisionRoutes } from './routes/collisions.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { metricsRoutes, type MetricsRouteOptions } from './routes/metrics.ts';
 
@@ -44,6 +46,8 @@ export interface AppDeps {
   explain?: (key: string) => unknown;
   /** Provider feed state (`quorumbl providers --json`); the route exists only when given. */
   providers?: () => unknown[];
+  /** The latest collision report (null before the first merge); the route exists only when given. */
+  collisionReport?: () => unknown | null;
   /** Largest accepted request body in bytes (default 64 KiB). */
   maxBodyBytes?: number;
   /** Unexpected errors (500s) go here. */
@@ -83,6 +87,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   api.route('/users', userRoutes(con?.users ?? new Users(deps.store.db)));
   api.route('/tokens', tokenRoutes(deps.store.tokens));
   if (deps.providers) api.route('/providers', providerRoutes(deps.providers));
+  if (deps.collisionReport) api.route('/collisions', collisionRoutes(deps.collisionReport));
   const explain = deps.explain;
   if (explain) {
     api.get('/explain/:key', async (c) => {

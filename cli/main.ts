@@ -167,6 +167,7 @@ async function serve(args: string[]): Promise<void> {
       log,
       soa: mirrors[0]?.soa ?? ownSoa(cfg),
       ns: mirrors[0]?.ns ?? ownNs(cfg),
+      persist: true,
     });
     // Overrides and reputation: an overlay swapped into the merged zones synchronously, so an
     // override is in the next DNS answer; changes from other processes (the CLI) within a second.

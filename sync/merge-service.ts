@@ -64,6 +64,9 @@ export interface MergeServiceOptions {
   events?: (key: string, kind: KeyKind) => ReputationEvent[];
   /** The last SOA serial served before a restart (persisted), so the serial never goes back. */
   lastSerial?: number;
+  /** Save every merge's evidence for the next start (serve only: a CLI merge, e.g. explain's,
+   *  must not write the file a running serve restarts from). */
+  persist?: boolean;
 }
 
 export class MergeService {
@@ -339,7 +342,7 @@ export class MergeService {
       }
       // Before the next merge can start (it may reuse the retired buffers of this evidence
       // only after the next swap): this evidence's columns stay untouched while written.
-      await this.persist(evidence, key);
+      if (this.opts.persist) await this.persist(evidence, key);
       await this.updateCollisions(sources, explainProviders, evidence.serial);
     } catch (err) {
       jobFailed('merge', err);

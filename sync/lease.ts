@@ -55,6 +55,12 @@ export function describeHolder(h: LeaseHolder, now = Date.now()): string {
   return `pid ${h.pid} on ${h.host} (${h.command}), since ${Math.max(0, Math.round((now - h.acquired) / 1000))} s`;
 }
 
+/** The leases this process holds now (their tokens), whatever SyncLeases object took them. A row
+ *  naming this process with a token not in here was left by an earlier holder in this process
+ *  whose release failed (a full disk), or by an earlier process with the same pid (pid 1 in a
+ *  container): it is dead, not "us". */
+const HELD = new Set<string>();
+
 export class SyncLeases {
   readonly ttlMs: number;
   readonly command: string;
@@ -75,7 +81,8 @@ export class SyncLeases {
   /** A holder is live while its lease has not expired and, on this host, its process exists. */
   isLive(h: LeaseHolder): boolean {
     if (h.expires <= this.now()) return false;
-    if (h.host === this.host && h.pid !== this.pid && !this.pidAlive(h.pid)) return false;
+    if (h.host === this.host && h.pid === this.pid) return HELD.has(h.holder);
+    if (h.host === this.host && !this.pidAlive(h.pid)) return false;
     return true;
   }
 
@@ -96,6 +103,7 @@ export class SyncLeases {
         ON CONFLICT (source) DO UPDATE SET holder = excluded.holder, pid = excluded.pid, host = excluded.host,
           command = excluded.command, acquired = excluded.acquired, expires = excluded.expires`)
         .run(source, lease.holder, this.pid, this.host, this.command, at, at + this.ttlMs);
+      HELD.add(lease.holder);
       return { lease };
     }).immediate();
   }
@@ -121,6 +129,7 @@ export class SyncLeases {
   }
 
   release(lease: Lease): void {
+    HELD.delete(lease.holder); // first: a row the DELETE cannot remove (full disk) is dead to us
     this.db.prepare('DELETE FROM sync_leases WHERE source = ? AND holder = ?').run(lease.source, lease.holder);
   }
 

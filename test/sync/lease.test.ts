@@ -135,3 +135,20 @@ test('same host: a holder whose pid is gone is not live even before its expiry',
   assert.equal(b.holderLive('trap', la.lease.holder), false);
   assert.ok('lease' in b.tryAcquire('trap'));
 });
+
+test('a lease of this process whose release could not be written (a full disk) is not held against it', () => {
+  const db = openDb(dbFile());
+  const a = new SyncLeases(db, { command: 'quorumbl serve' });
+  const got = a.tryAcquire('trap');
+  assert.ok('lease' in got);
+  const b = new SyncLeases(db, { command: 'quorumbl serve' });
+  assert.ok('heldBy' in b.tryAcquire('trap'), 'while it is held, this process sees it busy too');
+  // The release fails to write: the row stays, naming this very process.
+  db.pragma('query_only = ON');
+  assert.throws(() => a.release(got.lease), /readonly/i);
+  db.pragma('query_only = OFF');
+  assert.equal(b.holderOf('trap'), null, 'the row left behind is dead: no live holder');
+  const again = b.tryAcquire('trap');
+  assert.ok('lease' in again, 'the next sync takes it at once, not after the TTL');
+  b.release(again.lease);
+});

@@ -88,7 +88,7 @@ function ActionForms(props: { user: Viewer; target: string; own: Override | null
         <input type="hidden" name="key" value={props.target} />
         <label>
           Reason (required, kept in the audit log)
-          <input type="text" name="reason" required maxlength={500} value={props.reason ?? ''} placeholder="ticket 4711: customer mail from their relay bounced" />
+          <input type="text" name="reason" required maxlength={500} value={props.reason ?? ''} placeholder="ticket 4711: their relay was bounced" />
         </label>
         <fieldset class="expiry">
           <legend>Expires after</legend>
@@ -111,7 +111,8 @@ function ActionForms(props: { user: Viewer; target: string; own: Override | null
         </div>
       </form>
       {props.single && (
-        <form class="stack report-form" method="post" action="/lookup/report">
+        <form class="stack report-form" method="post" action="/lookup/report" aria-labelledby="rep-form-h">
+          <h3 id="rep-form-h">Report to local reputation</h3>
           <input type="hidden" name={CSRF_FIELD} value={props.user.csrf} />
           <input type="hidden" name="key" value={props.target} />
           <label>
@@ -128,8 +129,8 @@ function ActionForms(props: { user: Viewer; target: string; own: Override | null
   );
 }
 
-function LookupPage(props: { user: Viewer; r: Looked; done?: string; actionError?: string; form?: { reason?: string; expires?: string } }) {
-  const { r, user } = props;
+function LookupPage(props: { ctx: ConsolePages; user: Viewer; r: Looked; done?: string; actionError?: string; form?: { reason?: string; expires?: string } }) {
+  const { r, user, ctx } = props;
   const canChange = may({ kind: 'user', name: user.name, role: user.role as 'admin', scope: 'overrides' }, 'overrides', 'POST');
   return (
     <Layout title={r.key ? `Lookup ${r.key}` : 'Lookup'} user={user}>
@@ -138,11 +139,17 @@ function LookupPage(props: { user: Viewer; r: Looked; done?: string; actionError
         <label>
           IP address, CIDR or domain
           <span class="row">
-            <input type="text" name="key" value={r.input} required maxlength={300} autocapitalize="none" spellcheck={false} autofocus={!r.input} placeholder="192.0.2.7, 2001:db8::1, 198.51.100.0/24, mail.example.com" aria-describedby={r.error ? 'key-error' : undefined} aria-invalid={r.error ? 'true' : undefined} />
+            <input type="text" name="key" value={r.input} required maxlength={300} autocapitalize="none" spellcheck={false} autofocus={!r.input} placeholder="192.0.2.7 or mail.example.com" aria-describedby={r.error ? 'key-error' : undefined} aria-invalid={r.error ? 'true' : undefined} />
             <button type="submit">Look up</button>
           </span>
         </label>
       </form>
+      {!r.input && (
+        <p class="muted">
+          The client address of a rejected connection from the mail log, a network (198.51.100.0/24, 2001:db8::/48) or a
+          domain (mail.example.com, *.example.com): what bl, wl and dbl answer for it, and why.
+        </p>
+      )}
       {r.error && <p class="error" role="alert" id="key-error">{r.error}</p>}
       {props.done && r.key && <Confirmation done={props.done} target={r.key} own={r.own} />}
       {props.actionError && <p class="error" role="alert" id="action-error">{props.actionError}</p>}
@@ -156,7 +163,7 @@ function LookupPage(props: { user: Viewer; r: Looked; done?: string; actionError
           {r.key} has its own <strong>{r.own.action}</strong> override #{r.own.id}: “{r.own.reason}” by {r.own.author}, {r.own.expires === null ? 'no expiry' : r.own.expires > Date.now() ? `until ${when(r.own.expires)}` : `expired ${when(r.own.expires)}`}.
         </p>
       )}
-      {r.x && <Trace x={r.x} />}
+      {r.x && <Trace x={r.x} override={r.x.override ? ctx.store.overrides.get(r.x.override.id) : null} />}
       {r.key && !r.x && <p class="muted">This server has no merged data to explain (the web API runs without the merge).</p>}
       {r.key && canChange && <ActionForms user={user} target={r.key} own={r.own} single={!r.first && !r.key.startsWith('*.')} reason={props.form?.reason} expires={props.form?.expires} />}
       {r.key && !canChange && <p class="muted">Your role ({user.role}) may look up keys; allowing, denying and reports need the operator or admin role.</p>}
@@ -190,7 +197,7 @@ export function lookupRoutes(ctx: ConsolePages): Hono<Env> {
   app.get('/lookup', requireSession(ctx), (c) => {
     const input = str(c.req.query('key'), 400);
     const r = lookUp(ctx, input);
-    return html(c, <LookupPage user={viewerOf(c)} r={r} done={r.error ? undefined : c.req.query('done')} />, r.error ? 400 : 200);
+    return html(c, <LookupPage ctx={ctx} user={viewerOf(c)} r={r} done={r.error ? undefined : c.req.query('done')} />, r.error ? 400 : 200);
   });
 
   app.post('/lookup/override', requireSession(ctx), async (c) => {
@@ -202,7 +209,7 @@ export function lookupRoutes(ctx: ConsolePages): Hono<Env> {
     const expires = str(f.expires, 20);
     const user = viewerOf(c);
     const retry = (status: 400 | 403 | 404 | 409, message: string) =>
-      html(c, <LookupPage user={user} r={lookUp(ctx, key)} actionError={message} form={{ reason, expires }} />, status);
+      html(c, <LookupPage ctx={ctx} user={user} r={lookUp(ctx, key)} actionError={message} form={{ reason, expires }} />, status);
     if (action !== 'allow' && action !== 'deny') return retry(400, 'Choose allow or deny.');
     if (!EXPIRIES.some(([v]) => v === expires)) return retry(400, 'Choose when the override expires: 1 day, 7 days, 30 days or never.');
     if (!reason.trim()) return retry(400, 'A reason is required: say why (a ticket number, what the user reported).');
@@ -232,13 +239,13 @@ export function lookupRoutes(ctx: ConsolePages): Hono<Env> {
     const note = str(f.note, 600);
     const user = viewerOf(c);
     if (kind !== 'false-positive' && kind !== 'spam') {
-      return html(c, <LookupPage user={user} r={lookUp(ctx, key)} actionError="Choose false positive or spam." />, 400);
+      return html(c, <LookupPage ctx={ctx} user={user} r={lookUp(ctx, key)} actionError="Choose false positive or spam." />, 400);
     }
     try {
       ctx.store.report({ key, kind, reporter: user.name, note: note.trim() ? note : undefined }, actorOf(c));
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
-      return html(c, <LookupPage user={user} r={lookUp(ctx, key)} actionError={e.message} />, 400);
+      return html(c, <LookupPage ctx={ctx} user={user} r={lookUp(ctx, key)} actionError={e.message} />, 400);
     }
     return c.redirect(back(key, kind), 303);
   });

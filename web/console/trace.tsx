@@ -66,7 +66,7 @@ function Answers(props: { x: Explanation }) {
   const { x } = props;
   const zone = x.answer.zone;
   return (
-    <table class="answers">
+    <table class="answers cards">
       <caption>What the DNS answers now</caption>
       <thead>
         <tr><th scope="col">Zone</th><th scope="col">Answer</th><th scope="col">Meaning</th></tr>
@@ -74,13 +74,13 @@ function Answers(props: { x: Explanation }) {
       <tbody>
         {x.answer.a.length
           ? x.answer.a.map((a) => (
-              <tr><td>{zone}</td><td><code>{a}</code></td><td>{BLOCK_MEANING[lastOctet(a)] ?? `return code .${lastOctet(a)}`}</td></tr>
+              <tr><td data-label="Zone">{zone}</td><td data-label="Answer"><code>{a}</code></td><td data-label="Meaning">{BLOCK_MEANING[lastOctet(a)] ?? `return code .${lastOctet(a)}`}</td></tr>
             ))
-          : <tr><td>{zone}</td><td><code>NXDOMAIN</code></td><td>not listed: mail servers accept it as far as this list goes</td></tr>}
-        {x.answer.txt && <tr><td>{zone} TXT</td><td colspan={2} class="txt">“{x.answer.txt}”</td></tr>}
+          : <tr><td data-label="Zone">{zone}</td><td data-label="Answer"><code>NXDOMAIN</code></td><td data-label="Meaning">not listed: mail servers accept it as far as this list goes</td></tr>}
+        {x.answer.txt && <tr><td data-label="Zone">{zone} TXT</td><td data-label="Text" colspan={2} class="txt">“{x.answer.txt}”</td></tr>}
         {x.kind !== 'domain' && (x.answer.wl
-          ? <tr><td>wl</td><td><code>{x.answer.wl}</code></td><td>{WL_MEANING[lastOctet(x.answer.wl)] ?? `return code .${lastOctet(x.answer.wl)}`}{x.answer.wlTxt ? ` — “${x.answer.wlTxt}”` : ''}</td></tr>
-          : <tr><td>wl</td><td><code>NXDOMAIN</code></td><td>not in the allow list</td></tr>)}
+          ? <tr><td data-label="Zone">wl</td><td data-label="Answer"><code>{x.answer.wl}</code></td><td data-label="Meaning">{WL_MEANING[lastOctet(x.answer.wl)] ?? `return code .${lastOctet(x.answer.wl)}`}{x.answer.wlTxt ? ` — “${x.answer.wlTxt}”` : ''}</td></tr>
+          : <tr><td data-label="Zone">wl</td><td data-label="Answer"><code>NXDOMAIN</code></td><td data-label="Meaning">not in the allow list</td></tr>)}
       </tbody>
     </table>
   );
@@ -90,7 +90,7 @@ function Sources(props: { x: Explanation }) {
   const { x } = props;
   if (!x.sources.length) return <p class="muted">No public source lists {x.key}.</p>;
   return (
-    <table class="sources">
+    <table class="sources cards">
       <caption>Public sources listing it</caption>
       <thead>
         <tr><th scope="col">Source</th><th scope="col">Weight</th><th scope="col">Its entry</th><th scope="col">Data</th></tr>
@@ -98,10 +98,10 @@ function Sources(props: { x: Explanation }) {
       <tbody>
         {x.sources.map((s) => (
           <tr>
-            <td class="source-name"><strong>{s.name}</strong></td>
-            <td>{s.weight}</td>
-            <td>{s.entry ? <code>{s.entry}</code> : <span class="muted">not in the current copy</span>}</td>
-            <td>{s.ageSeconds === null ? 'age unknown' : <>{age(s.ageSeconds)}<br /><span class="muted">fetched {when(s.lastSuccess)}</span></>}</td>
+            <td class="source-name" data-label="Source"><strong>{s.name}</strong></td>
+            <td data-label="Weight">{s.weight}</td>
+            <td data-label="Its entry">{s.entry ? <code>{s.entry}</code> : <span class="muted">not in the current copy</span>}</td>
+            <td data-label="Data">{s.ageSeconds === null ? 'age unknown' : <span>{age(s.ageSeconds)}<br /><span class="muted">fetched {when(s.lastSuccess)}</span></span>}</td>
           </tr>
         ))}
       </tbody>
@@ -148,7 +148,7 @@ function Reputation(props: { x: Explanation }) {
         <span class="muted"> (positive: spam evidence; it decays over time)</span>
       </p>
       {x.reputation.events.length > 0 && (
-        <table class="events">
+        <table class="events cards">
           <caption>Recent reports</caption>
           <thead>
             <tr><th scope="col">When</th><th scope="col">Kind</th><th scope="col">Weight</th><th scope="col">By</th><th scope="col">Note</th></tr>
@@ -156,7 +156,7 @@ function Reputation(props: { x: Explanation }) {
           <tbody>
             {x.reputation.events.map((e) => (
               <tr>
-                <td>{when(e.at)}</td><td>{e.kind}</td><td>{e.weight}</td><td>{e.reporter}</td><td>{typeof e.note === 'string' ? e.note : ''}</td>
+                <td data-label="When">{when(e.at)}</td><td data-label="Kind">{e.kind}</td><td data-label="Weight">{e.weight}</td><td data-label="By">{e.reporter}</td><td data-label="Note">{typeof e.note === 'string' ? e.note : ''}</td>
               </tr>
             ))}
           </tbody>
@@ -166,8 +166,16 @@ function Reputation(props: { x: Explanation }) {
   );
 }
 
-export function Trace(props: { x: Explanation }) {
+/** The stored override behind x.override (author, times), when the page found it. */
+export interface OverrideDetail {
+  author: string;
+  created: number;
+  expires: number | null;
+}
+
+export function Trace(props: { x: Explanation; override?: OverrideDetail | null }) {
   const { x } = props;
+  const od = props.override;
   return (
     <section class="trace" aria-labelledby="why-h">
       <Headline x={x} />
@@ -181,6 +189,7 @@ export function Trace(props: { x: Explanation }) {
         ? (
           <p class="override" id="override">
             Manual <strong>{x.override.action}</strong> override #{x.override.id} on <code>{x.override.key}</code>: “{x.override.reason}”
+            {od && <span class="muted"> — by {od.author}, {when(od.created)}, {od.expires === null ? 'no expiry' : `expires ${when(od.expires)}`}</span>}
           </p>
         )
         : <p class="muted">No manual override covers it.</p>}

@@ -107,6 +107,7 @@ test('lookup: why an IP is listed, allow it (dig changes, audited), XSS escaped,
     }, `${LISTED} leaves bl after the allow`);
     assert.ok(r);
     assert.match((await page.locator('#verdict').textContent()) ?? '', /Not listed\s+in bl/, 'the verdict shown is the new one');
+    assert.match((await page.locator('#override').textContent()) ?? '', /allow.*by admin.*expires /s, 'who and until when');
     assert.match((await page.locator('#override').textContent()) ?? '', /allow.*ticket 4711 <script>alert\(1\)<\/script> "><img src=x onerror=alert\(1\)>/s, 'the payload is shown as text');
     assert.equal(await page.locator('main img').count(), 0, 'no element was injected');
     assert.deepEqual(dialogs, [], 'no script ran');
@@ -139,6 +140,13 @@ test('lookup: why an IP is listed, allow it (dig changes, audited), XSS escaped,
     assert.match((await page.locator('#verdict').textContent()) ?? '', /Not listed/);
     assert.match((await page.locator('main').textContent()) ?? '', /customer says it is their relay/);
     assert.equal((await bl(LISTED2)).status, 'NXDOMAIN');
+
+    // A domain: dbl's answer; a network: its first address, the actions on the whole network.
+    await page.goto(`${base}/lookup?key=Mail.Example.COM`);
+    assert.match((await page.locator('#verdict').textContent()) ?? '', /Not listed\s+in dbl: mail\.example\.com/);
+    await page.goto(`${base}/lookup?key=45.33.12.0/24`);
+    assert.match((await page.locator('main').textContent()) ?? '', /45\.33\.12\.0\/24 is a network: .* first address 45\.33\.12\.0/);
+    assert.equal(await page.getByRole('button', { name: 'Allow 45.33.12.0/24' }).count(), 1);
 
     // The viewer: the verdict, no forms that change anything, and a crafted POST is refused.
     await page.getByRole('button', { name: /log out/i }).click();

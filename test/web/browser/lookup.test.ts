@@ -2,9 +2,10 @@
 // static provider list): an admin looks up a listed IP, reads why (the source), allows it with a
 // reason for 1 day, and `dig` against the server stops listing it; the audit row names
 // `user:admin`; XSS payloads in the reason render as text; a too-wide key is refused with the
-// reason; a false-positive report lands; a bad key is an inline error; a viewer sees the verdict
-// but no forms, and a crafted POST from the viewer is refused (403). Screenshots at desktop and
-// phone width: the form, a listed verdict, the trace after the allow.
+// reason (an operator) or stored with Force (an admin); a false-positive report lands; a bad key
+// is an inline error; a viewer sees the verdict but no forms, and a crafted POST from the viewer
+// is refused (403). Screenshots at desktop and phone width: the form, a listed verdict, the trace
+// after the allow.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,6 +65,8 @@ test('lookup: why an IP is listed, allow it (dig changes, audited), XSS escaped,
   assert.equal((await bl(LISTED)).status, 'NOERROR', 'the test IP is listed before the allow');
   const v = await api('POST', '/api/v1/users', { name: 'helpdesk', role: 'viewer', password: VIEWER_PASSWORD });
   assert.equal(v.status, 201, JSON.stringify(v.json));
+  const o = await api('POST', '/api/v1/users', { name: 'oper', role: 'operator', password: VIEWER_PASSWORD });
+  assert.equal(o.status, 201, JSON.stringify(o.json));
 
   const ctx = await launch();
   try {
@@ -125,12 +128,19 @@ test('lookup: why an IP is listed, allow it (dig changes, audited), XSS escaped,
     assert.ok(day === 86_400_000, `expires 1 d after creation, got ${day} ms`);
 
     // A key wider than the limits: refused with the reason; the admin is offered force.
-    await page.goto(`${base}/lookup?key=45.0.0.0/8`);
+    await page.goto(`${base}/lookup?key=100.0.0.0/8`);
     await page.getByLabel(/Reason/).fill('whole /8');
-    const [wide] = await Promise.all([page.waitForResponse((x) => x.url().endsWith('/lookup/override')), page.getByRole('button', { name: 'Deny 45.0.0.0/8' }).click()]);
+    const [wide] = await Promise.all([page.waitForResponse((x) => x.url().endsWith('/lookup/override')), page.getByRole('button', { name: 'Deny 100.0.0.0/8' }).click()]);
     assert.equal(wide.status(), 403);
     assert.match((await page.locator('#action-error').textContent()) ?? '', /covers \/8 .*wider than the limit \/16.*Tick "Force"/);
-    assert.equal((await api('GET', '/api/v1/overrides')).json.overrides.filter((o: any) => o.key === '45.0.0.0/8').length, 0, 'nothing stored');
+    assert.equal((await api('GET', '/api/v1/overrides')).json.overrides.filter((o: any) => o.key === '100.0.0.0/8').length, 0, 'nothing stored');
+    // With "Force" ticked the admin may; the audit row says it was forced.
+    await page.getByLabel(/Reason/).fill('whole /8, forced');
+    await page.getByLabel(/Force/).check();
+    await Promise.all([page.waitForURL((u) => u.searchParams.get('done') === 'deny'), page.getByRole('button', { name: 'Deny 100.0.0.0/8' }).click()]);
+    const forced = (await api('GET', '/api/v1/audit?target=100.0.0.0/8')).json.entries.find((e: any) => e.action === 'override.add');
+    assert.equal(forced?.after?.forced, true, JSON.stringify(forced));
+    assert.deepEqual((await bl('100.1.2.3')).answer.map((a) => a.data), ['127.0.0.5'], 'the forced deny is in bl');
 
     // Report a false positive on the second listed IP: it leaves bl (single source, weight = threshold).
     await page.goto(`${base}/lookup?key=${LISTED2}`);
@@ -147,6 +157,18 @@ test('lookup: why an IP is listed, allow it (dig changes, audited), XSS escaped,
     await page.goto(`${base}/lookup?key=45.33.12.0/24`);
     assert.match((await page.locator('main').textContent()) ?? '', /45\.33\.12\.0\/24 is a network: .* first address 45\.33\.12\.0/);
     assert.equal(await page.getByRole('button', { name: 'Allow 45.33.12.0/24' }).count(), 1);
+
+    // An operator: no force offered; a too-wide key is refused with the reason, nothing changes.
+    await page.getByRole('button', { name: /log out/i }).click();
+    await page.waitForURL((u) => u.pathname.startsWith('/login'));
+    await signIn(page, base, 'oper', VIEWER_PASSWORD);
+    await page.goto(`${base}/lookup?key=100.0.0.0/8`);
+    assert.equal(await page.getByLabel(/Force/).count(), 0, 'force is for admins');
+    await page.getByLabel(/Reason/).fill('undo the /8');
+    const [op] = await Promise.all([page.waitForResponse((x) => x.url().endsWith('/lookup/override')), page.getByRole('button', { name: 'Allow 100.0.0.0/8' }).click()]);
+    assert.equal(op.status(), 403);
+    assert.match((await page.locator('#action-error').textContent()) ?? '', /wider than the limit \/16.*Ask an admin/);
+    assert.deepEqual((await bl('100.1.2.3')).answer.map((a) => a.data), ['127.0.0.5'], 'still denied');
 
     // The viewer: the verdict, no forms that change anything, and a crafted POST is refused.
     await page.getByRole('button', { name: /log out/i }).click();

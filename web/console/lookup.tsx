@@ -59,15 +59,18 @@ function lookUp(ctx: ConsolePages, input: string): Looked {
   return r;
 }
 
-function Confirmation(props: { done: string; target: string; own: Override | null | undefined }) {
+/** The confirmation after a change, only when the state shows it (a crafted `done=` link
+ *  confirms nothing that did not happen). */
+function Confirmation(props: { done: string; target: string; own: Override | null | undefined; x?: Explanation; user: string }) {
   const d = props.done;
   let text: string;
   if (d === 'allow' || d === 'deny') {
     const o = props.own;
-    text = o && o.action === d
-      ? `${d === 'allow' ? 'Allowed' : 'Denied'} ${o.key} (override #${o.id}, ${o.expires === null ? 'no expiry' : `until ${when(o.expires)}`}). The verdict below is the server's answer now.`
-      : `The ${d} override of ${props.target} was stored.`;
+    if (!o || o.action !== d || o.author !== props.user) return null;
+    text = `${d === 'allow' ? 'Allowed' : 'Denied'} ${o.key} (override #${o.id}, ${o.expires === null ? 'no expiry' : `until ${when(o.expires)}`}). The verdict below is the server's answer now.`;
   } else if (d === 'false-positive' || d === 'spam') {
+    const e = props.x?.reputation.events[0];
+    if (!e || e.kind !== d || e.reporter !== props.user) return null;
     text = `Your ${REPORTS[d]} report on ${props.target} was recorded. The verdict below includes it.`;
   } else return null;
   return <p class="notice" role="status">{text}</p>;
@@ -151,7 +154,7 @@ function LookupPage(props: { ctx: ConsolePages; user: Viewer; r: Looked; done?: 
         </p>
       )}
       {r.error && <p class="error" role="alert" id="key-error">{r.error}</p>}
-      {props.done && r.key && <Confirmation done={props.done} target={r.key} own={r.own} />}
+      {props.done && r.key && <Confirmation done={props.done} target={r.key} own={r.own} x={r.x} user={user.name} />}
       {props.actionError && <p class="error" role="alert" id="action-error">{props.actionError}</p>}
       {r.key && r.first && (
         <p class="muted">

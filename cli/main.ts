@@ -236,6 +236,7 @@ async function serve(args: string[]): Promise<void> {
       },
       console: {
         tls: c.web.tls, trustProxy: c.web.trust_proxy, canWrite: () => disk.writable,
+        explain: (key) => merge!.explain(key),
         onTouchError: (e) => void (disk.report(e) || log.warn({ err: (e as Error).message }, 'session use not recorded')),
         logFailure: (f) => log.warn(f, f.throttled ? 'console sign-in throttled' : 'console sign-in failed'),
       },

@@ -1,6 +1,7 @@
 // Builds what the console's routes and the API's session authentication share (ConsoleCtx).
 
 import type { LocalStore } from '../../sync/local/store.ts';
+import type { Explanation } from '../../sync/merge/explain.ts';
 import { Sessions } from '../../sync/local/sessions.ts';
 import { Users } from '../../sync/local/users.ts';
 import type { ConsoleCtx } from '../session.ts';
@@ -22,9 +23,17 @@ export interface ConsoleOptions {
   /** A session's last use could not be recorded (disk trouble); the request goes on. */
   onTouchError?: (e: unknown) => void;
   canWrite?: () => boolean;
+  /** The verdict trace of a key (MergeService.explain, as GET /api/v1/explain/:key): the lookup page. */
+  explain?: (key: string) => Explanation;
 }
 
-export function consoleContext(store: LocalStore, o: ConsoleOptions): ConsoleCtx {
+/** What the console's pages get: the shared context, the local store (overrides, reports) and explain. */
+export interface ConsolePages extends ConsoleCtx {
+  store: LocalStore;
+  explain?: (key: string) => Explanation;
+}
+
+export function consoleContext(store: LocalStore, o: ConsoleOptions): ConsolePages {
   const now = o.now ?? Date.now;
   return {
     users: new Users(store.db, now),
@@ -33,5 +42,7 @@ export function consoleContext(store: LocalStore, o: ConsoleOptions): ConsoleCtx
     failures: new FailureLog(o.logFailure ?? (() => {}), 10_000, now),
     tls: o.tls === true,
     trustProxy: o.trustProxy === true,
+    store,
+    explain: o.explain,
   };
 }

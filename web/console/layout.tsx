@@ -24,6 +24,9 @@ export function Layout(props: { title: string; user?: Viewer; narrow?: boolean; 
         <a class="skip" href="#main">Skip to content</a>
         <header>
           <a class="brand" href="/">quorumbl</a>
+          {props.user && <nav aria-label="Console">
+            <a href="/lookup">Lookup</a>
+          </nav>}
           {props.user && (
             <div class="who">
               <span>

@@ -15,6 +15,8 @@ import {
   setSessionCookie, type ConsoleCtx,
 } from '../session.ts';
 import { HomePage, LoginPage } from './pages.tsx';
+import type { ConsolePages } from './context.ts';
+import { lookupRoutes } from './lookup.tsx';
 
 const CSS = readFileSync(new URL('./console.css', import.meta.url), 'utf8');
 
@@ -37,7 +39,7 @@ function loginForm(c: Context, ctx: ConsoleCtx, status: 200 | 401 | 403 | 429, o
   return page(c, <LoginPage csrf={token} name={opts.name} error={opts.error} />, status, opts.headers);
 }
 
-export function consoleRoutes(ctx: ConsoleCtx): Hono<Env> {
+export function consoleRoutes(ctx: ConsolePages): Hono<Env> {
   const app = new Hono<Env>();
 
   app.get('/console/console.css', (c) => c.body(CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600', 'X-Content-Type-Options': 'nosniff' }));
@@ -98,5 +100,6 @@ export function consoleRoutes(ctx: ConsoleCtx): Hono<Env> {
     return c.redirect('/', 303);
   });
 
+  app.route('/', lookupRoutes(ctx));
   return app;
 }

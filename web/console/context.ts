@@ -4,6 +4,7 @@ import type { LocalStore } from '../../sync/local/store.ts';
 import { Sessions } from '../../sync/local/sessions.ts';
 import { Users } from '../../sync/local/users.ts';
 import type { ConsoleCtx } from '../session.ts';
+import type { DashboardDeps } from './dashboard-data.ts';
 import { FailureLog, LoginThrottle, type ThrottleOptions } from './throttle.ts';
 
 export interface ConsoleOptions {
@@ -22,9 +23,14 @@ export interface ConsoleOptions {
   /** A session's last use could not be recorded (disk trouble); the request goes on. */
   onTouchError?: (e: unknown) => void;
   canWrite?: () => boolean;
+  /** What the Dashboard and Exemptions pages read (serve wires the /metrics and /readyz getters). */
+  dashboard?: DashboardDeps;
 }
 
-export function consoleContext(store: LocalStore, o: ConsoleOptions): ConsoleCtx {
+/** ConsoleCtx plus the pages' data. */
+export type ConsolePagesCtx = ConsoleCtx & { dashboard?: DashboardDeps };
+
+export function consoleContext(store: LocalStore, o: ConsoleOptions): ConsolePagesCtx {
   const now = o.now ?? Date.now;
   return {
     users: new Users(store.db, now),
@@ -33,5 +39,6 @@ export function consoleContext(store: LocalStore, o: ConsoleOptions): ConsoleCtx
     failures: new FailureLog(o.logFailure ?? (() => {}), 10_000, now),
     tls: o.tls === true,
     trustProxy: o.trustProxy === true,
+    dashboard: o.dashboard,
   };
 }

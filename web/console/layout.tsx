@@ -25,6 +25,12 @@ export function Layout(props: { title: string; user?: Viewer; narrow?: boolean; 
         <header>
           <a class="brand" href="/">quorumbl</a>
           {props.user && (
+            <nav aria-label="Console">
+              <a href="/">Dashboard</a>
+              <a href="/exemptions">Exemptions</a>
+            </nav>
+          )}
+          {props.user && (
             <div class="who">
               <span>
                 signed in as <strong>{props.user.name}</strong> ({props.user.role})

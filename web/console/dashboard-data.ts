@@ -230,7 +230,7 @@ export function alertsOf(d: DashboardDeps, now: number): Alert[] {
   for (const a of rep?.alerts ?? []) {
     out.push({
       level: 'warn',
-      what: `Collisions rose sharply: ${a.source} lists ${fmtInt(a.now)} addresses in ${a.provider} ranges (${fmtInt(a.before)} ${ago(now - Date.parse(a.beforeAt))} ago), since ${ago(now - Date.parse(a.since))} ago: exempted.`,
+      what: `Collisions rose sharply: ${a.source} lists ${fmtInt(a.now)} addresses in ${a.provider} ranges (was ${fmtInt(a.before)} ${ago(now - Date.parse(a.beforeAt))} ago), since ${ago(now - Date.parse(a.since))} ago: exempted.`,
       todo: `Check ${a.source} (an incident at the list?) on the Exemptions page; the exemption keeps those senders out of bl.`,
     });
   }

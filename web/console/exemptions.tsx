@@ -42,7 +42,7 @@ export function ExemptionsPage(props: { user: Viewer; deps: DashboardDeps }) {
             <p class="muted">Computed <time datetime={rep.computedAt}>{ago(now - Date.parse(rep.computedAt))} ago</time> with evidence serial {rep.serial}.</p>
             {(rep.alerts ?? []).map((a) => (
               <p class="alert warn rise">
-                <span class="what">Sharp rise: {a.source} lists {fmtInt(a.now)} addresses in {a.provider} ranges, {fmtInt(a.before)} {ago(now - Date.parse(a.beforeAt))} ago (since {ago(now - Date.parse(a.since))} ago).</span>
+                <span class="what">Sharp rise: {a.source} lists {fmtInt(a.now)} addresses in {a.provider} ranges, was {fmtInt(a.before)} {ago(now - Date.parse(a.beforeAt))} ago (since {ago(now - Date.parse(a.since))} ago).</span>
                 <span class="todo">An incident at {a.source}? The exemption keeps those senders out of bl; check the source.</span>
               </p>
             ))}

@@ -4,14 +4,15 @@
 // though it carries markup). The dashboard shows the zones with entries, the source's last
 // success, the provider feed, queries per second after dig queries; /exemptions says "spamcop
 // lists 120 addresses in microsoft365/... ranges: exempted" with the M365 ranges named. A viewer
-// sees both pages. Screenshots at desktop and phone width.
+// sees both pages. Then spamcop lists 65 more M365 addresses: a rise alert on both pages.
+// Screenshots at desktop and phone width.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ROOT, dig, freePort, makeTmpDir, runQuorumbl, spawnQuorumbl, stopAll, toolsOrSkip, waitForLog, waitReady, writeConfig, type Proc,
+  ROOT, dig, freePort, poll, makeTmpDir, runQuorumbl, spawnQuorumbl, stopAll, toolsOrSkip, waitForLog, waitReady, writeConfig, type Proc,
 } from '../../integration/helpers.ts';
 import { browserOrSkip, launch, screenshots, signIn } from './browser.ts';
 import type { Page } from 'playwright-core';
@@ -152,6 +153,24 @@ test('dashboard: zones, sources, feeds, qps and alerts; exemptions: collisions w
     await page.goto(`${web}/exemptions`);
     assert.match(await body(page), new RegExp(`spamcop lists ${expected} addresses`));
     assert.equal(await page.locator('main form').count(), 0);
+
+    // an incident day: spamcop lists 65 more M365 addresses (file rewritten, `quorumbl sync`):
+    // a rise alert on the dashboard and the pair highlighted on /exemptions
+    const added = Array.from({ length: 65 }, (_, i) => `52.102.77.${2 * i + 1}`);
+    writeFileSync(spamcopFile, readFileSync(spamcopFile, 'utf8') + '\n' + added.join('\n') + '\n');
+    const again = await runQuorumbl(['sync', 'spamcop', '--config', cfg], { timeoutMs: 60000 });
+    assert.equal(again.code, 0, again.output);
+    const grown = expected + added.length;
+    await poll(async () => {
+      await page.goto(`${web}/exemptions`);
+      return (await page.locator('ul.collisions li.rising').count()) > 0 || undefined;
+    }, 'the collision rise on /exemptions', { timeoutMs: 60000, intervalMs: 500 });
+    const rising = (await page.locator('ul.collisions li.rising').textContent()) ?? '';
+    assert.match(rising, new RegExp(`^spamcop lists ${grown} addresses in microsoft365/\\S+ ranges: exemptedrising`), rising);
+    assert.match(await body(page), new RegExp(`Sharp rise: spamcop lists ${grown} addresses in microsoft365/\\S+ ranges, was ${expected} `));
+    await screenshots(page, 'exemptions-rise');
+    await page.goto(`${web}/`);
+    assert.equal(await page.locator('ul.alerts li', { hasText: new RegExp(`^Collisions rose sharply: spamcop lists ${grown} addresses`) }).count(), 1);
   } finally {
     await ctx.close();
   }

@@ -45,7 +45,7 @@ export function DashboardPage(props: { user: Viewer; deps: DashboardDeps; rate?:
       <section aria-labelledby="zones-h">
         <h2 id="zones-h">Zones</h2>
         <div class="scroll">
-          <table>
+          <table id="zones">
             <thead><tr><th>Zone</th><th>Answers</th><th class="num">Entries</th></tr></thead>
             <tbody>
               {zones.map((z) => (

@@ -20,6 +20,8 @@ import { createApp } from '../web/app.ts';
 import { startWeb } from '../web/server.ts';
 import { createMetricsRegistry } from '../web/metrics/collect.ts';
 import { sourceMetricsOf } from '../web/metrics/sources.ts';
+import { dashSourcesOf } from '../web/console/dashboard-data.ts';
+import type { LoadedZone } from '../core/zones/store.ts';
 import { bootstrapAdmin } from '../web/console/bootstrap.ts';
 import { Users } from '../sync/local/users.ts';
 import { overrideCommand } from './override.ts';
@@ -127,7 +129,11 @@ async function serve(args: string[]): Promise<void> {
   const spec = specFromConfig(cfg);
   let merge: MergeService | undefined;
   // Every reload (a new mirror copy included) re-runs the merge, debounced.
-  spec.onZonesChanged = () => merge?.schedule();
+  let loadedZones: readonly LoadedZone[] = []; // entries per zone for the console's dashboard
+  spec.onZonesChanged = (zones) => {
+    loadedZones = zones;
+    merge?.schedule();
+  };
   // Disk trouble (full, read-only, I/O errors) never stops DNS: it is watched, writes are
   // refused while it lasts, and leftovers of interrupted jobs go before anything loads.
   const startedAt = Date.now();
@@ -239,6 +245,15 @@ async function serve(args: string[]): Promise<void> {
         explain: (key) => merge!.explain(key),
         onTouchError: (e) => void (disk.report(e) || log.warn({ err: (e as Error).message }, 'session use not recorded')),
         logFailure: (f) => log.warn(f, f.throttled ? 'console sign-in throttled' : 'console sign-in failed'),
+        dashboard: {
+          dns: () => server.counters, merge: () => merge!.status, providers: () => merge!.providerStates(),
+          providerRanges: () => merge!.providerRanges(), collisions: () => merge!.collisionReport(), disk: () => disk.status(), jobs: jobsHealth,
+          zones: () => {
+            const sizes = new Map(loadedZones.map((z) => [z.name, z.datasets.reduce((n, d) => n + d.size, 0)]));
+            return store.published.map((z) => ({ ...z, entries: sizes.get(z.name) ?? null }));
+          },
+          sources: () => dashSourcesOf(state, sources),
+        },
       },
     });
     // The first start creates the console's `admin` (web/console/bootstrap.ts).

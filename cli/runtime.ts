@@ -25,7 +25,7 @@ export interface RuntimeSpec {
   statsFile?: string;
   pidFile?: string;
   /** Called after every swap of the zone table (a reload, a new mirror copy). */
-  onZonesChanged?: () => void;
+  onZonesChanged?: (zones: readonly LoadedZone[]) => void;
   /** rbldnsd -u: user[:group] to switch to after binding (only when running as root). */
   user?: string;
   /** Share of one core a reload of data already served may use (background.cpu_share). */
@@ -96,7 +96,7 @@ export async function run(spec: RuntimeSpec, log: Logger): Promise<{ server: Dns
       const table = toTable(zones, log);
       if (server) server.swap(table);
       else pending = table;
-      spec.onZonesChanged?.();
+      spec.onZonesChanged?.(zones);
     },
   });
 

@@ -25,6 +25,7 @@ import { weightsFor, type Policy } from './merge/policy.ts';
 import type { EvidenceProvider, EvidenceSource, OverlayView } from './merge/types.ts';
 import { ProviderFeeds } from './providers/feeds.ts';
 import type { FeedState } from './providers/status.ts';
+import type { ProviderRange } from './providers/types.ts';
 import type { SyncState } from './state.ts';
 import { CollisionTracker, type CollisionReport } from './collisions-store.ts';
 import type { Db } from '../core/db.ts';
@@ -158,6 +159,11 @@ export class MergeService {
   /** Provider feed state for `GET /api/v1/providers`. */
   providerStates(): FeedState[] {
     return this.feeds.states();
+  }
+
+  /** Each active provider feed's ranges in use, with provenance (the console's Exemptions page). */
+  providerRanges(): { provider: string; feed: string; ranges: readonly ProviderRange[] }[] {
+    return this.feeds.list.map((f) => ({ provider: f.cfg.provider, feed: f.cfg.feed, ranges: f.result?.ranges ?? [] }));
   }
 
   /** The zone names this service answers. */

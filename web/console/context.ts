@@ -5,6 +5,7 @@ import type { Explanation } from '../../sync/merge/explain.ts';
 import { Sessions } from '../../sync/local/sessions.ts';
 import { Users } from '../../sync/local/users.ts';
 import type { ConsoleCtx } from '../session.ts';
+import type { DashboardDeps } from './dashboard-data.ts';
 import { FailureLog, LoginThrottle, type ThrottleOptions } from './throttle.ts';
 
 export interface ConsoleOptions {
@@ -25,12 +26,16 @@ export interface ConsoleOptions {
   canWrite?: () => boolean;
   /** The verdict trace of a key (MergeService.explain, as GET /api/v1/explain/:key): the lookup page. */
   explain?: (key: string) => Explanation;
+  /** What the Dashboard and Exemptions pages read (serve wires the /metrics and /readyz getters). */
+  dashboard?: DashboardDeps;
 }
 
-/** What the console's pages get: the shared context, the local store (overrides, reports) and explain. */
+/** What the console's pages get: the shared context, the local store (overrides, reports),
+ *  explain and the dashboard's data. */
 export interface ConsolePages extends ConsoleCtx {
   store: LocalStore;
   explain?: (key: string) => Explanation;
+  dashboard?: DashboardDeps;
 }
 
 export function consoleContext(store: LocalStore, o: ConsoleOptions): ConsolePages {
@@ -44,5 +49,6 @@ export function consoleContext(store: LocalStore, o: ConsoleOptions): ConsolePag
     trustProxy: o.trustProxy === true,
     store,
     explain: o.explain,
+    dashboard: o.dashboard,
   };
 }

@@ -24,9 +24,13 @@ export function Layout(props: { title: string; user?: Viewer; narrow?: boolean; 
         <a class="skip" href="#main">Skip to content</a>
         <header>
           <a class="brand" href="/">quorumbl</a>
-          {props.user && <nav aria-label="Console">
-            <a href="/lookup">Lookup</a>
-          </nav>}
+          {props.user && (
+            <nav aria-label="Console">
+              <a href="/">Dashboard</a>
+              <a href="/lookup">Lookup</a>
+              <a href="/exemptions">Exemptions</a>
+            </nav>
+          )}
           {props.user && (
             <div class="who">
               <span>

@@ -17,6 +17,9 @@ import {
 import { HomePage, LoginPage } from './pages.tsx';
 import type { ConsolePages } from './context.ts';
 import { lookupRoutes } from './lookup.tsx';
+import { DashboardPage } from './dashboard.tsx';
+import { QueryRate } from './dashboard-data.ts';
+import { exemptionsRoutes } from './exemptions.tsx';
 
 const CSS = readFileSync(new URL('./console.css', import.meta.url), 'utf8');
 
@@ -41,13 +44,17 @@ function loginForm(c: Context, ctx: ConsoleCtx, status: 200 | 401 | 403 | 429, o
 
 export function consoleRoutes(ctx: ConsolePages): Hono<Env> {
   const app = new Hono<Env>();
+  const dns = ctx.dashboard?.dns;
+  const rate = dns ? new QueryRate(dns, ctx.dashboard!.now) : undefined;
 
   app.get('/console/console.css', (c) => c.body(CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600', 'X-Content-Type-Options': 'nosniff' }));
 
   app.get('/', requireSession(ctx), (c) => {
     const s = c.get('session')!;
-    return page(c, <HomePage user={{ name: s.user.name, role: s.user.role, csrf: s.csrf }} />);
+    const user = { name: s.user.name, role: s.user.role, csrf: s.csrf };
+    return page(c, ctx.dashboard ? <DashboardPage user={user} deps={ctx.dashboard} rate={rate} /> : <HomePage user={user} />);
   });
+  app.route('/', exemptionsRoutes(ctx, page));
 
   app.post('/logout', async (c, next) => {
     if (sessionOf(c, ctx)) return next();

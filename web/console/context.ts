@@ -33,5 +33,6 @@ export function consoleContext(store: LocalStore, o: ConsoleOptions): ConsoleCtx
     failures: new FailureLog(o.logFailure ?? (() => {}), 10_000, now),
     tls: o.tls === true,
     trustProxy: o.trustProxy === true,
+    store,
   };
 }

@@ -25,6 +25,11 @@ export function Layout(props: { title: string; user?: Viewer; narrow?: boolean; 
         <header>
           <a class="brand" href="/">quorumbl</a>
           {props.user && (
+            <nav class="main-nav" aria-label="Console">
+              <a href="/overrides">Overrides</a>
+            </nav>
+          )}
+          {props.user && (
             <div class="who">
               <span>
                 signed in as <strong>{props.user.name}</strong> ({props.user.role})

@@ -15,6 +15,7 @@ import {
   setSessionCookie, type ConsoleCtx,
 } from '../session.ts';
 import { HomePage, LoginPage } from './pages.tsx';
+import { overridesPage } from './overrides.tsx';
 
 const CSS = readFileSync(new URL('./console.css', import.meta.url), 'utf8');
 
@@ -98,5 +99,6 @@ export function consoleRoutes(ctx: ConsoleCtx): Hono<Env> {
     return c.redirect('/', 303);
   });
 
+  app.route('/', overridesPage(ctx));
   return app;
 }

@@ -28,9 +28,14 @@ export interface ImportPlan {
 /** Reads the file and decides each row without writing anything. Throws CsvError for a file
  *  that is not readable CSV or lacks a needed column. */
 export function planImport(text: string, store: LocalStore, g: { admin: boolean; force: boolean }, now = Date.now()): ImportPlan {
-  const records = parseCsv(text, MAX_IMPORT_ROWS + 1);
+  let records;
+  try {
+    records = parseCsv(text, MAX_IMPORT_ROWS + 1); // + the header
+  } catch (e) {
+    if (e instanceof CsvError && /more than \d+ rows/.test(e.message)) throw new CsvError(`more than ${MAX_IMPORT_ROWS} rows after the header: split the file`, e.line);
+    throw e;
+  }
   if (records.length === 0) throw new CsvError('the file is empty (expected a header: action,key,reason,expires)', 1);
-  if (records.length > MAX_IMPORT_ROWS + 1) throw new CsvError(`more than ${MAX_IMPORT_ROWS} rows`, records[MAX_IMPORT_ROWS + 1]!.line);
   const head = records[0]!;
   const col = new Map(head.cells.map((h, i) => [h.trim().toLowerCase(), i] as const));
   for (const need of ['action', 'key', 'reason']) {

@@ -233,7 +233,7 @@ function ListPage(props: { w: Who; f: OverrideFilter; p: OverridePage; authors: 
       <div class="scroll" tabindex={0} role="region" aria-labelledby="count">
         <table class="list">
           <thead>
-            <tr><th>#</th><th>Action</th><th>Key</th><th>Reason</th><th>Author</th><th>Created</th><th>Expires</th></tr>
+            <tr><th>#</th><th>Action</th><th>Key</th><th>Reason</th><th>Author</th><th>Created (UTC)</th><th>Expires (UTC)</th></tr>
           </thead>
           <tbody>
             {p.rows.map((o) => (
@@ -334,7 +334,7 @@ function PreviewPage(props: { w: Who; plan: ImportPlan; pid: string; now: number
       <h2>To add ({adds.length})</h2>
       <div class="scroll" tabindex={0} role="region" aria-label="Rows to add">
         <table class="list" id="adds">
-          <thead><tr><th>Line</th><th>Action</th><th>Key</th><th>Reason</th><th>Expires</th></tr></thead>
+          <thead><tr><th>Line</th><th>Action</th><th>Key</th><th>Reason</th><th>Expires (UTC)</th></tr></thead>
           <tbody>
             {adds.map((r) => (
               <tr><td>{r.line}</td><td><span class={`tag ${r.action}`}>{r.action}</span>{r.force && <span class="tag expired">forced</span>}</td><td class="key">{r.key}</td><td class="reason">{r.reason}</td><td class="nowrap">{exp(r.expires)}</td></tr>
@@ -345,7 +345,7 @@ function PreviewPage(props: { w: Who; plan: ImportPlan; pid: string; now: number
       <h2>To replace ({repl.length})</h2>
       <div class="scroll" tabindex={0} role="region" aria-label="Rows to replace">
         <table class="list" id="replaces">
-          <thead><tr><th>Line</th><th>Key</th><th>Before</th><th>After</th></tr></thead>
+          <thead><tr><th>Line</th><th>Key</th><th>Before (UTC)</th><th>After (UTC)</th></tr></thead>
           <tbody>
             {repl.map((r) => (
               <tr>

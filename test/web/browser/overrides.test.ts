@@ -120,7 +120,22 @@ providers: []
     assert.match(refused[0]![2]!, /empty label/);
     assert.match(refused[1]![2]!, /wider than .*force/);
     await screenshots(page, 'overrides-import-preview');
+    const applyUrl = base + (await page.locator('form[action^="/overrides/import/"]').getAttribute('action'))!;
+    const token = (await page.locator('meta[name=csrf-token]').getAttribute('content'))!;
     await Promise.all([page.waitForURL(/done=imported/), page.getByRole('button', { name: /^Apply 4 changes/ }).click()]);
+    const again = await page.request.post(applyUrl, { form: { _csrf: token }, maxRedirects: 0 });
+    assert.equal(again.status(), 409, 'a preview applies once');
+    assert.match(await again.text(), /preview is gone/);
+    const big = await page.request.post(`${base}/overrides/import`, {
+      multipart: { _csrf: token, file: { name: 'big.csv', mimeType: 'text/csv', buffer: Buffer.alloc(2 * 1024 * 1024 + 100, 'a') } },
+    });
+    assert.equal(big.status(), 413);
+    assert.match(await big.text(), /larger than 2 MB/);
+    const many = await page.request.post(`${base}/overrides/import`, {
+      multipart: { _csrf: token, file: { name: 'many.csv', mimeType: 'text/csv', buffer: Buffer.from('action,key,reason\n' + 'deny,192.0.2.1,r\n'.repeat(20_001)) } },
+    });
+    assert.equal(many.status(), 400);
+    assert.match(await many.text(), /line 20002: more than 20000 rows after the header/);
     for (const key of ['198.51.100.1', '198.51.100.2', 'example.org', '192.0.2.50']) {
       assert.equal(await page.locator('table.list tbody tr', { hasText: key }).count(), 1, `${key} imported`);
     }

@@ -75,6 +75,7 @@ providers: []
     await page.getByLabel('Reason', { exact: true }).fill('phishing run, confirmed by abuse desk');
     await Promise.all([page.waitForURL(/done=saved/), page.getByRole('button', { name: 'Save' }).click()]);
     assert.equal(await page.locator('#reason').textContent(), 'phishing run, confirmed by abuse desk');
+    await screenshots(page, 'overrides-edit');
     await Promise.all([page.waitForURL(/done=expired/), page.getByRole('button', { name: 'Expire now' }).click()]);
     assert.match(await page.locator('dl.facts').textContent() ?? '', /expired/);
     await poll(async () => ((await listed('192.0.2.44')).length === 0 ? true : undefined), 'expired deny no longer listed');

@@ -67,14 +67,20 @@ test('import plan: adds, replaces (with before), refusals by line; a stale plan 
   assert.ok(forced.rows.some((r) => r.key === '10.0.0.0/8' && r.force));
   assert.throws(() => planImport('action,key\nallow,192.0.2.9', store, { admin: true, force: false }, now), /no 'reason' column/);
 
-  // Someone changes 192.0.2.1 after the preview: nothing of the plan is applied.
+  // Someone adds 192.0.2.2 after the preview: the plan fails on its second row, and its first row
+  // (already replaced inside the transaction) is rolled back with it, audit row included.
   now += 1000;
-  store.addOverride({ action: 'deny', key: '192.0.2.1', reason: 'changed meanwhile', author: 'b' }, { replace: true });
-  assert.throws(() => store.applyOverrides(plan.rows, { actor: 'user:t', author: 't' }), /changed since the preview/);
-  assert.equal(store.overrides.byKey('192.0.2.2'), null);
+  store.addOverride({ action: 'deny', key: '192.0.2.2', reason: 'added meanwhile', author: 'b' });
+  const audits = (store.db.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n;
+  assert.throws(() => store.applyOverrides(plan.rows, { actor: 'user:t', author: 't' }), /192\.0\.2\.2 \(line 3\) changed since the preview/);
+  assert.equal(store.overrides.byKey('192.0.2.1')!.reason, 'old');
+  assert.equal(store.overrides.byKey('192.0.2.2')!.reason, 'added meanwhile');
+  assert.equal((store.db.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n, audits);
+  assert.equal(store.overlay.lookupKey('192.0.2.1').override?.reason, 'old', 'the overlay did not see the rolled-back row');
   const fresh = planImport(csv, store, { admin: false, force: false }, now);
   store.applyOverrides(fresh.rows, { actor: 'user:t', author: 't' });
   assert.equal(store.overrides.byKey('192.0.2.1')!.reason, 'new reason');
   assert.equal(store.overrides.byKey('192.0.2.2')!.author, 't');
+  assert.deepEqual((store.db.prepare("SELECT actor, action FROM audit_log WHERE actor = 'user:t' ORDER BY id").all() as object[]).map((r) => Object.values(r)), [['user:t', 'override.replace'], ['user:t', 'override.replace']]);
   assert.equal(store.overlay.lookupKey('192.0.2.2').override?.action, 'deny', 'the overlay has the imported row');
 });

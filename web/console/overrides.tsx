@@ -279,8 +279,8 @@ function EditPage(props: { w: Who; o: Override; now: number; done?: string; erro
         <dt>Key</dt><dd class="key">{o.key}</dd>
         <dt>Reason</dt><dd class="reason" id="reason">{o.reason}</dd>
         <dt>Author</dt><dd>{o.author}</dd>
-        <dt>Created</dt><dd>{iso(o.created)}</dd>
-        <dt>Expires</dt><dd><Expiry o={o} now={now} /></dd>
+        <dt>Created (UTC)</dt><dd>{when(o.created)}</dd>
+        <dt>Expires (UTC)</dt><dd><Expiry o={o} now={now} /></dd>
       </dl>
       {w.canWrite && (
         <div class="cards">

@@ -162,6 +162,15 @@ providers: []
     const exp2 = await page.request.get(`${base}/overrides.csv?q=192.0.2.60`);
     assert.match(await exp2.text(), /,"'=HYPERLINK\(""http:\/\/evil""\)",/);
 
+    // Changes need the session, its CSRF token, and the same origin.
+    const nocsrf = await page.request.post(`${base}/overrides`, { form: { action: 'deny', key: '192.0.2.98', reason: 'no token', expiry: 'never' }, maxRedirects: 0 });
+    assert.equal(nocsrf.status(), 403);
+    assert.match(await nocsrf.text(), /CSRF/);
+    const cross = await page.request.post(`${base}/overrides/${id}/delete`, { form: { _csrf: token }, headers: { origin: 'http://evil.example' }, maxRedirects: 0 });
+    assert.equal(cross.status(), 403);
+    assert.equal((await fetch(`${base}/overrides/${id}/delete`, { method: 'POST', redirect: 'manual' })).status, 401, 'no session');
+    assert.doesNotMatch(await (await page.request.get(`${base}/overrides.csv?status=all`)).text(), /192\.0\.2\.98/);
+
     // A viewer: reads and exports, sees no forms, and a crafted POST is refused.
     const csrf = (await page.locator('meta[name=csrf-token]').getAttribute('content'))!;
     const mk = await page.request.post(`${base}/api/v1/users`, { headers: { 'x-csrf-token': csrf }, data: { name: 'helen', role: 'viewer', password: VIEWER_PASSWORD } });

@@ -179,6 +179,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX collision_history_by_time ON collision_history (at);
     `,
   },
+  {
+    name: 'overrides: indexes for the console list (author filter and suggestions, expired filter)',
+    // web/console/overrides.tsx pages through overrides newest first (keyset on id); these keep
+    // the author filter, its distinct-author suggestions and the active/expired split off a full scan.
+    sql: `
+      CREATE INDEX overrides_by_author ON overrides (author, id);
+      CREATE INDEX overrides_by_expires ON overrides (expires);
+    `,
+  },
 ];
 
 export class DbError extends Error {

@@ -9,6 +9,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { formatIp6, parseIp6Cidr } from '../core/ip6.ts';
 import type { Session, Sessions } from '../sync/local/sessions.ts';
+import type { LocalStore } from '../sync/local/store.ts';
 import type { Users } from '../sync/local/users.ts';
 import type { FailureLog, LoginThrottle } from './console/throttle.ts';
 
@@ -29,6 +30,8 @@ export interface ConsoleCtx {
   tls: boolean;
   /** web.trust_proxy: X-Forwarded-Proto/-For/-Host are believed. */
   trustProxy: boolean;
+  /** The local state (overrides, reports): pages change it through the same service functions as the API. */
+  store: LocalStore;
 }
 
 export function isSecure(c: Context, ctx: ConsoleCtx): boolean {

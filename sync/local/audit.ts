@@ -9,6 +9,7 @@ export type AuditAction =
   | 'override.replace'
   | 'override.remove'
   | 'override.expiry'
+  | 'override.update'
   | 'reputation.report'
   | 'reputation.false-positive'
   | 'source.accept'

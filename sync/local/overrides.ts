@@ -184,7 +184,8 @@ export class Overrides {
   /** Sets or clears (null) the expiry of an override; `expires` as in parseExpires. */
   setExpiry(id: number, expires: unknown, actor: string, g: GuardOptions = {}): Override {
     const now = this.now();
-    const at = parseExpires(expires, now);
+    // 'now' ends it at once (the console's "expire now"); any other time must lie ahead.
+    const at = expires === 'now' ? now : parseExpires(expires, now);
     return this.db.transaction(() => {
       const old = this.get(id);
       if (!old) throw new OverrideConflict(`there is no override #${id}`, 404);
@@ -197,6 +198,83 @@ export class Overrides {
       writeAudit(this.db, { at: now, actor, action: 'override.expiry', target: o.key, before: old, after: { ...o, ...forced } });
       return o;
     })();
+  }
+
+  /** Changes the reason and/or the expiry ('now' ends it at once) of an override in one audited
+   *  step ('override.update', before and after); the author and creation time stay. */
+  update(id: number, change: { reason?: unknown; expires?: unknown }, actor: string, g: GuardOptions = {}): Override {
+    const now = this.now();
+    const reason = change.reason === undefined ? undefined : checkText(change.reason, 'reason', MAX_REASON)!;
+    const at = change.expires === undefined ? undefined : change.expires === 'now' ? now : parseExpires(change.expires, now);
+    return this.db.transaction(() => {
+      const old = this.get(id);
+      if (!old) throw new OverrideConflict(`there is no override #${id}`, 404);
+      const o = { ...old, reason: reason ?? old.reason, expires: at === undefined ? old.expires : at };
+      const longer = at !== undefined && (at === null ? old.expires !== null : old.expires !== null && at > old.expires);
+      const wide = longer ? this.guard(`extending ${old.action} ${old.key}`, parseKey(old.key, { cidr: true, wildcard: true }), g) : null;
+      this.db.prepare('UPDATE overrides SET reason = ?, expires = ? WHERE id = ?').run(o.reason, o.expires, id);
+      const forced = wide ? { forced: true, width: wide.width, limit: wide.limit } : {};
+      writeAudit(this.db, { at: now, actor, action: 'override.update', target: o.key, before: old, after: { ...o, ...forced } });
+      return o;
+    })();
+  }
+
+  /** Adds or replaces a previewed set of overrides in one transaction (all or none). Each row
+   *  carries the override its key had at preview time (`before`); when that changed since, the
+   *  whole set is refused (OverrideConflict 409) rather than overwriting a change unseen. */
+  applyBatch(rows: readonly BatchRow[], opts: { actor: string; author: string; admin?: boolean }): Override[] {
+    return this.db.transaction(() => rows.map((r) => {
+      const cur = this.byKey(r.key);
+      if (!sameOverride(cur, r.before)) {
+        throw new OverrideConflict(`the override of ${r.key} (line ${r.line}) changed since the preview; upload the file again`, 409, cur ?? undefined);
+      }
+      return this.add({ action: r.action, key: r.key, reason: r.reason, author: opts.author, expires: r.expires },
+        { actor: opts.actor, replace: true, force: r.force, admin: opts.admin });
+    }))();
+  }
+
+  /** A page of overrides matching `f`, newest first (keyset on id: `before` = older than that id,
+   *  `after` = newer), the number matching, and whether there are older/newer ones. */
+  page(f: OverrideFilter, at: { before?: number; after?: number; limit?: number } = {}): OverridePage {
+    const limit = Math.max(1, Math.min(at.limit ?? 50, 500));
+    const { where, args } = filterSql(f, this.now());
+    const w = where.length ? where.join(' AND ') : '1';
+    let rows: Row[];
+    if (at.after !== undefined) {
+      rows = (this.db.prepare(`SELECT * FROM overrides WHERE ${w} AND id > ? ORDER BY id ASC LIMIT ?`).all(...args, at.after, limit + 1) as Row[]);
+      const more = rows.length > limit;
+      rows = rows.slice(0, limit).reverse();
+      return this.paged(rows, w, args, more ? true : false, undefined);
+    }
+    rows = this.db.prepare(`SELECT * FROM overrides WHERE ${w}${at.before !== undefined ? ' AND id < ?' : ''} ORDER BY id DESC LIMIT ?`)
+      .all(...args, ...(at.before !== undefined ? [at.before] : []), limit + 1) as Row[];
+    const more = rows.length > limit;
+    return this.paged(rows.slice(0, limit), w, args, undefined, more);
+  }
+
+  private paged(rows: Row[], w: string, args: unknown[], newer: boolean | undefined, older: boolean | undefined): OverridePage {
+    const exists = (cmp: string, id: number) => this.db.prepare(`SELECT 1 FROM overrides WHERE ${w} AND id ${cmp} ? LIMIT 1`).get(...args, id) !== undefined;
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM overrides WHERE ${w}`).get(...args) as { n: number }).n;
+    const first = rows[0]?.id;
+    const last = rows[rows.length - 1]?.id;
+    return {
+      rows: rows.map(fromRow),
+      total,
+      newer: newer ?? (first !== undefined && exists('>', first)),
+      older: older ?? (last !== undefined && exists('<', last)),
+    };
+  }
+
+  /** Up to `max` distinct authors (for the filter's suggestions). */
+  authors(max = 200): string[] {
+    return (this.db.prepare('SELECT DISTINCT author FROM overrides ORDER BY author LIMIT ?').all(max) as { author: string }[]).map((r) => r.author);
+  }
+
+  /** Every override matching `f`, newest first (the CSV export), row by row. */
+  *each(f: OverrideFilter): Generator<Override> {
+    const { where, args } = filterSql(f, this.now());
+    const stmt = this.db.prepare(`SELECT * FROM overrides WHERE ${where.length ? where.join(' AND ') : '1'} ORDER BY id DESC`);
+    for (const r of stmt.iterate(...args) as Iterable<Row>) yield fromRow(r);
   }
 
   get(id: number): Override | null {
@@ -216,4 +294,66 @@ export class Overrides {
       : (this.db.prepare('SELECT * FROM overrides WHERE expires IS NULL OR expires > ? ORDER BY id').all(opts.now ?? this.now()) as Row[]);
     return rows.map(fromRow);
   }
+}
+
+/** The list's search and filters: `q` a substring of the key or the reason (case-insensitive for
+ *  ASCII), `action`, `author` (exact), `status` active (default), expired or all. */
+export interface OverrideFilter {
+  q?: string;
+  action?: OverrideAction;
+  author?: string;
+  status?: 'active' | 'expired' | 'all';
+}
+
+export interface OverridePage {
+  rows: Override[];
+  /** How many overrides match the filter in all. */
+  total: number;
+  newer: boolean;
+  older: boolean;
+}
+
+/** One previewed import row (web/console/overrides-import.ts). */
+export interface BatchRow {
+  line: number;
+  action: OverrideAction;
+  key: string;
+  reason: string;
+  /** Unix ms or null (never). */
+  expires: number | null;
+  force: boolean;
+  /** The key's override when the preview was made (null: none). */
+  before: Override | null;
+}
+
+function sameOverride(a: Override | null, b: Override | null): boolean {
+  if (!a || !b) return a === b;
+  return a.id === b.id && a.action === b.action && a.reason === b.reason && a.author === b.author && a.created === b.created && a.expires === b.expires;
+}
+
+function filterSql(f: OverrideFilter, now: number): { where: string[]; args: unknown[] } {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (f.q) {
+    const like = `%${f.q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+    where.push("(key LIKE ? ESCAPE '\\' OR reason LIKE ? ESCAPE '\\')");
+    args.push(like, like);
+  }
+  if (f.action) {
+    where.push('action = ?');
+    args.push(f.action);
+  }
+  if (f.author) {
+    where.push('author = ?');
+    args.push(f.author);
+  }
+  const status = f.status ?? 'active';
+  if (status === 'active') {
+    where.push('(expires IS NULL OR expires > ?)');
+    args.push(now);
+  } else if (status === 'expired') {
+    where.push('expires <= ?');
+    args.push(now);
+  }
+  return { where, args };
 }

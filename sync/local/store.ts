@@ -10,7 +10,7 @@
 import type { Db } from '../../core/db.ts';
 import type { DiskGuard } from '../../core/disk.ts';
 import { Overlay, OverrideIndex, ScoreIndex } from './overlay.ts';
-import { Overrides, type GuardOptions, type Override, type OverrideInput } from './overrides.ts';
+import { Overrides, type BatchRow, type GuardOptions, type Override, type OverrideInput } from './overrides.ts';
 import { Reputation, type ReportInput, type ReputationConfig, type ReputationEvent } from './reputation.ts';
 import { Tokens } from './tokens.ts';
 import type { OverrideLimits } from './width.ts';
@@ -79,6 +79,21 @@ export class LocalStore {
     const o = this.overrides.setExpiry(id, expires, actor, g);
     this.withRows((rows) => rows.map((r) => (r.id === o.id ? o : r)));
     return o;
+  }
+
+  /** Reason and/or expiry of an override (the console's edit and "expire now"). */
+  updateOverride(id: number, change: { reason?: unknown; expires?: unknown }, actor: string, g: GuardOptions = {}): Override {
+    const o = this.overrides.update(id, change, actor, g);
+    this.withRows((rows) => [...rows.filter((r) => r.id !== o.id), o]);
+    return o;
+  }
+
+  /** A previewed CSV import, in one transaction; then one overlay rebuild. */
+  applyOverrides(rows: readonly BatchRow[], opts: { actor: string; author: string; admin?: boolean }): Override[] {
+    const done = this.overrides.applyBatch(rows, opts);
+    const ids = new Set(done.map((o) => o.id));
+    this.withRows((cur) => [...cur.filter((r) => !ids.has(r.id)), ...done]);
+    return done;
   }
 
   report(input: ReportInput, actor?: string): { event: ReputationEvent; score: number; before: number } {

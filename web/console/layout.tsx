@@ -25,9 +25,10 @@ export function Layout(props: { title: string; user?: Viewer; narrow?: boolean; 
         <header>
           <a class="brand" href="/">quorumbl</a>
           {props.user && (
-            <nav aria-label="Console">
+            <nav class="main-nav" aria-label="Console">
               <a href="/">Dashboard</a>
               <a href="/lookup">Lookup</a>
+              <a href="/overrides">Overrides</a>
               <a href="/exemptions">Exemptions</a>
             </nav>
           )}

@@ -9,7 +9,7 @@
 
 import { ip4Dotted } from '../../core/ip4.ts';
 import { formatIp6 } from '../../core/ip6.ts';
-import { bytes6, type RangeSet4, type RangeSet6 } from '../../core/ranges.ts';
+import { bytes6, floor4, type RangeSet4, type RangeSet6 } from '../../core/ranges.ts';
 import type { ProviderRange } from '../providers/types.ts';
 
 /** Colliding pieces kept per source x provider for display. */
@@ -56,20 +56,6 @@ export interface CollisionProviderInput {
   ranges?: readonly ProviderRange[];
 }
 
-/** Index of the last start <= x, or -1. */
-function floor4(s: Uint32Array, x: number): number {
-  let lo = 0;
-  let hi = s.length - 1;
-  let f = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    if (s[mid]! <= x) {
-      f = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return f;
-}
 
 /** Walks the intersection of a source set with a provider set: onPiece(start, end, providerIndex)
  *  for every maximal piece, in address order. Returns the addresses in it and how many distinct

@@ -221,6 +221,7 @@ async function serve(args: string[]): Promise<void> {
   merge.events = (key) => recentEvents(local, key);
   if (c.web.enabled) {
     const app = createApp({
+      version: VERSION,
       store: local, explain: (key) => merge!.explain(key), providers: () => merge!.providerStates(), collisionReport: () => merge!.collisionReport(), onError: (e) => log.error({ err: (e as Error).message }, 'API error'),
       disk,
       health: {

@@ -14,6 +14,7 @@
 //   GET /, GET+POST /login, POST /logout, /console/*    the console (when deps.console is given):
 //          then /api/v1 also accepts a session cookie (+ X-CSRF-Token on writes; web/auth.ts)
 
+//   GET    /api/openapi.json          no token    the OpenAPI 3.1 document (web/openapi.ts)
 //   GET    /healthz, /readyz          no token    (when deps.health is given; web/routes/health.ts)
 //   GET    /metrics                   no token, or web.metrics.token (when deps.metrics is given)
 // Errors are JSON `{ error, field? }`: 400 bad input, 401 no/bad token, 403 scope, 404, 409,
@@ -37,6 +38,7 @@ import { overrideRoutes } from './routes/overrides.ts';
 import { providerRoutes } from './routes/providers.ts';
 import { collisionRoutes } from './routes/collisions.ts';
 import { reportRoutes } from './routes/reports.ts';
+import { apiRouter, documentConfig, jsonOnly, registerSecurity } from './openapi.ts';
 import { metricsRoutes, type MetricsRouteOptions } from './routes/metrics.ts';
 
 export interface AppDeps {
@@ -48,6 +50,8 @@ export interface AppDeps {
   providers?: () => unknown[];
   /** The latest collision report (null before the first merge); the route exists only when given. */
   collisionReport?: () => unknown | null;
+  /** The product version shown in the OpenAPI document. */
+  version?: string;
   /** Largest accepted request body in bytes (default 64 KiB). */
   maxBodyBytes?: number;
   /** Unexpected errors (500s) go here. */
@@ -69,7 +73,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.onError((e, c) => toResponse(c, e, deps.onError, deps.disk));
   app.notFound((c) => errorResponse(c, 404, `no such endpoint: ${c.req.method} ${c.req.path.slice(0, 100)}`));
 
-  const api = new Hono<Env>();
+  const api = apiRouter();
   api.use('*', bodyLimit({ maxSize: max, onError: (c) => errorResponse(c, 413, `the body is larger than ${max} bytes`) }));
   const con = deps.console ? consoleContext(deps.store, deps.console) : undefined;
   api.use('*', authenticate(deps.store.tokens, con));
@@ -81,6 +85,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
       await next();
     });
   }
+  api.use('*', jsonOnly);
   api.route('/reports', reportRoutes(deps.store));
   api.route('/overrides', overrideRoutes(deps.store));
   api.route('/audit', auditRoutes(deps.store));
@@ -97,6 +102,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
     });
   }
   app.route('/api/v1', api);
+  // The OpenAPI 3.1 document of every route declared through web/openapi.ts (no token needed:
+  // it holds no data).
+  registerSecurity(api);
+  app.get('/api/openapi.json', (c) => c.json(api.getOpenAPI31Document(documentConfig(deps.version ?? '0'))));
   if (con) {
     app.use('/login', bodyLimit({ maxSize: 16 * 1024, onError: (c) => errorResponse(c, 413, 'the form is too large') }));
     app.use('/logout', bodyLimit({ maxSize: 16 * 1024, onError: (c) => errorResponse(c, 413, 'the form is too large') }));

@@ -58,17 +58,21 @@ export async function jsonBody<T extends z.ZodType>(c: Context, schema: T): Prom
     throw new ApiError(400, 'the body is not valid JSON');
   }
   const r = schema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    const field = issue.path.length ? issue.path.map(String).join('.') : undefined;
-    if (issue.code === 'unrecognized_keys') {
-      const k = issue.keys[0]!;
-      throw new ApiError(400, `unknown field '${k.length > 40 ? k.slice(0, 40) + '...' : k}'`, k.length > 40 ? undefined : k);
-    }
-    if (!field && issue.code === 'invalid_type') throw new ApiError(400, 'the body must be a JSON object');
-    throw new ApiError(400, field ? `${field}: ${issue.message}` : issue.message, field);
-  }
+  if (!r.success) throw zodFailure(r.error);
   return r.data;
+}
+
+/** The ApiError (400) for a failed zod check: the first issue, naming its field; an unknown
+ *  field by name. Shared by jsonBody and the OpenAPI routes' validation hook (web/openapi.ts). */
+export function zodFailure(error: z.ZodError): ApiError {
+  const issue = error.issues[0]!;
+  const field = issue.path.length ? issue.path.map(String).join('.') : undefined;
+  if (issue.code === 'unrecognized_keys') {
+    const k = issue.keys[0]!;
+    return new ApiError(400, `unknown field '${k.length > 40 ? k.slice(0, 40) + '...' : k}'`, k.length > 40 ? undefined : k);
+  }
+  if (!field && issue.code === 'invalid_type') return new ApiError(400, 'the body must be a JSON object');
+  return new ApiError(400, field ? `${field}: ${issue.message}` : issue.message, field);
 }
 
 /** A numeric id from the path (1..2^53). */

@@ -9,6 +9,7 @@
 //   GET    /api/v1/explain/:key       any token   (when deps.explain is given)
 //   GET    /api/v1/providers          any token   provider feed state (when deps.providers is given)
 //   GET    /api/v1/collisions         any token   listed keys inside provider ranges (when deps.collisionReport is given)
+//   GET    /api/v1/status             any token   what the dashboard shows (when the console has dashboard data)
 //   GET    /api/v1/users, POST, PATCH /:name, DELETE /:name        admin   (web/routes/users.ts)
 //   GET    /api/v1/tokens, POST, DELETE /:name                     admin   (web/routes/tokens.ts)
 //   GET /, GET+POST /login, POST /logout, /console/*    the console (when deps.console is given):
@@ -36,6 +37,7 @@ import { healthRoutes, type HealthDeps } from './routes/health.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { overrideRoutes } from './routes/overrides.ts';
 import { providerRoutes } from './routes/providers.ts';
+import { statusRoutes } from './routes/status.ts';
 import { collisionRoutes } from './routes/collisions.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { apiRouter, documentConfig, jsonOnly, registerSecurity } from './openapi.ts';
@@ -92,6 +94,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   api.route('/users', userRoutes(con?.users ?? new Users(deps.store.db)));
   api.route('/tokens', tokenRoutes(deps.store.tokens));
   if (deps.providers) api.route('/providers', providerRoutes(deps.providers));
+  if (con?.dashboard) api.route('/status', statusRoutes(con.dashboard, con.rate));
   if (deps.collisionReport) api.route('/collisions', collisionRoutes(deps.collisionReport));
   const explain = deps.explain;
   if (explain) {

@@ -5,7 +5,7 @@ import type { Explanation } from '../../sync/merge/explain.ts';
 import { Sessions } from '../../sync/local/sessions.ts';
 import { Users } from '../../sync/local/users.ts';
 import type { ConsoleCtx } from '../session.ts';
-import type { DashboardDeps } from './dashboard-data.ts';
+import { QueryRate, type DashboardDeps } from './dashboard-data.ts';
 import { FailureLog, LoginThrottle, type ThrottleOptions } from './throttle.ts';
 
 export interface ConsoleOptions {
@@ -36,6 +36,8 @@ export interface ConsolePages extends ConsoleCtx {
   store: LocalStore;
   explain?: (key: string) => Explanation;
   dashboard?: DashboardDeps;
+  /** Query rates from the DNS counters (the Dashboard and GET /api/v1/status). */
+  rate?: QueryRate;
 }
 
 export function consoleContext(store: LocalStore, o: ConsoleOptions): ConsolePages {
@@ -50,5 +52,6 @@ export function consoleContext(store: LocalStore, o: ConsoleOptions): ConsolePag
     store,
     explain: o.explain,
     dashboard: o.dashboard,
+    rate: o.dashboard?.dns ? new QueryRate(o.dashboard.dns, o.dashboard.now) : undefined,
   };
 }

@@ -18,7 +18,6 @@ import { HomePage, LoginPage } from './pages.tsx';
 import type { ConsolePages } from './context.ts';
 import { lookupRoutes } from './lookup.tsx';
 import { DashboardPage } from './dashboard.tsx';
-import { QueryRate } from './dashboard-data.ts';
 import { exemptionsRoutes } from './exemptions.tsx';
 import { overridesPage } from './overrides.tsx';
 
@@ -45,8 +44,7 @@ function loginForm(c: Context, ctx: ConsoleCtx, status: 200 | 401 | 403 | 429, o
 
 export function consoleRoutes(ctx: ConsolePages): Hono<Env> {
   const app = new Hono<Env>();
-  const dns = ctx.dashboard?.dns;
-  const rate = dns ? new QueryRate(dns, ctx.dashboard!.now) : undefined;
+  const rate = ctx.rate;
 
   app.get('/console/console.css', (c) => c.body(CSS, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=3600', 'X-Content-Type-Options': 'nosniff' }));
 

@@ -24,10 +24,12 @@ export function browserOrSkip(): false | string {
   return msg;
 }
 
-/** A fresh headless chromium profile (flags from the machine's tooling notes). */
-export async function launch(): Promise<BrowserContext> {
+/** A fresh headless chromium profile (flags from the machine's tooling notes). `bypassCSP`: the
+ *  XSS tests turn the pages' CSP off so that escaping alone must keep injected markup inert. */
+export async function launch(opts: { bypassCSP?: boolean } = {}): Promise<BrowserContext> {
   return chromium.launchPersistentContext(makeTmpDir('quorumbl-chromium-'), {
     executablePath: CHROMIUM,
+    bypassCSP: opts.bypassCSP ?? false,
     headless: true,
     viewport: VIEWPORTS.desktop,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

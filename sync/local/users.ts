@@ -5,7 +5,7 @@
 // making the change: `keepSession`). The console also refuses a user removing, disabling or
 // demoting themselves (`refuseSelf`): another admin does that, on purpose.
 
-import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { Db } from '../../core/db.ts';
 import { writeAudit } from './audit.ts';
 import { InputError } from './keys.ts';
@@ -38,7 +38,13 @@ export interface ChangeOptions {
   refuseSelf?: boolean;
   /** The id hash of a session of the changed user to keep (the one making the change). */
   keepSession?: string;
+  /** A password change applies only while the password is still the one with this stamp
+   *  (`passwordStamp`): a form posted twice (a reload) changes it once. */
+  ifPassword?: string;
 }
+
+/** A short fingerprint of a stored hash: tells "changed since" without revealing anything. */
+const stampOf = (hash: string) => createHash('sha256').update(hash, 'utf8').digest('base64url').slice(0, 16);
 
 /** admin > operator > viewer: a change to a lower rank is a demotion. */
 const RANK: Record<Role, number> = { admin: 2, operator: 1, viewer: 0 };
@@ -127,6 +133,12 @@ export class Users {
     return r ? infoOf(r) : null;
   }
 
+  /** The stamp of the user's current password (for `ChangeOptions.ifPassword`), or null. */
+  passwordStamp(name: string): string | null {
+    const r = this.row(name);
+    return r ? stampOf(r.password) : null;
+  }
+
   byId(id: number): UserInfo | null {
     const r = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
     return r ? infoOf(r) : null;
@@ -155,6 +167,9 @@ export class Users {
     return this.db.transaction(() => {
       const r = this.row(name);
       if (!r) return null;
+      if (opts.ifPassword !== undefined && hash !== undefined && stampOf(r.password) !== opts.ifPassword) {
+        throw new UserConflict(`the password of '${r.name}' was changed since this form was shown (sent twice?): nothing changed`);
+      }
       const before = infoOf(r);
       const after: UserInfo = { ...before };
       if (role !== undefined) after.role = role;

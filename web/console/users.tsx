@@ -8,7 +8,8 @@
 //
 // Secrets (a new token, a generated password) are shown once: the POST's own answer renders them
 // (200, Cache-Control: no-store), never in a URL, never kept anywhere. A reload re-posts the
-// form, which the service refuses (the name exists) without showing anything again.
+// form, which the service refuses (the name exists; the password form carries the stamp of the
+// password it replaces, `ifPassword`) without changing or showing anything again.
 //
 //   GET  /users                        users and tokens
 //   POST /users                        create a user (password given, or generated and shown once)
@@ -204,7 +205,7 @@ function ListPage(props: { w: Who; users: UserInfo[]; tokens: TokenInfo[] } & Li
   );
 }
 
-function UserPage(props: { w: Who; u: UserInfo; done?: string; error?: string; secret?: JSX.Element }) {
+function UserPage(props: { w: Who; u: UserInfo; stamp: string; done?: string; error?: string; secret?: JSX.Element }) {
   const { w, u } = props;
   const self = u.name === w.user.name;
   const base = `/users/u/${encodeURIComponent(u.name)}`;
@@ -238,6 +239,7 @@ function UserPage(props: { w: Who; u: UserInfo; done?: string; error?: string; s
           <h2 id="pw-h">Reset password</h2>
           <form class="stack" method="post" action={`${base}/password`}>
             <Csrf w={w} />
+            <input type="hidden" name="stamp" value={props.stamp} />
             <PasswordField label="New password" />
             <p class="muted small">{self ? 'Your other sessions end; this one stays.' : 'Their sessions end.'}</p>
             <button type="submit">Reset password</button>
@@ -295,6 +297,8 @@ export function usersPage(ctx: ConsoleCtx): Hono<Env> {
   app.use('/users/*', small, requireSession(ctx), admin);
 
   const actor = (w: Who) => `user:${w.user.name}`;
+  // The password form carries the current password's stamp: posted twice, it changes it once.
+  const stampOf = (u: UserInfo) => users.passwordStamp(u.name) ?? '';
   const list = (c: Context<Env>, w: Who, extra: ListExtra = {}, status: Status = 200) =>
     render(c, <ListPage w={w} users={users.list()} tokens={tokens.list({ all: true })} {...extra} />, status);
 
@@ -310,7 +314,7 @@ export function usersPage(ctx: ConsoleCtx): Hono<Env> {
     try {
       const u = await users.create(name, role, password, actor(w));
       if (given !== '') return c.redirect(`/users/u/${encodeURIComponent(u.name)}?done=created`, 303);
-      return render(c, <UserPage w={w} u={u} done="User created." secret={<Secret title={`Password for ${u.name}`} value={password} use="Give it to them by a safe channel; they sign in at /login." />} />);
+      return render(c, <UserPage w={w} u={u} stamp={stampOf(u)} done="User created." secret={<Secret title={`Password for ${u.name}`} value={password} use="Give it to them by a safe channel; they sign in at /login." />} />);
     } catch (e) {
       const r = refusal(e);
       if (!r) throw e;
@@ -326,7 +330,7 @@ export function usersPage(ctx: ConsoleCtx): Hono<Env> {
     const w = who(c);
     const u = found(c);
     if (!u) return missing(c, w);
-    return render(c, <UserPage w={w} u={u} done={DONE[c.req.query('done') ?? '']} />);
+    return render(c, <UserPage w={w} u={u} stamp={stampOf(u)} done={DONE[c.req.query('done') ?? '']} />);
   });
 
   /** Runs a change of one user: 303 back with `done`, or the user's page with the refusal. */
@@ -340,7 +344,7 @@ export function usersPage(ctx: ConsoleCtx): Hono<Env> {
     } catch (e) {
       const r = refusal(e);
       if (!r) throw e;
-      return render(c, <UserPage w={w} u={users.get(u.name) ?? u} error={r.message} />, r.status);
+      return render(c, <UserPage w={w} u={users.get(u.name) ?? u} stamp={stampOf(users.get(u.name) ?? u)} error={r.message} />, r.status);
     }
     return c.redirect(done === 'deleted' ? '/users?done=deleted' : `/users/u/${encodeURIComponent(u.name)}?done=${done}`, 303);
   };
@@ -351,17 +355,18 @@ export function usersPage(ctx: ConsoleCtx): Hono<Env> {
     const w = who(c);
     const u = found(c);
     if (!u) return missing(c, w);
-    const given = str((await c.req.parseBody()).password);
+    const form = await c.req.parseBody();
+    const given = str(form.password);
     const password = given === '' ? generatePassword() : given;
     try {
-      const after = await users.update(u.name, { password }, actor(w), { refuseSelf: true, keepSession: w.session });
+      const after = await users.update(u.name, { password }, actor(w), { refuseSelf: true, keepSession: w.session, ifPassword: str(form.stamp, 40) });
       if (!after) return missing(c, w);
       if (given !== '') return c.redirect(`/users/u/${encodeURIComponent(u.name)}?done=password`, 303);
-      return render(c, <UserPage w={w} u={after} done={DONE.password} secret={<Secret title={`New password for ${u.name}`} value={password} />} />);
+      return render(c, <UserPage w={w} u={after} stamp={stampOf(after)} done={DONE.password} secret={<Secret title={`New password for ${u.name}`} value={password} />} />);
     } catch (e) {
       const r = refusal(e);
       if (!r) throw e;
-      return render(c, <UserPage w={w} u={u} error={r.message} />, r.status);
+      return render(c, <UserPage w={w} u={u} stamp={stampOf(u)} error={r.message} />, r.status);
     }
   });
 
@@ -375,7 +380,7 @@ export function usersPage(ctx: ConsoleCtx): Hono<Env> {
     } catch (e) {
       const r = refusal(e);
       if (!r) throw e;
-      return render(c, <UserPage w={w} u={u} error={r.message} />, r.status);
+      return render(c, <UserPage w={w} u={u} stamp={stampOf(u)} error={r.message} />, r.status);
     }
     return c.redirect(`/users/u/${encodeURIComponent(u.name)}?done=${disabled ? 'disabled' : 'enabled'}`, 303);
   });

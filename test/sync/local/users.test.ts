@@ -117,3 +117,20 @@ test('generatePassword gives 24 characters, above the minimum, different each ti
   assert.ok(a.length >= MIN_PASSWORD);
   assert.notEqual(a, generatePassword());
 });
+
+test('ifPassword: a password change applies only while the password is the one stamped (a form sent twice changes it once)', async () => {
+  const { users, audits } = await setup();
+  await users.create('root', 'admin', PW, 'test');
+  await users.create('bob', 'viewer', PW, 'test');
+  const st = users.passwordStamp('bob')!;
+  assert.match(st, /^[\w-]{16}$/);
+  assert.equal(users.passwordStamp('nobody'), null);
+  await users.update('bob', { role: 'operator' }, 'user:root', { ifPassword: 'stale' });
+  assert.equal(users.passwordStamp('bob'), st, 'a role change leaves the stamp (and ignores ifPassword)');
+  await users.update('bob', { password: 'first new password' }, 'user:root', { ifPassword: st });
+  assert.notEqual(users.passwordStamp('bob'), st);
+  const n = audits();
+  await assert.rejects(users.update('bob', { password: 'second new password' }, 'user:root', { ifPassword: st }), /was changed since this form was shown/);
+  assert.equal(audits(), n);
+  assert.ok(await users.authenticate('bob', 'first new password'), 'the first change holds');
+});

@@ -18,6 +18,12 @@ async function post(f: Fixture, s: Session, path: string, fields: Record<string,
   return { status: res.status, location: res.headers.get('location'), cache: res.headers.get('cache-control'), html: await res.text() };
 }
 
+/** The password form's stamp on the user's page. */
+async function stamp(f: Fixture, s: Session, name: string): Promise<string> {
+  const html = await (await fetch(`${f.base}/users/u/${name}`, { headers: { cookie: s.cookie } })).text();
+  return /name="stamp" value="([^"]+)"/.exec(html)![1]!;
+}
+
 const alive = async (f: Fixture, s: Session) => (await fetch(f.base + '/', { headers: { cookie: s.cookie }, redirect: 'manual' })).status === 200;
 const secretOf = (html: string) => /<code id="secret"[^>]*>([^<]+)<\/code>/.exec(html)?.[1];
 
@@ -35,7 +41,8 @@ test('users page: role, password, disable, delete end the user\'s sessions; secr
 
   // A generated password: in this answer only (200, no-store), her sessions end, it signs in.
   olga = await login(f, 'olga', PW.operator);
-  r = await post(f, admin, '/users/u/olga/password', { password: '' });
+  const st = await stamp(f, admin, 'olga');
+  r = await post(f, admin, '/users/u/olga/password', { password: '', stamp: st });
   assert.equal(r.status, 200);
   assert.equal(r.cache, 'no-store');
   const pw = secretOf(r.html);
@@ -43,10 +50,16 @@ test('users page: role, password, disable, delete end the user\'s sessions; secr
   assert.equal(await alive(f, olga), false, 'a new password ended her session');
   assert.equal((await postLogin(f, 'olga', PW.operator)).status, 401);
   olga = await login(f, 'olga', pw!);
+  // The same form posted again (a reload): refused, the password shown first still holds.
+  r = await post(f, admin, '/users/u/olga/password', { password: '', stamp: st });
+  assert.equal(r.status, 409);
+  assert.match(r.html, /was changed since this form was shown/);
+  assert.equal(secretOf(r.html), undefined);
+  assert.ok(await alive(f, olga), 'nothing changed: her session lives');
   const again = await fetch(f.base + '/users/u/olga', { headers: { cookie: admin.cookie } });
   assert.equal(secretOf(await again.text()), undefined, 'not shown on the next visit');
   // Too short: the service's minimum, an inline error, nothing changed.
-  r = await post(f, admin, '/users/u/olga/password', { password: 'short' });
+  r = await post(f, admin, '/users/u/olga/password', { password: 'short', stamp: await stamp(f, admin, 'olga') });
   assert.equal(r.status, 400);
   assert.match(r.html, /at least 12 characters/);
   assert.ok(await alive(f, olga));
@@ -77,7 +90,7 @@ test('users page: role, password, disable, delete end the user\'s sessions; secr
 
   // The admin's own password: their other sessions end, this one stays; self-removal refused.
   const other = await login(f, 'admin', PW.admin);
-  r = await post(f, admin, '/users/u/admin/password', { password: 'admin new password' });
+  r = await post(f, admin, '/users/u/admin/password', { password: 'admin new password', stamp: await stamp(f, admin, 'admin') });
   assert.equal(r.status, 303);
   assert.ok(await alive(f, admin), 'the session making the change stays');
   assert.equal(await alive(f, other), false, 'the admin\'s other session ended');
@@ -149,7 +162,7 @@ test('a state database that cannot take writes: token creation and a password re
     const t = await post(f, admin, '/users/tokens', { name: 'helpdesk', scope: 'overrides' });
     assert.equal(t.status, 503);
     assert.equal(secretOf(t.html), undefined, 'no secret for a token that was not stored');
-    const p = await post(f, admin, '/users/u/olga/password', { password: '' });
+    const p = await post(f, admin, '/users/u/olga/password', { password: '', stamp: await stamp(f, admin, 'olga') });
     assert.equal(p.status, 503);
     assert.equal(secretOf(p.html), undefined);
     assert.equal((await fetch(f.base + '/users', { headers: { cookie: admin.cookie } })).status, 200);

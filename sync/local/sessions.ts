@@ -1,7 +1,7 @@
 // Console sessions, stored server-side: the cookie carries a random 256-bit id; the table keeps
 // only its SHA-256, the user, a per-session CSRF token and two times. A session ends after
 // `idleMs` without a request, `absoluteMs` after login, at logout, and when its user is disabled,
-// removed or given a new password.
+// removed, demoted or given a new password (sync/local/users.ts ends them).
 
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../../core/db.ts';

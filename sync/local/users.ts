@@ -1,8 +1,11 @@
 // Console users: name, role (admin, operator, viewer), an scrypt password hash with its own salt
 // and parameters, created, disabled, last login. Every change is audited (never the hash). The
-// last enabled admin can be neither removed, demoted nor disabled.
+// last enabled admin can be neither removed, demoted nor disabled. A user's sessions end when
+// they are removed, disabled, demoted or given a new password (the console may keep the session
+// making the change: `keepSession`). The console also refuses a user removing, disabling or
+// demoting themselves (`refuseSelf`): another admin does that, on purpose.
 
-import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type { Db } from '../../core/db.ts';
 import { writeAudit } from './audit.ts';
 import { InputError } from './keys.ts';
@@ -25,9 +28,30 @@ export interface UserPatch {
   disabled?: boolean;
 }
 
-/** A change that would leave no enabled admin (409). */
+/** A change that would leave no enabled admin, or a refused change to oneself (409). */
 export class UserConflict extends Error {
   readonly status = 409;
+}
+
+export interface ChangeOptions {
+  /** Refuse when the actor (`user:<name>`) removes, disables or demotes themselves. */
+  refuseSelf?: boolean;
+  /** The id hash of a session of the changed user to keep (the one making the change). */
+  keepSession?: string;
+  /** A password change applies only while the password is still the one with this stamp
+   *  (`passwordStamp`): a form posted twice (a reload) changes it once. */
+  ifPassword?: string;
+}
+
+/** A short fingerprint of a stored hash: tells "changed since" without revealing anything. */
+const stampOf = (hash: string) => createHash('sha256').update(hash, 'utf8').digest('base64url').slice(0, 16);
+
+/** admin > operator > viewer: a change to a lower rank is a demotion. */
+const RANK: Record<Role, number> = { admin: 2, operator: 1, viewer: 0 };
+
+/** A generated password: 144 random bits, 24 characters (base64url). */
+export function generatePassword(): string {
+  return randomBytes(18).toString('base64url');
 }
 
 interface Row {
@@ -109,6 +133,12 @@ export class Users {
     return r ? infoOf(r) : null;
   }
 
+  /** The stamp of the user's current password (for `ChangeOptions.ifPassword`), or null. */
+  passwordStamp(name: string): string | null {
+    const r = this.row(name);
+    return r ? stampOf(r.password) : null;
+  }
+
   byId(id: number): UserInfo | null {
     const r = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
     return r ? infoOf(r) : null;
@@ -128,35 +158,43 @@ export class Users {
     })();
   }
 
-  /** Changes role, password and/or disabled; a new password or disabling ends the user's
-   *  sessions. Null when there is no such user. */
-  async update(name: string, patch: UserPatch, actor: string): Promise<UserInfo | null> {
+  /** Changes role, password and/or disabled; a new password, disabling or a demotion ends the
+   *  user's sessions (but `opts.keepSession`). Null when there is no such user. */
+  async update(name: string, patch: UserPatch, actor: string, opts: ChangeOptions = {}): Promise<UserInfo | null> {
     const role = patch.role === undefined ? undefined : parseRole(patch.role);
     const hash = patch.password === undefined ? undefined : await hashPassword(parsePassword(patch.password));
     const at = this.now();
     return this.db.transaction(() => {
       const r = this.row(name);
       if (!r) return null;
+      if (opts.ifPassword !== undefined && hash !== undefined && stampOf(r.password) !== opts.ifPassword) {
+        throw new UserConflict(`the password of '${r.name}' was changed since this form was shown (sent twice?): nothing changed`);
+      }
       const before = infoOf(r);
       const after: UserInfo = { ...before };
       if (role !== undefined) after.role = role;
       if (patch.disabled !== undefined) after.disabled = patch.disabled ? (before.disabled ?? at) : null;
+      const demoted = RANK[after.role] < RANK[before.role];
+      if (opts.refuseSelf && actor === `user:${r.name}` && (demoted || (after.disabled !== null && before.disabled === null))) {
+        throw new UserConflict(`you cannot ${demoted ? 'demote' : 'disable'} yourself: another admin can`);
+      }
       if (before.role === 'admin' && before.disabled === null && (after.role !== 'admin' || after.disabled !== null)) this.keepAnAdmin(r.id, 'demote or disable');
       this.db.prepare('UPDATE users SET role = ?, disabled = ?, password = coalesce(?, password) WHERE id = ?').run(after.role, after.disabled, hash ?? null, r.id);
-      if (hash !== undefined || after.disabled !== null) this.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(r.id);
+      if (hash !== undefined || after.disabled !== null || demoted) this.endSessions(r.id, opts.keepSession);
       writeAudit(this.db, { at, actor, action: 'user.update', target: `user:${r.name}`, before, after: hash === undefined ? after : { ...after, password: 'changed' } });
       return after;
     })();
   }
 
   /** Removes a user and their sessions; null when there is no such user. */
-  remove(name: string, actor: string): UserInfo | null {
+  remove(name: string, actor: string, opts: Pick<ChangeOptions, 'refuseSelf'> = {}): UserInfo | null {
     const at = this.now();
     return this.db.transaction(() => {
       const r = this.row(name);
       if (!r) return null;
+      if (opts.refuseSelf && actor === `user:${r.name}`) throw new UserConflict('you cannot delete yourself: another admin can');
       if (r.role === 'admin' && r.disabled === null) this.keepAnAdmin(r.id, 'remove');
-      this.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(r.id);
+      this.endSessions(r.id);
       this.db.prepare('DELETE FROM users WHERE id = ?').run(r.id);
       const before = infoOf(r);
       writeAudit(this.db, { at, actor, action: 'user.remove', target: `user:${r.name}`, before, after: null });
@@ -187,6 +225,12 @@ export class Users {
 
   loggedOut(u: { name: string }): void {
     writeAudit(this.db, { at: this.now(), actor: `user:${u.name}`, action: 'user.logout', target: `user:${u.name}` });
+  }
+
+  /** Ends the user's sessions, all of them or all but `keep` (an id hash). */
+  private endSessions(userId: number, keep?: string): void {
+    if (keep === undefined) this.db.prepare('DELETE FROM sessions WHERE user_id = ?').run(userId);
+    else this.db.prepare('DELETE FROM sessions WHERE user_id = ? AND id_hash != ?').run(userId, keep);
   }
 
   private keepAnAdmin(id: number, what: string): void {

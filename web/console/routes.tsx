@@ -20,6 +20,7 @@ import { lookupRoutes } from './lookup.tsx';
 import { DashboardPage } from './dashboard.tsx';
 import { exemptionsRoutes } from './exemptions.tsx';
 import { overridesPage } from './overrides.tsx';
+import { usersPage } from './users.tsx';
 
 const CSS = readFileSync(new URL('./console.css', import.meta.url), 'utf8');
 
@@ -108,5 +109,6 @@ export function consoleRoutes(ctx: ConsolePages): Hono<Env> {
 
   app.route('/', lookupRoutes(ctx));
   app.route('/', overridesPage(ctx));
+  app.route('/', usersPage(ctx));
   return app;
 }

@@ -34,7 +34,7 @@ export const PUBLIC_COOKIE = 'qbl_public';
 const PAGE_HEADERS = {
   'Content-Security-Policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
+  'Referrer-Policy': 'same-origin', // not no-referrer: then browsers post with "Origin: null"
   'Cache-Control': 'no-store',
 };
 

@@ -46,7 +46,7 @@ function Verdict(props: { ctx: ConsolePages; r: RemovalRequest }) {
   if (!props.ctx.explain) return null;
   const v = publicVerdict(props.ctx.explain(props.r.key));
   return v.listed
-    ? <span class="tag deny">listed in {v.zone}: {v.reasons.join('; ')}</span>
+    ? <span class="tag deny">listed in {v.zone}: {v.reasons.map((r) => r.replace(/^listed /, '')).join('; ')}</span>
     : <span class="tag allow">not listed in {v.zone}</span>;
 }
 
@@ -136,6 +136,9 @@ function RequestsPage(props: { ctx: ConsolePages; user: Viewer; canChange: boole
         (an allow override naming the request); rejecting leaves the listing as it is. {props.open} open.
       </p>
       {props.done && <p class="ok" role="status">{props.done}</p>}
+      {props.failed && !props.rows.some((r) => r.id === props.failed!.id && r.state === 'open') && (
+        <p class="error" role="alert" id="action-error">Request #{props.failed.id}: {props.failed.error}</p>
+      )}
       <nav class="filters-nav" aria-label="Filter">
         {FILTERS.map(([v, label]) => (props.state === v ? <strong>{label}</strong> : <a href={v ? `/requests?state=${v}` : '/requests'}>{label}</a>))}
       </nav>
@@ -188,7 +191,7 @@ export function requestsPage(ctx: ConsolePages): Hono<Env> {
     const f = await c.req.parseBody();
     const note = str(f.note, 500);
     const expires = str(f.expires, 20);
-    const fail = (status: Status, error: string) => show(c, 'open', { failed: { id, error, note, expires } }, status);
+    const fail = (status: Status, error: string) => show(c, '', { failed: { id, error, note, expires } }, status);
     try {
       if (action === 'approve') {
         if (!EXPIRIES.some(([v]) => v === expires)) return fail(400, 'Choose when the allow expires: 1 day, 7 days, 30 days or never.');

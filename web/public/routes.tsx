@@ -17,6 +17,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { getCookie, setCookie } from 'hono/cookie';
 import type { JSX } from 'hono/jsx/jsx-runtime';
+import { diskErrorOf } from '../../core/disk.ts';
 import { InputError, parseKey } from '../../sync/local/keys.ts';
 import { RemovalRefused, type Removals } from '../../sync/local/removals.ts';
 import type { Explanation } from '../../sync/merge/explain.ts';
@@ -161,6 +162,11 @@ export function publicRoutes(o: PublicOptions): Hono<Env> {
       }
       if (e instanceof RemovalRefused && e.status === 429) return again(429, `Too many removal requests. Try again in ${e.retryAfter} s.`, { 'Retry-After': String(e.retryAfter) });
       if (e instanceof RemovalRefused) return again(409, e.message[0]!.toUpperCase() + e.message.slice(1) + '.');
+      // the state disk failed the write (full, read-only, I/O): nothing stored, the sender may retry
+      if (diskErrorOf(e)) {
+        o.onError?.(e);
+        return again(503, 'Requests cannot be taken right now. Please try again later.', { 'Retry-After': '300' });
+      }
       throw e;
     }
     return c.redirect(`${p}/lookup?key=${encodeURIComponent(canonical)}&received=${id}`, 303);

@@ -201,6 +201,30 @@ test('refusals: token, origin, bad address, sizes, unlisted key, rate limits wit
   assert.match(refusal.text, /Too many lookups from your address/);
 });
 
+test('a state disk that cannot take writes: 503 with Retry-After, nothing stored, the lookup still answers', async () => {
+  let writable = false;
+  const { opts, db } = setup({ canWrite: () => writable });
+  const base = await listen(publicApp(opts));
+  const s = sender(base);
+  const csrf = await s.token();
+  const good = { _csrf: csrf, key: LISTED, contact: 'a@example.net', message: 'fixed' };
+  const r = await s.post(good);
+  assert.equal(r.status, 503);
+  assert.equal(r.headers.get('retry-after'), '300');
+  assert.match(r.text, /Requests cannot be taken right now/);
+  assert.match(r.text, /is <strong>listed<\/strong>/, 'the verdict is still shown');
+  assert.equal((db.prepare('SELECT count(*) AS n FROM removal_requests').get() as { n: number }).n, 0);
+  writable = true;
+  // The write itself failing (the disk turned read-only under us): 503, nothing half-stored.
+  db.pragma('query_only = ON');
+  const failed = await s.post(good);
+  assert.equal(failed.status, 503);
+  assert.match(failed.text, /Requests cannot be taken right now/);
+  db.pragma('query_only = OFF');
+  assert.equal((db.prepare('SELECT count(*) AS n FROM removal_requests').get() as { n: number }).n, 0);
+  assert.equal((await s.post(good)).status, 303, 'taken once the disk is back');
+});
+
 test('trust_proxy: the client is the last X-Forwarded-For; the global hourly cap holds for all', async () => {
   const { opts, removals } = setup({ trustProxy: true }, { perClientHour: 1, globalHour: 2, maxMessage: 200, openPerKey: 5 });
   const base = await listen(publicApp(opts));

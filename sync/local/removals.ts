@@ -167,10 +167,15 @@ export class Removals {
    *  At most `limit` rows (default 100, at most 1000). */
   list(q: { state?: RemovalState; limit?: number } = {}): RemovalRequest[] {
     const limit = Math.max(1, Math.min(1000, Math.floor(q.limit ?? 100)));
-    const sql = q.state === undefined
-      ? `SELECT * FROM removal_requests ORDER BY state = 'open' DESC, CASE WHEN state = 'open' THEN id ELSE -id END LIMIT ${limit}`
-      : `SELECT * FROM removal_requests WHERE state = ? ORDER BY ${q.state === 'open' ? 'id' : 'id DESC'} LIMIT ${limit}`;
-    return (this.db.prepare(sql).all(...(q.state === undefined ? [] : [q.state])) as Row[]).map(fromRow);
+    // each on an index (state, id) or the rowid: no sort of the whole table
+    const rows = (state: RemovalState, n: number) =>
+      this.db.prepare(`SELECT * FROM removal_requests WHERE state = ? ORDER BY id ${state === 'open' ? 'ASC' : 'DESC'} LIMIT ?`).all(state, n) as Row[];
+    if (q.state !== undefined) return rows(q.state, limit).map(fromRow);
+    const open = rows('open', limit);
+    const decided = open.length < limit
+      ? this.db.prepare("SELECT * FROM removal_requests WHERE state <> 'open' ORDER BY id DESC LIMIT ?").all(limit - open.length) as Row[]
+      : [];
+    return [...open, ...decided].map(fromRow);
   }
 
   openCount(): number {

@@ -117,4 +117,7 @@ test('reject: note required; nothing changes in DNS; a failure halfway stores no
   assert.equal(store.overlay.lookupKey('203.0.113.9').override, undefined);
   assert.equal(overlays.length, before, 'the overlay was not touched');
   assert.deepEqual(readAudit(db, { target: '203.0.113.9' }), []);
+  // the queue: open ones first, then the decided ones
+  assert.deepEqual(removals.list().map((x) => [x.id, x.state]), [[r2.id, 'open'], [r.id, 'rejected']]);
+  assert.deepEqual(removals.list({ state: 'rejected' }).map((x) => x.id), [r.id]);
 });

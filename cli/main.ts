@@ -18,6 +18,8 @@ import { cleanPartials } from '../sync/cleanup.ts';
 import { SyncLeases } from '../sync/lease.ts';
 import { createApp } from '../web/app.ts';
 import { startWeb } from '../web/server.ts';
+import { publicApp, type PublicOptions } from '../web/public/routes.tsx';
+import { Removals } from '../sync/local/removals.ts';
 import { createMetricsRegistry } from '../web/metrics/collect.ts';
 import { sourceMetricsOf } from '../web/metrics/sources.ts';
 import { dashSourcesOf } from '../web/console/dashboard-data.ts';
@@ -220,6 +222,13 @@ async function serve(args: string[]): Promise<void> {
   }).start();
   merge.events = (key) => recentEvents(local, key);
   if (c.web.enabled) {
+    // The public lookup page (web.public): its own listener, or under its prefix on web.listen.
+    const pub = c.web.public;
+    const removals = new Removals(local, { perClientHour: pub.requests_per_hour, globalHour: pub.requests_per_hour_total, maxMessage: pub.message_max, openPerKey: pub.open_per_key });
+    const publicOptions: PublicOptions | undefined = !pub.enabled ? undefined : {
+      prefix: pub.prefix, explain: (key) => merge!.explain(key), removals, tls: c.web.tls, trustProxy: pub.trust_proxy ?? c.web.trust_proxy,
+      lookupsPerMinute: pub.lookups_per_minute, canWrite: () => disk.writable, onError: (e) => log.error({ err: (e as Error).message }, 'public page error'),
+    };
     const app = createApp({
       version: VERSION,
       store: local, explain: (key) => merge!.explain(key), providers: () => merge!.providerStates(), collisionReport: () => merge!.collisionReport(), onError: (e) => log.error({ err: (e as Error).message }, 'API error'),
@@ -254,8 +263,10 @@ async function serve(args: string[]): Promise<void> {
             return store.published.map((z) => ({ ...z, entries: sizes.get(z.name) ?? null }));
           },
           sources: () => dashSourcesOf(state, sources),
+          removals: () => removals.openCount(),
         },
       },
+      public: pub.listen ? undefined : publicOptions,
     });
     // The first start creates the console's `admin` (web/console/bootstrap.ts).
     await bootstrapAdmin(new Users(localDb), process.env, log).catch((err) => log.error({ err: (err as Error).message }, 'console admin not created'));
@@ -264,6 +275,12 @@ async function serve(args: string[]): Promise<void> {
       () => log.info({ listen: c.web.listen }, 'REST API listening'),
       (err) => log.error({ listen: c.web.listen, err: (err as Error).message }, 'REST API not started'),
     );
+    if (publicOptions && pub.listen) {
+      await startWeb({ app: publicApp(publicOptions), listen: pub.listen, timeouts: { headersMs: 10_000, requestMs: 30_000 } }).then(
+        () => log.info({ listen: pub.listen, prefix: pub.prefix }, 'public lookup page listening'),
+        (err) => log.error({ listen: pub.listen, err: (err as Error).message }, 'public lookup page not started'),
+      );
+    } else if (publicOptions) log.info({ prefix: pub.prefix }, 'public lookup page served under its prefix');
   }
   await merge.start();
   log.info({ zones: merge.zoneNames }, 'merged zones served');

@@ -188,6 +188,31 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX overrides_by_expires ON overrides (expires);
     `,
   },
+  {
+    name: 'removal requests from the public lookup page',
+    // sync/local/removals.ts. A sender asks for a listed key to be removed; an operator approves
+    // (override_id: the allow override made) or rejects it. The rate limits count rows per client
+    // address and in all over the last hour (the two indexes on created).
+    sql: `
+      CREATE TABLE removal_requests (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        key         TEXT NOT NULL,
+        contact     TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        client      TEXT NOT NULL,
+        created     INTEGER NOT NULL,
+        state       TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'approved', 'rejected')),
+        decided_by  TEXT,
+        decided_at  INTEGER,
+        note        TEXT,
+        override_id INTEGER
+      ) STRICT;
+      CREATE INDEX removal_requests_by_state ON removal_requests (state, id);
+      CREATE INDEX removal_requests_by_key ON removal_requests (key, state);
+      CREATE INDEX removal_requests_by_client ON removal_requests (client, created);
+      CREATE INDEX removal_requests_by_created ON removal_requests (created);
+    `,
+  },
 ];
 
 export class DbError extends Error {

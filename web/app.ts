@@ -6,6 +6,7 @@
 //   PATCH  /api/v1/overrides/:id      overrides   { expires }
 //   DELETE /api/v1/overrides/:id      overrides
 //   GET    /api/v1/audit              admin
+//   GET    /api/v1/removals, GET /:id, POST /:id/approve, POST /:id/reject   overrides   (web/routes/removals.ts)
 //   GET    /api/v1/explain/:key       any token   (when deps.explain is given)
 //   GET    /api/v1/providers          any token   provider feed state (when deps.providers is given)
 //   GET    /api/v1/collisions         any token   listed keys inside provider ranges (when deps.collisionReport is given)
@@ -15,6 +16,7 @@
 //   GET /, GET+POST /login, POST /logout, /console/*    the console (when deps.console is given):
 //          then /api/v1 also accepts a session cookie (+ X-CSRF-Token on writes; web/auth.ts)
 
+//   GET    <web.public.prefix>/lookup, POST …/request   no sign-in   the public page (when deps.public is given; web/public/)
 //   GET    /api/openapi.json          no token    the OpenAPI 3.1 document (web/openapi.ts)
 //   GET    /healthz, /readyz          no token    (when deps.health is given; web/routes/health.ts)
 //   GET    /metrics                   no token, or web.metrics.token (when deps.metrics is given)
@@ -42,6 +44,8 @@ import { collisionRoutes } from './routes/collisions.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { apiRouter, documentConfig, jsonOnly, registerSecurity } from './openapi.ts';
 import { metricsRoutes, type MetricsRouteOptions } from './routes/metrics.ts';
+import { publicRoutes, type PublicOptions } from './public/routes.tsx';
+import { removalRoutes } from './routes/removals.ts';
 
 export interface AppDeps {
   store: LocalStore;
@@ -67,6 +71,8 @@ export interface AppDeps {
   metrics?: MetricsRouteOptions;
   /** The browser console: sign-in pages, sessions (also accepted by /api/v1), login throttling. */
   console?: ConsoleOptions;
+  /** The public lookup page under its prefix (web.public without its own listener). */
+  public?: PublicOptions;
 }
 
 export function createApp(deps: AppDeps): Hono<Env> {
@@ -91,6 +97,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   api.route('/reports', reportRoutes(deps.store));
   api.route('/overrides', overrideRoutes(deps.store));
   api.route('/audit', auditRoutes(deps.store));
+  api.route('/removals', removalRoutes(deps.store));
   api.route('/users', userRoutes(con?.users ?? new Users(deps.store.db)));
   api.route('/tokens', tokenRoutes(deps.store.tokens));
   if (deps.providers) api.route('/providers', providerRoutes(deps.providers));
@@ -114,6 +121,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     app.use('/logout', bodyLimit({ maxSize: 16 * 1024, onError: (c) => errorResponse(c, 413, 'the form is too large') }));
     app.route('/', consoleRoutes(con));
   }
+  if (deps.public) app.route(deps.public.prefix, publicRoutes(deps.public));
   if (deps.health) app.route('/', healthRoutes(deps.health));
   if (deps.metrics) app.route('/', metricsRoutes(deps.metrics));
   return app;

@@ -13,7 +13,9 @@ export interface WebServer {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function startWeb(opts: { app: Hono<any>; listen: { address: string; port: number } }): Promise<WebServer> {
+/** `timeouts`: a listener facing the internet (the public page) drops a client that trickles its
+ *  headers or body (node's defaults: 60 s for the headers, 300 s for the request). */
+export function startWeb(opts: { app: Hono<any>; listen: { address: string; port: number }; timeouts?: { headersMs: number; requestMs: number } }): Promise<WebServer> {
   return new Promise((resolve, reject) => {
     const failed = (e: Error) => reject(new Error(`cannot listen on ${opts.listen.address}:${opts.listen.port} for the web API: ${e.message}`, { cause: e }));
     const server = serve({ fetch: opts.app.fetch, hostname: opts.listen.address, port: opts.listen.port }, (info: AddressInfo) => {
@@ -28,5 +30,9 @@ export function startWeb(opts: { app: Hono<any>; listen: { address: string; port
       });
     });
     server.once('error', failed);
+    if (opts.timeouts) {
+      (server as Server).headersTimeout = opts.timeouts.headersMs;
+      (server as Server).requestTimeout = opts.timeouts.requestMs;
+    }
   });
 }

@@ -34,14 +34,14 @@ export interface ConsoleCtx {
   store: LocalStore;
 }
 
-export function isSecure(c: Context, ctx: ConsoleCtx): boolean {
+export function isSecure(c: Context, ctx: Pick<ConsoleCtx, 'tls' | 'trustProxy'>): boolean {
   if (ctx.tls) return true;
   return ctx.trustProxy && c.req.header('x-forwarded-proto')?.split(',')[0]!.trim().toLowerCase() === 'https';
 }
 
 /** The client's address: the socket's peer, or behind a trusted proxy the address it appended.
  *  IPv4-mapped IPv6 is written as IPv4; an IPv6 client counts as its /64 (one host has them all). */
-export function clientAddress(c: Context, ctx: ConsoleCtx): string {
+export function clientAddress(c: Context, ctx: Pick<ConsoleCtx, 'trustProxy'>): string {
   let a: string | undefined;
   if (ctx.trustProxy) a = c.req.header('x-forwarded-for')?.split(',').pop()?.trim() || undefined;
   if (a === undefined) {
@@ -84,7 +84,7 @@ export const isMutating = (method: string) => method !== 'GET' && method !== 'HE
 /** Why a cookie-authenticated mutation is refused as cross-site, or null when it is same-origin.
  *  Browsers send Sec-Fetch-Site and Origin on such requests; a request without both (an old
  *  client, curl with a stolen cookie) still needs the CSRF token. */
-export function crossSite(c: Context, ctx: ConsoleCtx): string | null {
+export function crossSite(c: Context, ctx: Pick<ConsoleCtx, 'trustProxy'>): string | null {
   const site = c.req.header('sec-fetch-site');
   if (site !== undefined && site !== 'same-origin') return `cross-site request refused (Sec-Fetch-Site: ${site.slice(0, 40)})`;
   const origin = c.req.header('origin');

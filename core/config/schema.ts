@@ -193,6 +193,23 @@ export const configSchema = z.strictObject({
       trust_proxy: z.boolean().default(false),
       /** GET /metrics (Prometheus); with a token, only `Authorization: Bearer <token>` gets it. */
       metrics: z.strictObject({ enabled: z.boolean().default(true), token: z.string().min(16, 'at least 16 characters').nullable().default(null) }).prefault({}),
+      /** The public lookup page and removal requests (web/public/): off by default; its own
+       *  listener (only the public pages) or a path prefix on this one. */
+      public: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          listen: listenAddr.nullable().default(null),
+          prefix: z.string().regex(/^(\/[a-z0-9_-]+)+$/i, 'a path such as /public').default('/public')
+            .refine((p) => !/^\/(api|console|login|logout|lookup|overrides|exemptions|requests|metrics|livez|readyz|healthz)(\/|$)/i.test(p), { message: 'this prefix is a console or API path' }),
+          /** null: as web.trust_proxy. */
+          trust_proxy: z.boolean().nullable().default(null),
+          lookups_per_minute: z.number().int().min(1).default(30),
+          requests_per_hour: z.number().int().min(1).default(5),
+          requests_per_hour_total: z.number().int().min(1).default(100),
+          message_max: z.number().int().min(100).max(10000).default(2000),
+          open_per_key: z.number().int().min(1).default(3),
+        })
+        .prefault({}),
     })
     .prefault({}),
   sources: z.array(source).default([]),

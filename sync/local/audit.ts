@@ -20,7 +20,9 @@ export type AuditAction =
   | 'user.update'
   | 'user.remove'
   | 'user.login'
-  | 'user.logout';
+  | 'user.logout'
+  | 'removal.approve'
+  | 'removal.reject';
 
 export interface AuditEntry {
   id: number;

@@ -63,8 +63,16 @@ export class LocalStore {
     return this.current;
   }
 
-  addOverride(input: OverrideInput, opts: { actor?: string; replace?: boolean } & GuardOptions = {}): Override {
-    const o = this.overrides.add(input, opts);
+  /** `within` runs in the override's transaction (a removal request marked approved with it):
+   *  when it throws, neither is stored and the overlay is not touched. */
+  addOverride(input: OverrideInput, opts: { actor?: string; replace?: boolean } & GuardOptions = {}, within?: (o: Override) => void): Override {
+    const o = within
+      ? this.db.transaction(() => {
+        const o = this.overrides.add(input, opts);
+        within(o);
+        return o;
+      })()
+      : this.overrides.add(input, opts);
     this.withRows((rows) => [...rows.filter((r) => r.id !== o.id), o]);
     return o;
   }

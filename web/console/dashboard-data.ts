@@ -38,6 +38,8 @@ export interface DashboardDeps {
   collisions: () => CollisionReport | null;
   disk?: () => DiskStatus;
   jobs?: () => JobsHealth;
+  /** Open removal requests (the public page's queue). */
+  removals?: () => number;
   now?: () => number;
 }
 
@@ -234,6 +236,8 @@ export function alertsOf(d: DashboardDeps, now: number): Alert[] {
       todo: `Check ${a.source} (an incident at the list?) on the Exemptions page; the exemption keeps those senders out of bl.`,
     });
   }
+  const waiting = d.removals?.() ?? 0;
+  if (waiting > 0) out.push({ level: 'warn', what: `${fmtInt(waiting)} removal request${waiting === 1 ? '' : 's'} waiting.`, todo: 'Approve or reject them on the Requests page (/requests).' });
   for (const [name, j] of Object.entries(d.jobs?.().jobs ?? {})) {
     if (!j.lastFailure || now - Date.parse(j.lastFailure) > JOB_RECENT_MS) continue;
     if (name.startsWith('sync')) continue; // a source's failed syncs are its own alert above

@@ -30,6 +30,7 @@ export function Layout(props: { title: string; user?: Viewer; narrow?: boolean; 
               <a href="/lookup">Lookup</a>
               <a href="/overrides">Overrides</a>
               <a href="/exemptions">Exemptions</a>
+              <a href="/requests">Requests</a>
               {props.user.role === 'admin' && <a href="/users">Users</a>}
             </nav>
           )}

@@ -21,6 +21,7 @@ import { DashboardPage } from './dashboard.tsx';
 import { exemptionsRoutes } from './exemptions.tsx';
 import { overridesPage } from './overrides.tsx';
 import { usersPage } from './users.tsx';
+import { requestsPage } from './requests.tsx';
 
 const CSS = readFileSync(new URL('./console.css', import.meta.url), 'utf8');
 
@@ -110,5 +111,6 @@ export function consoleRoutes(ctx: ConsolePages): Hono<Env> {
   app.route('/', lookupRoutes(ctx));
   app.route('/', overridesPage(ctx));
   app.route('/', usersPage(ctx));
+  app.route('/', requestsPage(ctx));
   return app;
 }

@@ -52,6 +52,7 @@ test('every mutating route refuses without a session or token (401) and with a b
     ['POST', '/api/v1/reports', { key: '192.0.2.1', kind: 'spam' }],
     ['POST', '/api/v1/users', { name: 'eve', role: 'admin', password: 'eve-password-123' }], ['PATCH', '/api/v1/users/admin', { disabled: true }], ['DELETE', '/api/v1/users/olga', undefined],
     ['POST', '/api/v1/tokens', { name: 'x', scope: 'admin' }], ['DELETE', '/api/v1/tokens/root', undefined],
+    ['POST', '/api/v1/removals/1/approve', {}], ['POST', '/api/v1/removals/1/reject', { note: 'x' }],
   ];
   for (const [method, path, body] of routes) {
     assert.equal((await api(f, method, path, { body })).status, 401, `${method} ${path} without credentials`);

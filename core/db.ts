@@ -188,6 +188,26 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX overrides_by_expires ON overrides (expires);
     `,
   },
+  {
+    name: 'reputation and audit: indexes for the console pages (top keys, recent events, audit filters)',
+    // sync/local/reputation.ts, sync/local/audit.ts. reputation_scores.rank = log2(score) +
+    // at / half_life (ms) for a positive score, NULL otherwise: the current score is
+    // 2^(rank - now / half_life), so ordering by rank is ordering by the decayed score, and the
+    // top keys are the first rows of an index however many keys and events there are.
+    // Recent events page newest first (at, id) with optional key / kind / reporter; the audit log
+    // pages by id with optional actor / action / time filters (target has its index already).
+    sql: `
+      ALTER TABLE reputation_scores ADD COLUMN rank REAL;
+      UPDATE reputation_scores SET rank = log2(score) + at / (half_life * 1000.0) WHERE score > 0;
+      CREATE INDEX reputation_scores_by_rank ON reputation_scores (rank) WHERE rank IS NOT NULL;
+      CREATE INDEX reputation_events_by_time ON reputation_events (at, id);
+      CREATE INDEX reputation_events_by_kind ON reputation_events (kind, at, id);
+      CREATE INDEX reputation_events_by_reporter ON reputation_events (reporter, at, id);
+      CREATE INDEX audit_log_by_actor ON audit_log (actor, id);
+      CREATE INDEX audit_log_by_action ON audit_log (action, id);
+      CREATE INDEX audit_log_by_time ON audit_log (at);
+    `,
+  },
 ];
 
 export class DbError extends Error {

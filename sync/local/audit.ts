@@ -3,6 +3,7 @@
 // audit row (or the reverse) cannot be committed.
 
 import type { Db } from '../../core/db.ts';
+import { checkText, InputError, parseKey, shown } from './keys.ts';
 
 export type AuditAction =
   | 'override.add'
@@ -61,8 +62,16 @@ export function writeAudit(db: Db, e: NewAuditEntry): number {
 }
 
 export interface AuditQuery {
-  /** Only rows about this target (a canonical key or `token:<name>`). */
+  /** Only rows about this target (a canonical key, `token:<name>`, `user:<name>`, `source:<name>`). */
   target?: string;
+  /** Only rows by this actor (exact: `user:alice`, `token:rspamd`, `cli:root`). */
+  actor?: string;
+  /** Only this action, or every action starting with `actionPrefix`. */
+  action?: string;
+  actionPrefix?: string;
+  /** Unix ms: rows at or after `since`, before `until`. */
+  since?: number;
+  until?: number;
   /** Only rows with an id below this (paging backwards). */
   before?: number;
   /** At most this many rows (default 100, at most 1000). */
@@ -71,19 +80,33 @@ export interface AuditQuery {
 
 /** Newest first. */
 export function readAudit(db: Db, q: AuditQuery = {}): AuditEntry[] {
+  return pageAudit(db, q).entries;
+}
+
+/** Newest first, with `next`: the `before` of the next (older) page, null on the last one.
+ *  Every filter is served by an index (core/db.ts): target, actor and action with id; time by at. */
+export function pageAudit(db: Db, q: AuditQuery = {}): { entries: AuditEntry[]; next: number | null } {
   const where: string[] = [];
   const args: (string | number)[] = [];
-  if (q.target !== undefined) {
-    where.push('target = ?');
-    args.push(q.target);
+  const add = (sql: string, ...v: (string | number)[]) => {
+    where.push(sql);
+    args.push(...v);
+  };
+  if (q.target !== undefined) add('target = ?', q.target);
+  if (q.actor !== undefined) add('actor = ?', q.actor);
+  if (q.action !== undefined) add('action = ?', q.action);
+  if (q.actionPrefix) {
+    // A range on the index: 'override.' <= action < 'override/'.
+    const p = q.actionPrefix;
+    add('action >= ? AND action < ?', p, p.slice(0, -1) + String.fromCharCode(p.charCodeAt(p.length - 1) + 1));
   }
-  if (q.before !== undefined) {
-    where.push('id < ?');
-    args.push(q.before);
-  }
+  if (q.since !== undefined) add('at >= ?', q.since);
+  if (q.until !== undefined) add('at < ?', q.until);
+  if (q.before !== undefined) add('id < ?', q.before);
   const limit = Math.max(1, Math.min(1000, Math.floor(q.limit ?? 100)));
-  const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit}`;
-  return (db.prepare(sql).all(...args) as Row[]).map((r) => ({
+  const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit + 1}`;
+  const rows = db.prepare(sql).all(...args) as Row[];
+  const entries = rows.slice(0, limit).map((r) => ({
     id: r.id,
     at: r.at,
     actor: r.actor,
@@ -92,4 +115,68 @@ export function readAudit(db: Db, q: AuditQuery = {}): AuditEntry[] {
     before: r.before === null ? null : (JSON.parse(r.before) as unknown),
     after: r.after === null ? null : (JSON.parse(r.after) as unknown),
   }));
+  return { entries, next: rows.length > limit ? entries[entries.length - 1]!.id : null };
+}
+
+/** The filters as typed (query string, console form): strings, empty = no filter. */
+export interface AuditFilterText {
+  target?: string;
+  actor?: string;
+  action?: string;
+  since?: string;
+  until?: string;
+  before?: string;
+  limit?: string;
+}
+
+const TARGET_PREFIX = /^(token|source|user):/;
+
+/** Checks the typed filters; InputError naming the field. A key in any spelling finds its rows
+ *  (`2001:DB8:0::25` = `2001:db8::25`); `token:`, `user:`, `source:` targets pass as they are.
+ *  An action ending in `.` or `*` is a prefix (`override.` = every override change). Times:
+ *  Unix ms or ISO 8601 (UTC without a zone); a date alone as `until` means through that day. */
+export function parseAuditFilter(t: AuditFilterText): AuditQuery {
+  const q: AuditQuery = {};
+  const val = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v.trim());
+  const target = val(t.target);
+  if (target !== undefined) {
+    if (TARGET_PREFIX.test(target)) q.target = checkText(target, 'target', 200);
+    else q.target = parseKey(target, { cidr: true, wildcard: true }, 'target').key;
+  }
+  const actor = val(t.actor);
+  if (actor !== undefined) q.actor = checkText(actor, 'actor', 200);
+  const action = val(t.action);
+  if (action !== undefined) {
+    if (!/^[a-z][a-z.-]{0,49}\*?$/.test(action)) throw new InputError(`action ${shown(action)}: an action such as override.add, or a prefix such as override. or override*`, 'action');
+    if (action.endsWith('*')) q.actionPrefix = action.slice(0, -1);
+    else if (action.endsWith('.')) q.actionPrefix = action;
+    else q.action = action;
+  }
+  const since = val(t.since);
+  if (since !== undefined) q.since = parseTime(since, 'since', false);
+  const until = val(t.until);
+  if (until !== undefined) q.until = parseTime(until, 'until', true);
+  if (q.since !== undefined && q.until !== undefined && q.until <= q.since) throw new InputError('until must be after since', 'until');
+  const int = (v: string | undefined, name: string, max: number) => {
+    if (v === undefined) return undefined;
+    if (!/^\d{1,16}$/.test(v) || Number(v) < 1 || Number(v) > max) throw new InputError(`${name} must be an integer from 1 to ${max}`, name);
+    return Number(v);
+  };
+  q.before = int(val(t.before), 'before', Number.MAX_SAFE_INTEGER);
+  q.limit = int(val(t.limit), 'limit', 1000);
+  return q;
+}
+
+/** Unix ms or ISO 8601 (a time without a zone is UTC, as the console shows times). A date alone
+ *  is its first instant, or with `endOfDay` the first instant of the next day. */
+export function parseTime(v: string, field: string, endOfDay: boolean): number {
+  let ms: number;
+  if (/^\d{1,15}$/.test(v)) ms = Number(v);
+  else if (/^\d{4}-\d{2}-\d{2}$/.test(v)) ms = Date.parse(`${v}T00:00:00Z`) + (endOfDay ? 86_400_000 : 0);
+  else if (/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?$/i.test(v)) {
+    const iso = v.replace(' ', 'T').replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
+    ms = Date.parse(/(Z|[+-]\d{2}:?\d{2})$/i.test(iso) ? iso : `${iso}Z`);
+  } else ms = NaN;
+  if (!Number.isFinite(ms)) throw new InputError(`${field} ${shown(v)}: a time such as 2026-12-06, 2026-12-06T18:00Z or Unix milliseconds`, field);
+  return ms;
 }

@@ -194,8 +194,9 @@ export const MIGRATIONS: readonly Migration[] = [
     // at / half_life (ms) for a positive score, NULL otherwise: the current score is
     // 2^(rank - now / half_life), so ordering by rank is ordering by the decayed score, and the
     // top keys are the first rows of an index however many keys and events there are.
-    // Recent events page newest first (at, id) with optional key / kind / reporter; the audit log
-    // pages by id with optional actor / action / time filters (target has its index already).
+    // Recent events and the audit log page newest first by (at, id), keyset, with each filter
+    // (key / kind / reporter; target / actor / action) an equality prefix of an (x, at, id) index,
+    // so a page, with or without a time range, reads about a page of index entries.
     sql: `
       ALTER TABLE reputation_scores ADD COLUMN rank REAL;
       UPDATE reputation_scores SET rank = log2(score) + at / (half_life * 1000.0) WHERE score > 0;
@@ -203,9 +204,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX reputation_events_by_time ON reputation_events (at, id);
       CREATE INDEX reputation_events_by_kind ON reputation_events (kind, at, id);
       CREATE INDEX reputation_events_by_reporter ON reputation_events (reporter, at, id);
-      CREATE INDEX audit_log_by_actor ON audit_log (actor, id);
-      CREATE INDEX audit_log_by_action ON audit_log (action, id);
-      CREATE INDEX audit_log_by_time ON audit_log (at);
+      DROP INDEX audit_log_by_target;
+      CREATE INDEX audit_log_by_target_time ON audit_log (target, at, id);
+      CREATE INDEX audit_log_by_actor_time ON audit_log (actor, at, id);
+      CREATE INDEX audit_log_by_action_time ON audit_log (action, at, id);
+      CREATE INDEX audit_log_by_time ON audit_log (at, id);
     `,
   },
 ];

@@ -72,7 +72,7 @@ export interface AuditQuery {
   /** Unix ms: rows at or after `since`, before `until`. */
   since?: number;
   until?: number;
-  /** Only rows with an id below this (paging backwards). */
+  /** Only rows older (by time, then id) than the row with this id (paging backwards). */
   before?: number;
   /** At most this many rows (default 100, at most 1000). */
   limit?: number;
@@ -83,9 +83,12 @@ export function readAudit(db: Db, q: AuditQuery = {}): AuditEntry[] {
   return pageAudit(db, q).entries;
 }
 
-/** Newest first, with `next`: the `before` of the next (older) page, null on the last one.
- *  Every filter is served by an index (core/db.ts): target, actor and action with id; time by at. */
+/** Newest first (by time, then id), with `next`: the `before` of the next (older) page, null on
+ *  the last one. Each filter is the prefix of an (x, at, id) index (core/db.ts), so a page reads
+ *  about `limit` index entries whatever the size of the log; an action prefix is one such read
+ *  per action it covers, merged here. A `before` naming no row is an InputError. */
 export function pageAudit(db: Db, q: AuditQuery = {}): { entries: AuditEntry[]; next: number | null } {
+  const limit = Math.max(1, Math.min(1000, Math.floor(q.limit ?? 100)));
   const where: string[] = [];
   const args: (string | number)[] = [];
   const add = (sql: string, ...v: (string | number)[]) => {
@@ -94,18 +97,23 @@ export function pageAudit(db: Db, q: AuditQuery = {}): { entries: AuditEntry[]; 
   };
   if (q.target !== undefined) add('target = ?', q.target);
   if (q.actor !== undefined) add('actor = ?', q.actor);
-  if (q.action !== undefined) add('action = ?', q.action);
-  if (q.actionPrefix) {
-    // A range on the index: 'override.' <= action < 'override/'.
-    const p = q.actionPrefix;
-    add('action >= ? AND action < ?', p, p.slice(0, -1) + String.fromCharCode(p.charCodeAt(p.length - 1) + 1));
-  }
   if (q.since !== undefined) add('at >= ?', q.since);
   if (q.until !== undefined) add('at < ?', q.until);
-  if (q.before !== undefined) add('id < ?', q.before);
-  const limit = Math.max(1, Math.min(1000, Math.floor(q.limit ?? 100)));
-  const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${limit + 1}`;
-  const rows = db.prepare(sql).all(...args) as Row[];
+  if (q.before !== undefined) {
+    const at = db.prepare('SELECT at FROM audit_log WHERE id = ?').pluck().get(q.before) as number | undefined;
+    if (at === undefined) throw new InputError(`before: there is no audit entry #${q.before}`, 'before');
+    add('(at, id) < (?, ?)', at, q.before);
+  }
+  const read = (action: string | undefined) => {
+    const w = action === undefined ? where : [...where, 'action = ?'];
+    const a = action === undefined ? args : [...args, action];
+    return db.prepare(`SELECT * FROM audit_log ${w.length ? `WHERE ${w.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ${limit + 1}`).all(...a) as Row[];
+  };
+  let rows: Row[];
+  if (q.actionPrefix) {
+    const newer = (x: Row, y: Row) => y.at - x.at || y.id - x.id;
+    rows = actionsWithPrefix(db, q.actionPrefix).flatMap((a) => read(a)).sort(newer).slice(0, limit + 1);
+  } else rows = read(q.action);
   const entries = rows.slice(0, limit).map((r) => ({
     id: r.id,
     at: r.at,
@@ -116,6 +124,16 @@ export function pageAudit(db: Db, q: AuditQuery = {}): { entries: AuditEntry[]; 
     after: r.after === null ? null : (JSON.parse(r.after) as unknown),
   }));
   return { entries, next: rows.length > limit ? entries[entries.length - 1]!.id : null };
+}
+
+/** The distinct actions in the log starting with `prefix`, one index seek each. */
+function actionsWithPrefix(db: Db, prefix: string): string[] {
+  const next = db.prepare('SELECT action FROM audit_log WHERE action > ? AND action < ? ORDER BY action LIMIT 1').pluck();
+  const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+  const out: string[] = [];
+  const first = db.prepare('SELECT action FROM audit_log WHERE action >= ? AND action < ? ORDER BY action LIMIT 1').pluck().get(prefix, end) as string | undefined;
+  for (let a = first; a !== undefined && out.length < 1000; a = next.get(a, end) as string | undefined) out.push(a);
+  return out;
 }
 
 /** The filters as typed (query string, console form): strings, empty = no filter. */

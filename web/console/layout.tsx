@@ -30,6 +30,8 @@ export function Layout(props: { title: string; user?: Viewer; narrow?: boolean; 
               <a href="/lookup">Lookup</a>
               <a href="/overrides">Overrides</a>
               <a href="/exemptions">Exemptions</a>
+              <a href="/reputation">Reputation</a>
+              {props.user.role === 'admin' && <a href="/audit">Audit</a>}
             </nav>
           )}
           {props.user && (

@@ -21,6 +21,8 @@ import { DashboardPage } from './dashboard.tsx';
 import { QueryRate } from './dashboard-data.ts';
 import { exemptionsRoutes } from './exemptions.tsx';
 import { overridesPage } from './overrides.tsx';
+import { reputationPage } from './reputation.tsx';
+import { auditPage } from './audit.tsx';
 
 const CSS = readFileSync(new URL('./console.css', import.meta.url), 'utf8');
 
@@ -110,5 +112,7 @@ export function consoleRoutes(ctx: ConsolePages): Hono<Env> {
 
   app.route('/', lookupRoutes(ctx));
   app.route('/', overridesPage(ctx));
+  app.route('/', reputationPage(ctx));
+  app.route('/', auditPage(ctx));
   return app;
 }

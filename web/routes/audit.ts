@@ -16,7 +16,7 @@ export const auditQuery = z.object({
   action: text('an action (override.add) or a prefix ending in "." or "*" (override.)', 'override.'),
   since: text('rows at or after this time: ISO 8601 (UTC without a zone) or Unix ms', '2026-12-01'),
   until: text('rows before this time (a date alone: through that day)', '2026-12-06T18:00Z'),
-  before: text('rows with an id below this (the `next` of the previous page)'),
+  before: text('rows older (by time, then id) than the row with this id: the `next` of the previous page'),
   limit: text('at most this many rows: 1 to 1000 (default 100)'),
 });
 

@@ -70,7 +70,10 @@ function shown(field: string, v: unknown): string {
   if (v === undefined) return '';
   if (typeof v === 'string') return v;
   const s = JSON.stringify(v) ?? String(v);
-  return typeof v === 'number' && TIME_FIELDS.test(field) && v > 1e11 ? `${s} (${utc(v)})` : s;
+  if (typeof v === 'number' && TIME_FIELDS.test(field) && v > 1e11) return `${s} (${utc(v)})`;
+  // A score as it is compared with the bar (two decimals), then the stored value.
+  if (typeof v === 'number' && /(^|\.)score$/.test(field) && !Number.isInteger(v)) return `${(Math.round(v * 100) / 100).toFixed(2)} (${s})`;
+  return s;
 }
 
 function Change(props: { e: AuditEntry }) {
@@ -79,8 +82,7 @@ function Change(props: { e: AuditEntry }) {
   const a = fieldsOf(e.after);
   const names = [...new Set([...b.keys(), ...a.keys()])];
   if (names.length === 0) return <p class="muted small">No state recorded.</p>;
-  // Both sides present: mark what changed. One side only (an add, a removal): just its fields.
-  const both = e.before !== null && e.after !== null;
+  // A field on both sides that differs is marked; one on one side only is shown as it is.
   return (
     <div class="scroll">
       <table class="list diff">
@@ -89,12 +91,12 @@ function Change(props: { e: AuditEntry }) {
           {names.map((n) => {
             const x = shown(n, b.get(n));
             const y = shown(n, a.get(n));
-            const changed = both && x !== y;
+            const changed = b.has(n) && a.has(n) && x !== y;
             return (
               <tr class={changed ? 'changed' : undefined}>
                 <th scope="row" class="field">{n || '(value)'}{changed && <span class="tag changed-tag">changed</span>}</th>
-                <td class="json">{b.has(n) ? x : <span class="muted">{e.before === null ? '(none)' : '—'}</span>}</td>
-                <td class="json">{a.has(n) ? y : <span class="muted">{e.after === null ? '(none)' : '—'}</span>}</td>
+                <td class="json" data-side="before">{b.has(n) ? x : <span class="muted">{e.before === null ? '(none)' : '—'}</span>}</td>
+                <td class="json" data-side="after">{a.has(n) ? y : <span class="muted">{e.after === null ? '(none)' : '—'}</span>}</td>
               </tr>
             );
           })}
@@ -129,7 +131,7 @@ function AuditPage(props: { user: Viewer; f: Filter; entries: AuditEntry[]; next
         </label>
         <label>
           To (UTC)
-          <input type="search" name="to" value={f.to} maxlength={40} placeholder="2026-12-06T18:00" />
+          <input type="search" name="to" value={f.to} maxlength={40} placeholder="2026-12-06 18:00" />
         </label>
         <div class="actions">
           <button type="submit">Filter</button>

@@ -116,9 +116,9 @@ function ReputationPage(props: {
       <h1>Reputation</h1>
       {props.done && <Confirmation ctx={ctx} done={props.done} user={user} />}
       <p class="muted">
-        Local evidence from your mail system and people. Scores halve every {halfLife} (capped at ±{rep.cfg.cap}); a key whose
-        score reaches the bar <strong>{rep.bar}</strong> is listed in bl / dbl with 127.0.0.4 / 127.0.1.4, unless an allow override
-        keeps it out (inside a provider range the higher policy.provider_bar applies): the lookup shows the whole verdict.
+        Scores halve every {halfLife} (at most ±{rep.cfg.cap}). A key at or over the bar <strong>{rep.bar}</strong> is listed in bl /
+        dbl (127.0.0.4 / 127.0.1.4) unless an allow override keeps it out; inside a provider range policy.provider_bar applies. Its
+        lookup shows the whole verdict.
       </p>
       <div class="cards rep-top">
         <section aria-labelledby="top-h">
@@ -128,7 +128,7 @@ function ReputationPage(props: {
           </p>
           <div class="scroll" tabindex={0} role="region" aria-labelledby="top-h">
             <table class="list" id="top">
-              <thead><tr><th>Key</th><th class="num">Score</th><th>vs bar {rep.bar}</th><th class="num">Events</th><th>Last event</th></tr></thead>
+              <thead><tr><th>Key</th><th class="num">Score</th><th>vs bar {rep.bar}</th><th class="num">Events</th><th>Last event (UTC)</th></tr></thead>
               <tbody>
                 {top.keys.map((k) => (
                   <tr>
@@ -136,7 +136,7 @@ function ReputationPage(props: {
                     <td class="num">{score2(k.score)}</td>
                     <td>{k.overBar ? <span class="tag deny">listed</span> : <span class="tag">below</span>}</td>
                     <td class="num">{k.events}</td>
-                    <td class="nowrap">{when(k.lastAt)}</td>
+                    <td class="nowrap">{when(k.lastAt).replace(' UTC', '')}</td>
                   </tr>
                 ))}
                 {top.keys.length === 0 && <tr><td colspan={5} class="muted">No key has a positive score.</td></tr>}
@@ -149,7 +149,7 @@ function ReputationPage(props: {
       {!canReport && <p class="muted">Your role ({user.role}) reads reputation; reports need the operator or admin role.</p>}
 
       <h2 id="events-h">Recent events</h2>
-      <form class="filters" method="get" action="/reputation" role="search" aria-label="Filter events">
+      <form class="filters rep-filters" method="get" action="/reputation" role="search" aria-label="Filter events">
         <label>
           Key
           <input type="search" name="key" value={f.key ?? ''} maxlength={300} autocapitalize="none" spellcheck={false} />

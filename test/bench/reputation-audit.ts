@@ -8,14 +8,14 @@ import { pageAudit, parseAuditFilter } from '../../sync/local/audit.ts';
 import { Reputation, type ReportKind } from '../../sync/local/reputation.ts';
 
 const n = Number(process.argv[2] ?? 100_000);
-const keys = Number(process.argv[3] ?? 20_000);
+const keys = Number(process.argv[3] ?? 100_000);
 const db = openDb(':memory:');
 const t0 = Date.parse('2026-11-01T00:00:00Z');
 let now = t0;
 const rep = new Reputation(db, { half_life: 7 * 86400, cap: 10, bar: 3 }, () => now);
 const kinds: ReportKind[] = ['spam', 'spam', 'spam', 'trap', 'ham', 'false-positive'];
 let seed = 1;
-const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
 const fill = process.hrtime.bigint();
 db.transaction(() => {
   for (let i = 0; i < n; i++) {

@@ -171,3 +171,21 @@ test('Audit page: admins only (an operator gets 403, no nav entry); filters; a b
   assert.equal(bad.status, 400);
   assert.match(bad.text, /id="filter-error">from &quot;yesterday&quot;/);
 });
+
+test('Reputation form: a write failing on the database (read-only) is a 503 that changes nothing; the same form works afterwards', async () => {
+  const f = await setup();
+  const op = await login(f, 'olga', PW.operator);
+  const before = readAudit(f.store.db, {}).length;
+  f.store.db.pragma('query_only = ON'); // every write now fails with SQLITE_READONLY
+  const r = await form(f, '/reputation', { _csrf: op.csrf, key: '192.0.2.1', kind: 'spam' }, op);
+  assert.equal(r.status, 503, r.text);
+  assert.match(r.text, /read-only|not saved/);
+  // Reads keep working.
+  assert.equal((await page(f, '/reputation', op)).status, 200);
+  f.store.db.pragma('query_only = OFF');
+  assert.equal(f.store.reputation.events('192.0.2.1').length, 0, 'no half-stored report');
+  assert.equal(f.store.overlay.lookupKey('192.0.2.1').score, 0, 'the DNS overlay is unchanged');
+  assert.equal(readAudit(f.store.db, {}).length, before, 'no audit row for what did not happen');
+  assert.equal((await form(f, '/reputation', { _csrf: op.csrf, key: '192.0.2.1', kind: 'spam' }, op)).status, 303);
+  assert.equal(f.store.overlay.lookupKey('192.0.2.1').score, 1, 'the DNS overlay has it');
+});

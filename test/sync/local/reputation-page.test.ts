@@ -55,7 +55,7 @@ test('top keys: ordered by the score now, not the stored one; the bar at two dec
 test('top keys: the index agrees with every key\'s decayed score over random reports, late events and false positives', () => {
   const { rep, clock } = setup();
   let seed = 7;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
   const kinds: ReportKind[] = ['spam', 'spam', 'trap', 'ham', 'false-positive'];
   for (let i = 0; i < 600; i++) {
     clock.advance(Math.floor(rnd() * 2 * HOUR));

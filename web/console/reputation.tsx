@@ -173,7 +173,7 @@ function ReputationPage(props: {
       {props.filterError && <p class="error" role="alert" id="filter-error">{props.filterError}</p>}
       {page && (
         <div class="scroll" tabindex={0} role="region" aria-labelledby="events-h">
-          <table class="list" id="events">
+          <table class="list events" id="events">
             <thead><tr><th>Time (UTC)</th><th>Key</th><th>Kind</th><th class="num">Weight</th><th>Reporter</th><th>Note</th></tr></thead>
             <tbody>
               {page.events.map((e) => (
@@ -181,8 +181,8 @@ function ReputationPage(props: {
                   <td class="nowrap">{when(e.at).replace(' UTC', '')}</td>
                   <td class="key"><a href={`/lookup?key=${encodeURIComponent(e.key)}`}>{e.key}</a></td>
                   <td><span class={`tag ${e.kind === 'spam' || e.kind === 'trap' ? 'deny' : 'allow'}`}>{e.kind}</span></td>
-                  <td class="num">{e.weight}</td>
-                  <td>{e.reporter}</td>
+                  <td class="num weight">{e.weight}</td>
+                  <td class="reporter">{e.reporter}</td>
                   <td class="reason">{e.note ?? ''}</td>
                 </tr>
               ))}

@@ -58,3 +58,6 @@ console.log('audit one key                      ', median(q({ target: '10.0.0.1'
 console.log('audit since/until one day (old)    ', median(q({ since: '2026-11-03', until: '2026-11-03' })));
 console.log('audit actor + one day              ', median(q({ actor: 'user:alice', since: '2026-11-03', until: '2026-11-03' })));
 console.log('audit unknown actor                ', median(q({ actor: 'user:nobody' })));
+// The worst case for the count over the bar: every key over it (an index-only range count).
+db.exec(`UPDATE reputation_scores SET score = 5, at = ${now}, rank = log2(5) + ${now} / (half_life * 1000.0)`);
+console.log(`top 20 + count, all ${scored} keys over the bar`, median(() => rep.top(20)));

@@ -213,6 +213,29 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX removal_requests_by_created ON removal_requests (created);
     `,
   },
+  {
+    name: 'reputation and audit: indexes for the console pages (top keys, recent events, audit filters)',
+    // sync/local/reputation.ts, sync/local/audit.ts. reputation_scores.rank = log2(score) +
+    // at / half_life (ms) for a positive score, NULL otherwise: the current score is
+    // 2^(rank - now / half_life), so ordering by rank is ordering by the decayed score, and the
+    // top keys are the first rows of an index however many keys and events there are.
+    // Recent events and the audit log page newest first by (at, id), keyset, with each filter
+    // (key / kind / reporter; target / actor / action) an equality prefix of an (x, at, id) index,
+    // so a page, with or without a time range, reads about a page of index entries.
+    sql: `
+      ALTER TABLE reputation_scores ADD COLUMN rank REAL;
+      UPDATE reputation_scores SET rank = log2(score) + at / (half_life * 1000.0) WHERE score > 0;
+      CREATE INDEX reputation_scores_by_rank ON reputation_scores (rank) WHERE rank IS NOT NULL;
+      CREATE INDEX reputation_events_by_time ON reputation_events (at, id);
+      CREATE INDEX reputation_events_by_kind ON reputation_events (kind, at, id);
+      CREATE INDEX reputation_events_by_reporter ON reputation_events (reporter, at, id);
+      DROP INDEX audit_log_by_target;
+      CREATE INDEX audit_log_by_target_time ON audit_log (target, at, id);
+      CREATE INDEX audit_log_by_actor_time ON audit_log (actor, at, id);
+      CREATE INDEX audit_log_by_action_time ON audit_log (action, at, id);
+      CREATE INDEX audit_log_by_time ON audit_log (at, id);
+    `,
+  },
 ];
 
 export class DbError extends Error {

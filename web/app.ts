@@ -5,7 +5,8 @@
 //   POST   /api/v1/overrides          overrides   -> 201 after the DNS overlay has it
 //   PATCH  /api/v1/overrides/:id      overrides   { expires }
 //   DELETE /api/v1/overrides/:id      overrides
-//   GET    /api/v1/audit              admin
+//   GET    /api/v1/audit              admin       ?target, actor, action, since, until, before, limit
+//   GET    /api/v1/reputation         reports, overrides   recent events and the top keys
 //   GET    /api/v1/removals, GET /:id, POST /:id/approve, POST /:id/reject   overrides   (web/routes/removals.ts)
 //   GET    /api/v1/explain/:key       any token   (when deps.explain is given)
 //   GET    /api/v1/providers          any token   provider feed state (when deps.providers is given)
@@ -42,6 +43,7 @@ import { providerRoutes } from './routes/providers.ts';
 import { statusRoutes } from './routes/status.ts';
 import { collisionRoutes } from './routes/collisions.ts';
 import { reportRoutes } from './routes/reports.ts';
+import { reputationRoutes } from './routes/reputation.ts';
 import { apiRouter, documentConfig, jsonOnly, registerSecurity } from './openapi.ts';
 import { metricsRoutes, type MetricsRouteOptions } from './routes/metrics.ts';
 import { publicRoutes, type PublicOptions } from './public/routes.tsx';
@@ -98,6 +100,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   api.route('/overrides', overrideRoutes(deps.store));
   api.route('/audit', auditRoutes(deps.store));
   api.route('/removals', removalRoutes(deps.store));
+  api.route('/reputation', reputationRoutes(deps.store));
   api.route('/users', userRoutes(con?.users ?? new Users(deps.store.db)));
   api.route('/tokens', tokenRoutes(deps.store.tokens));
   if (deps.providers) api.route('/providers', providerRoutes(deps.providers));

@@ -30,9 +30,12 @@ export interface ReputationConfig {
   /** Seconds (the config's duration unit). */
   half_life: number;
   cap: number;
+  /** policy.reputation.bar: a key whose score (at two decimals) reaches it is listed in bl/dbl
+   *  (127.0.0.4), unless an allow or a provider range (provider_bar) says otherwise. Default 3. */
+  bar?: number;
 }
 
-export const DEFAULT_REPUTATION: ReputationConfig = { half_life: 7 * 86400, cap: 10 };
+export const DEFAULT_REPUTATION: ReputationConfig = { half_life: 7 * 86400, cap: 10, bar: 3 };
 
 export interface ReputationEvent {
   id: number;
@@ -62,6 +65,36 @@ export interface ScoreState {
   score: number;
   at: number;
   events: number;
+}
+
+/** A key among the top scores: its score now (decayed) and whether it reaches the bar. */
+export interface TopKey {
+  key: string;
+  keyKind: KeyKind;
+  /** The decayed score now. */
+  score: number;
+  /** Unix ms of its last event. */
+  lastAt: number;
+  events: number;
+  /** The score at two decimals (as DNS compares it) reaches policy.reputation.bar. */
+  overBar: boolean;
+}
+
+export interface EventQuery {
+  /** Only this key (any spelling of one IP or domain). */
+  key?: unknown;
+  kind?: unknown;
+  reporter?: unknown;
+  /** Only events older (by time, then id) than the event with this id (keyset paging). */
+  before?: number;
+  /** At most this many (default 50, at most 500). */
+  limit?: number;
+}
+
+export interface EventPage {
+  events: ReputationEvent[];
+  /** Pass as `before` for the next (older) page; null on the last page. */
+  next: number | null;
 }
 
 export const MAX_WEIGHT = 100;
@@ -141,6 +174,7 @@ interface ScoreRow {
   events: number;
   half_life: number;
   cap: number;
+  rank: number | null;
 }
 
 const eventOf = (r: EventRow): ReputationEvent => ({ ...r, kind: r.kind as ReportKind });
@@ -205,6 +239,66 @@ export class Reputation {
     return (this.db.prepare('SELECT * FROM reputation_scores').all() as ScoreRow[]).map(stateOf);
   }
 
+  /** policy.reputation.bar (default 3). */
+  get bar(): number {
+    return this.cfg.bar ?? DEFAULT_REPUTATION.bar!;
+  }
+
+  /** The keys with the highest scores now, highest first, read off the rank index (the first
+   *  `limit` rows, whatever the number of keys or events); `overBar` counts every key at or over
+   *  the bar. Keys whose score shows as 0.00 are left out. */
+  top(limit = 20, at = this.now()): { keys: TopKey[]; overBar: number } {
+    const hl = this.cfg.half_life * 1000;
+    const bar = this.bar;
+    // score(t) = 2^(rank - t / hl): a score of x or more at t is rank >= log2(x) + t / hl.
+    const rankOf = (x: number) => Math.log2(x) + at / hl;
+    const rows = this.db.prepare(`SELECT key, key_kind, score, at, events FROM reputation_scores
+      WHERE rank IS NOT NULL AND rank >= ? ORDER BY rank DESC LIMIT ?`).all(rankOf(0.005), Math.max(1, Math.min(500, Math.floor(limit)))) as ScoreRow[];
+    const overBar = this.db.prepare('SELECT count(*) FROM reputation_scores WHERE rank IS NOT NULL AND rank >= ?').pluck().get(rankOf(bar - 0.005)) as number;
+    const keys = rows.map((r) => {
+      const score = decayed(r.score, r.at, at, this.cfg.half_life);
+      return { key: r.key, keyKind: r.key_kind as KeyKind, score, lastAt: r.at, events: r.events, overBar: Math.round(score * 100) / 100 >= bar };
+    });
+    return { keys, overBar };
+  }
+
+  /** Recent events, newest first (by time, then id), optionally of one key, kind or reporter;
+   *  keyset paging with `before` (an event id). Bad filters are InputErrors naming the field. */
+  recent(q: EventQuery = {}): EventPage {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.key !== undefined) {
+      where.push('key = ?');
+      args.push(parseKey(q.key, { cidr: false, wildcard: false }).key);
+    }
+    if (q.kind !== undefined) {
+      where.push('kind = ?');
+      args.push(parseKind(q.kind));
+    }
+    if (q.reporter !== undefined) {
+      where.push('reporter = ?');
+      args.push(checkText(q.reporter, 'reporter', MAX_REPORTER)!);
+    }
+    if (q.before !== undefined) {
+      const c = this.db.prepare('SELECT at, id FROM reputation_events WHERE id = ?').get(q.before) as { at: number; id: number } | undefined;
+      if (!c) throw new InputError(`before: there is no event #${q.before}`, 'before');
+      where.push('(at, id) < (?, ?)');
+      args.push(c.at, c.id);
+    }
+    const limit = Math.max(1, Math.min(500, Math.floor(q.limit ?? 50)));
+    const rows = this.db.prepare(`SELECT * FROM reputation_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY at DESC, id DESC LIMIT ${limit + 1}`).all(...args) as EventRow[];
+    const more = rows.length > limit;
+    const events = rows.slice(0, limit).map(eventOf);
+    return { events, next: more ? events[events.length - 1]!.id : null };
+  }
+
+  /** One event by id (null when there is none). */
+  event(id: number): ReputationEvent | null {
+    const r = this.db.prepare('SELECT * FROM reputation_events WHERE id = ?').get(id) as EventRow | undefined;
+    return r ? eventOf(r) : null;
+  }
+
   /** A key's events, newest first. */
   events(key: string, limit = 50): ReputationEvent[] {
     return (this.db.prepare('SELECT * FROM reputation_events WHERE key = ? ORDER BY at DESC, id DESC LIMIT ?').all(key, limit) as EventRow[]).map(eventOf);
@@ -242,8 +336,10 @@ export class Reputation {
   }
 
   private store(key: string, kind: KeyKind, score: number, at: number, events: number): void {
-    this.db.prepare(`INSERT INTO reputation_scores (key, key_kind, score, at, events, half_life, cap) VALUES (?, ?, ?, ?, ?, ?, ?)
+    // The rank orders keys by their decayed score at any time (see the migration in core/db.ts).
+    const rank = score > 0 ? Math.log2(score) + at / (this.cfg.half_life * 1000) : null;
+    this.db.prepare(`INSERT INTO reputation_scores (key, key_kind, score, at, events, half_life, cap, rank) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (key) DO UPDATE SET key_kind = excluded.key_kind, score = excluded.score, at = excluded.at, events = excluded.events,
-      half_life = excluded.half_life, cap = excluded.cap`).run(key, kind, score, at, events, this.cfg.half_life, this.cfg.cap);
+      half_life = excluded.half_life, cap = excluded.cap, rank = excluded.rank`).run(key, kind, score, at, events, this.cfg.half_life, this.cfg.cap, rank);
   }
 }

@@ -30,7 +30,9 @@ export function Layout(props: { title: string; user?: Viewer; narrow?: boolean; 
               <a href="/lookup">Lookup</a>
               <a href="/overrides">Overrides</a>
               <a href="/exemptions">Exemptions</a>
+              <a href="/reputation">Reputation</a>
               <a href="/requests">Requests</a>
+              {props.user.role === 'admin' && <a href="/audit">Audit</a>}
               {props.user.role === 'admin' && <a href="/users">Users</a>}
             </nav>
           )}

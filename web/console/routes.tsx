@@ -22,6 +22,8 @@ import { exemptionsRoutes } from './exemptions.tsx';
 import { overridesPage } from './overrides.tsx';
 import { usersPage } from './users.tsx';
 import { requestsPage } from './requests.tsx';
+import { reputationPage } from './reputation.tsx';
+import { auditPage } from './audit.tsx';
 
 const CSS = readFileSync(new URL('./console.css', import.meta.url), 'utf8');
 
@@ -112,5 +114,7 @@ export function consoleRoutes(ctx: ConsolePages): Hono<Env> {
   app.route('/', overridesPage(ctx));
   app.route('/', usersPage(ctx));
   app.route('/', requestsPage(ctx));
+  app.route('/', reputationPage(ctx));
+  app.route('/', auditPage(ctx));
   return app;
 }

@@ -38,6 +38,7 @@ import { overrideRoutes } from './routes/overrides.ts';
 import { providerRoutes } from './routes/providers.ts';
 import { collisionRoutes } from './routes/collisions.ts';
 import { reportRoutes } from './routes/reports.ts';
+import { explainRoutes } from './routes/explain.ts';
 import { apiRouter, documentConfig, jsonOnly, registerSecurity } from './openapi.ts';
 import { metricsRoutes, type MetricsRouteOptions } from './routes/metrics.ts';
 
@@ -93,14 +94,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   api.route('/tokens', tokenRoutes(deps.store.tokens));
   if (deps.providers) api.route('/providers', providerRoutes(deps.providers));
   if (deps.collisionReport) api.route('/collisions', collisionRoutes(deps.collisionReport));
-  const explain = deps.explain;
-  if (explain) {
-    api.get('/explain/:key', async (c) => {
-      const r = await explain(c.req.param('key'));
-      if (r === null || r === undefined) throw new ApiError(404, 'nothing to explain for this key');
-      return c.json(r as object);
-    });
-  }
+  if (deps.explain) api.route('/explain', explainRoutes(deps.explain));
   app.route('/api/v1', api);
   // The OpenAPI 3.1 document of every route declared through web/openapi.ts (no token needed:
   // it holds no data).

@@ -19,7 +19,8 @@
 //   GET    /metrics                   no token, or web.metrics.token (when deps.metrics is given)
 // Errors are JSON `{ error, field? }`: 400 bad input, 401 no/bad token, 403 scope, 404, 409,
 // 413 body too large, 415 not JSON, 503 the state disk cannot take writes (with Retry-After;
-// reads keep working).
+// reads keep working). On console paths (not /api, /metrics or the probes) an error is an HTML
+// page in the console's layout instead, same status and Retry-After (web/console/error-page.tsx).
 
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -28,10 +29,12 @@ import { Users } from '../sync/local/users.ts';
 import { authenticate } from './auth.ts';
 import { consoleContext, type ConsoleOptions } from './console/context.ts';
 import { consoleRoutes } from './console/routes.tsx';
+import { consoleErrorPages, MACHINE_PATH } from './console/error-page.tsx';
+import { isMutating, sessionOf } from './session.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { userRoutes } from './routes/users.ts';
 import type { DiskGuard } from '../core/disk.ts';
-import { ApiError, errorResponse, toResponse, type Env } from './http.ts';
+import { errorResponse, toResponse, type Env } from './http.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { overrideRoutes } from './routes/overrides.ts';
@@ -101,6 +104,20 @@ export function createApp(deps: AppDeps): Hono<Env> {
   registerSecurity(api);
   app.get('/api/openapi.json', (c) => c.json(api.getOpenAPI31Document(documentConfig(deps.version ?? '0'))));
   if (con) {
+    // Errors on console paths are pages in the console's layout (web/console/error-page.tsx);
+    // a signed-in user's change while the state disk cannot take writes is a 503 page at once.
+    app.use('*', consoleErrorPages());
+    if (disk) {
+      app.use('*', async (c, next) => {
+        const s = isMutating(c.req.method) && !MACHINE_PATH.test(c.req.path) ? sessionOf(c, con) : null;
+        const refusal = s ? disk.refusal() : null;
+        if (refusal) {
+          c.set('session', s!); // the page shows who is signed in
+          throw refusal;
+        }
+        await next();
+      });
+    }
     app.use('/login', bodyLimit({ maxSize: 16 * 1024, onError: (c) => errorResponse(c, 413, 'the form is too large') }));
     app.use('/logout', bodyLimit({ maxSize: 16 * 1024, onError: (c) => errorResponse(c, 413, 'the form is too large') }));
     app.route('/', consoleRoutes(con));

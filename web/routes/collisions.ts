@@ -6,7 +6,7 @@
 
 import { createRoute, z } from '@hono/zod-openapi';
 import { ApiError } from '../http.ts';
-import { apiRouter, errors, ok } from '../openapi.ts';
+import { apiRouter, ErrorBody, errors, ok } from '../openapi.ts';
 
 const Pair = z.object({
   source: z.string().meta({ example: 'spamcop' }),
@@ -43,7 +43,7 @@ const Report = z.object({
 
 const get = createRoute({
   method: 'get', path: '/', tags: ['providers'], summary: 'Listed keys inside provider ranges', operationId: 'getCollisions', 'x-scope': 'any',
-  responses: { 200: ok(Report, 'the latest collision report'), ...errors(401, 503) },
+  responses: { 200: ok(Report, 'the latest collision report'), ...errors(401), 503: ok(ErrorBody, 'no collisions yet: they are computed after the first merge (Retry-After)') },
 });
 
 export function collisionRoutes(report: () => unknown | null) {

@@ -46,7 +46,7 @@ const idParams = z.object({
 });
 
 const listQuery = z.object({
-  expired: z.enum(['1', 'true', '0', 'false']).optional().meta({ description: '1 or true: expired ones too' }),
+  expired: z.string().optional().meta({ description: '1 or true: expired ones too (anything else: active ones only)', example: '1' }),
 });
 
 const tags = ['overrides'];

@@ -23,7 +23,8 @@
 //   GET    /metrics                   no token, or web.metrics.token (when deps.metrics is given)
 // Errors are JSON `{ error, field? }`: 400 bad input, 401 no/bad token, 403 scope, 404, 409,
 // 413 body too large, 415 not JSON, 503 the state disk cannot take writes (with Retry-After;
-// reads keep working).
+// reads keep working). On console paths (not /api, /metrics or the probes) an error is an HTML
+// page in the console's layout instead, same status and Retry-After (web/console/error-page.tsx).
 
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -32,10 +33,12 @@ import { Users } from '../sync/local/users.ts';
 import { authenticate } from './auth.ts';
 import { consoleContext, type ConsoleOptions } from './console/context.ts';
 import { consoleRoutes } from './console/routes.tsx';
+import { consoleErrorPages, MACHINE_PATH } from './console/error-page.tsx';
+import { isMutating, sessionOf } from './session.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { userRoutes } from './routes/users.ts';
 import type { DiskGuard } from '../core/disk.ts';
-import { ApiError, errorResponse, toResponse, type Env } from './http.ts';
+import { errorResponse, toResponse, type Env } from './http.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { overrideRoutes } from './routes/overrides.ts';
@@ -44,6 +47,8 @@ import { statusRoutes } from './routes/status.ts';
 import { collisionRoutes } from './routes/collisions.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { reputationRoutes } from './routes/reputation.ts';
+
+import { explainRoutes } from './routes/explain.ts';
 import { apiRouter, documentConfig, jsonOnly, registerSecurity } from './openapi.ts';
 import { metricsRoutes, type MetricsRouteOptions } from './routes/metrics.ts';
 import { publicRoutes, type PublicOptions } from './public/routes.tsx';
@@ -106,20 +111,27 @@ export function createApp(deps: AppDeps): Hono<Env> {
   if (deps.providers) api.route('/providers', providerRoutes(deps.providers));
   if (con?.dashboard) api.route('/status', statusRoutes(con.dashboard, con.rate));
   if (deps.collisionReport) api.route('/collisions', collisionRoutes(deps.collisionReport));
-  const explain = deps.explain;
-  if (explain) {
-    api.get('/explain/:key', async (c) => {
-      const r = await explain(c.req.param('key'));
-      if (r === null || r === undefined) throw new ApiError(404, 'nothing to explain for this key');
-      return c.json(r as object);
-    });
-  }
+  if (deps.explain) api.route('/explain', explainRoutes(deps.explain));
   app.route('/api/v1', api);
   // The OpenAPI 3.1 document of every route declared through web/openapi.ts (no token needed:
   // it holds no data).
   registerSecurity(api);
   app.get('/api/openapi.json', (c) => c.json(api.getOpenAPI31Document(documentConfig(deps.version ?? '0'))));
   if (con) {
+    // Errors on console paths are pages in the console's layout (web/console/error-page.tsx);
+    // a signed-in user's change while the state disk cannot take writes is a 503 page at once.
+    app.use('*', consoleErrorPages());
+    if (disk) {
+      app.use('*', async (c, next) => {
+        const s = isMutating(c.req.method) && !MACHINE_PATH.test(c.req.path) ? sessionOf(c, con) : null;
+        const refusal = s ? disk.refusal() : null;
+        if (refusal) {
+          c.set('session', s!); // the page shows who is signed in
+          throw refusal;
+        }
+        await next();
+      });
+    }
     app.use('/login', bodyLimit({ maxSize: 16 * 1024, onError: (c) => errorResponse(c, 413, 'the form is too large') }));
     app.use('/logout', bodyLimit({ maxSize: 16 * 1024, onError: (c) => errorResponse(c, 413, 'the form is too large') }));
     app.route('/', consoleRoutes(con));

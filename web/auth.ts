@@ -90,8 +90,10 @@ export function requireSession(ctx: ConsoleCtx): MiddlewareHandler<Env> {
   };
 }
 
-export function requireScope(scope: Scope): MiddlewareHandler<Env> {
-  return async (c, next) => {
+/** The middleware carries its scope (`.scope`): web/openapi.ts writes it into the OpenAPI
+ *  document as the operation's `x-scope`. */
+export function requireScope(scope: Scope): MiddlewareHandler<Env> & { scope: Scope } {
+  return Object.assign(async (c: Parameters<MiddlewareHandler<Env>>[0], next: Parameters<MiddlewareHandler<Env>>[1]) => {
     const p = c.get('token');
     if (!may(p, scope, c.req.method)) {
       throw new ApiError(403, p.kind === 'token'
@@ -99,7 +101,7 @@ export function requireScope(scope: Scope): MiddlewareHandler<Env> {
         : `user '${p.name}' has role '${p.role}'; this needs ${scope === 'admin' ? 'the admin role' : 'the operator or admin role'}`);
     }
     await next();
-  };
+  }, { scope });
 }
 
 /** Who the audit log names for a request: `token:<name>` or `user:<name>`. */

@@ -16,15 +16,33 @@ import type { MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ApiError, zodFailure, type Env } from './http.ts';
 import { SESSION_COOKIE } from './session.ts';
+import type { Scope } from '../sync/local/tokens.ts';
 
-/** A router whose request checks fail as `{ error, field }` 400s. */
+/** A router whose request checks fail as `{ error, field }` 400s. Each operation's `x-scope` in
+ *  the document (what it needs: a token scope, or `any` valid token or session) is taken from
+ *  the route's `requireScope(...)` middleware unless the route gives it; test/web/security.test.ts
+ *  reads it to try every write with the wrong scope. */
 export function apiRouter(): OpenAPIHono<Env> {
-  return new OpenAPIHono<Env>({
+  const app = new OpenAPIHono<Env>({
     defaultHook: (r) => {
       if (!r.success) throw zodFailure(r.error as z.ZodError);
     },
   });
+  const openapi = app.openapi;
+  app.openapi = ((route: Parameters<typeof openapi>[0], ...rest: unknown[]) => {
+    const r = route as typeof route & { 'x-scope'?: string };
+    if (r['x-scope'] === undefined) {
+      const scope = [route.middleware ?? []].flat().map((m) => (m as { scope?: Scope }).scope).find((s) => s !== undefined);
+      if (scope) route = { ...route, 'x-scope': scope } as typeof route;
+    }
+    return (openapi as (...a: unknown[]) => unknown)(route, ...rest);
+  }) as typeof openapi;
+  return app;
 }
+
+/** What an operation needs (`x-scope` in the document): a token scope, or any valid token or
+ *  session (`any`). */
+export type OperationScope = Scope | 'any';
 
 /** A required JSON request body checked against `schema`. */
 export function jsonRequest<T extends z.ZodType>(schema: T, description?: string) {
@@ -61,7 +79,7 @@ export function errors(...codes: ContentfulStatusCode[]) {
 }
 
 /** Writes with a body must send JSON: 415 otherwise (before the route's check says
- *  "required" about every field of a form post). */
+ *  "required" about every field of a form post); 400 when it does not parse. */
 export const jsonOnly: MiddlewareHandler<Env> = async (c, next) => {
   const m = c.req.method;
   if (m === 'POST' || m === 'PUT' || m === 'PATCH') {
@@ -69,6 +87,15 @@ export const jsonOnly: MiddlewareHandler<Env> = async (c, next) => {
     const len = c.req.header('content-length');
     const hasBody = type !== '' || (len !== undefined && len !== '0') || c.req.header('transfer-encoding') !== undefined;
     if (hasBody && !/^application\/json\s*(;|$)/i.test(type)) throw new ApiError(415, 'the body must be JSON (Content-Type: application/json)');
+    // Parsed here for our own message (hono keeps the parsed body for the route's check).
+    if (hasBody) {
+      try {
+        await c.req.json();
+      } catch (e) {
+        if (e instanceof SyntaxError) throw new ApiError(400, 'the body is not valid JSON');
+        throw e;
+      }
+    }
   }
   await next();
 };

@@ -27,7 +27,7 @@ import { auditPage } from './audit.tsx';
 
 const CSS = readFileSync(new URL('./console.css', import.meta.url), 'utf8');
 
-const PAGE_HEADERS = {
+export const PAGE_HEADERS = {
   'Content-Security-Policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'same-origin',

@@ -62,7 +62,7 @@ const answer = z.object({
 });
 
 const get = createRoute({
-  method: 'get', path: '/', tags: ['reputation'], summary: 'Recent reputation events and the top keys',
+  method: 'get', path: '/', tags: ['reputation'], summary: 'Recent reputation events and the top keys', 'x-scope': 'any',
   middleware: [readers] as const,
   request: { query: reputationQuery },
   responses: { 200: ok(answer, 'the top keys and a page of events'), ...errors(400, 401, 403) },

@@ -45,7 +45,7 @@ const Status = z.object({
 }).meta({ id: 'Status' });
 
 const get = createRoute({
-  method: 'get', path: '/', tags: ['status'], summary: 'What the dashboard shows: zones, query rates, merge, sources, feeds, alerts',
+  method: 'get', path: '/', tags: ['status'], operationId: 'getStatus', 'x-scope': 'any', summary: 'What the dashboard shows: zones, query rates, merge, sources, feeds, alerts',
   responses: { 200: ok(Status, 'the current status'), ...errors(401) },
 });
 

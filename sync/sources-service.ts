@@ -61,6 +61,13 @@ export class QuarantineFileMissing extends SourceError {
   }
 }
 
+/** The quarantine was replaced by a newer one since the operator looked at it. */
+export class QuarantineChanged extends SourceError {
+  constructor(readonly source: string, readonly at: number) {
+    super(409, `the quarantined update of '${source}' changed since you looked (a newer one was quarantined at ${iso(at)}): review it again`);
+  }
+}
+
 /** A file move or the database write failed; nothing was decided (`cause` says why). */
 export class DecisionFailed extends SourceError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -230,7 +237,7 @@ export class SourcesService {
 
   /** Accepts or drops the quarantined update of `name`, audited as `actor`. Throws a
    *  SourceError (UnknownSource, SourceBusy, NoQuarantine, QuarantineFileMissing, DecisionFailed). */
-  decide(name: string, decision: Decision, actor: string): DecisionResult {
+  decide(name: string, decision: Decision, actor: string, expect: { quarantinedAt?: number } = {}): DecisionResult {
     this.get(name); // UnknownSource
     const command = this.opts.command?.(decision, name) ?? `quorumbl serve (${decision} ${name} by ${actor})`;
     const leases = new SyncLeases(this.db, { command, now: this.now });
@@ -239,6 +246,8 @@ export class SourcesService {
     try {
       const q = this.state.getQuarantine(name); // read under the lease: a sync may just have changed it
       if (!q) throw new NoQuarantine(name, decision);
+      // The console sends the quarantine it showed: a newer one must be looked at before a decision.
+      if (expect.quarantinedAt !== undefined && expect.quarantinedAt !== q.at) throw new QuarantineChanged(name, q.at);
       return decision === 'accept' ? this.accept(name, q, actor) : this.drop(name, q, actor);
     } finally {
       leases.release(got.lease);

@@ -9,6 +9,7 @@
 //   GET    /api/v1/explain/:key       any token   (when deps.explain is given)
 //   GET    /api/v1/providers          any token   provider feed state (when deps.providers is given)
 //   GET    /api/v1/collisions         any token   listed keys inside provider ranges (when deps.collisionReport is given)
+//   GET    /api/v1/sources[/:name], POST /:name/accept|drop|sync   overrides (viewer reads)  (web/routes/sources.ts)
 //   GET    /api/v1/users, POST, PATCH /:name, DELETE /:name        admin   (web/routes/users.ts)
 //   GET    /api/v1/tokens, POST, DELETE /:name                     admin   (web/routes/tokens.ts)
 //   GET /, GET+POST /login, POST /logout, /console/*    the console (when deps.console is given):
@@ -38,6 +39,7 @@ import { overrideRoutes } from './routes/overrides.ts';
 import { providerRoutes } from './routes/providers.ts';
 import { collisionRoutes } from './routes/collisions.ts';
 import { reportRoutes } from './routes/reports.ts';
+import { sourceRoutes, type SourcesDeps } from './routes/sources.ts';
 import { apiRouter, documentConfig, jsonOnly, registerSecurity } from './openapi.ts';
 import { metricsRoutes, type MetricsRouteOptions } from './routes/metrics.ts';
 
@@ -65,6 +67,8 @@ export interface AppDeps {
   metrics?: MetricsRouteOptions;
   /** The browser console: sign-in pages, sessions (also accepted by /api/v1), login throttling. */
   console?: ConsoleOptions;
+  /** /api/v1/sources and the console's Sources page (the routes exist only when given). */
+  sources?: SourcesDeps;
 }
 
 export function createApp(deps: AppDeps): Hono<Env> {
@@ -75,7 +79,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   const api = apiRouter();
   api.use('*', bodyLimit({ maxSize: max, onError: (c) => errorResponse(c, 413, `the body is larger than ${max} bytes`) }));
-  const con = deps.console ? consoleContext(deps.store, deps.console) : undefined;
+  const con = deps.console ? consoleContext(deps.store, { ...deps.console, sources: deps.console.sources ?? deps.sources }) : undefined;
   api.use('*', authenticate(deps.store.tokens, con));
   const disk = deps.disk;
   if (disk) {
@@ -93,6 +97,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   api.route('/tokens', tokenRoutes(deps.store.tokens));
   if (deps.providers) api.route('/providers', providerRoutes(deps.providers));
   if (deps.collisionReport) api.route('/collisions', collisionRoutes(deps.collisionReport));
+  if (deps.sources) api.route('/sources', sourceRoutes(deps.sources));
   const explain = deps.explain;
   if (explain) {
     api.get('/explain/:key', async (c) => {

@@ -21,6 +21,7 @@ import { DashboardPage } from './dashboard.tsx';
 import { QueryRate } from './dashboard-data.ts';
 import { exemptionsRoutes } from './exemptions.tsx';
 import { overridesPage } from './overrides.tsx';
+import { sourcesPage } from './sources.tsx';
 
 const CSS = readFileSync(new URL('./console.css', import.meta.url), 'utf8');
 
@@ -110,5 +111,6 @@ export function consoleRoutes(ctx: ConsolePages): Hono<Env> {
 
   app.route('/', lookupRoutes(ctx));
   app.route('/', overridesPage(ctx));
+  app.route('/', sourcesPage(ctx));
   return app;
 }

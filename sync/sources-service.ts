@@ -114,6 +114,8 @@ export interface SourceView {
 
 export interface QuarantineView {
   at: string;
+  /** The same in unix ms: what a decision passes back as `quarantinedAt` (sure to be this one). */
+  atMs: number;
   reasons: string[];
   path: string;
   bytes: number | null;
@@ -189,7 +191,7 @@ export function sourceView(name: string, info: SourceInfo | undefined, s: Source
     validators: s?.validators ?? {},
     stats: s?.stats ?? null,
     quarantine: q
-      ? { at: iso(q.at), reasons: q.reasons, path: q.path, bytes: q.bytes, stats: q.stats, change: quarantineChange(q, s?.stats ?? null, s?.entries ?? null) }
+      ? { at: iso(q.at), atMs: q.at, reasons: q.reasons, path: q.path, bytes: q.bytes, stats: q.stats, change: quarantineChange(q, s?.stats ?? null, s?.entries ?? null) }
       : null,
     config: info
       ? { kind: info.kind ?? null, schedule: info.schedule ?? null, minInterval: info.min_interval ?? null, guards: info.guards ?? null }

@@ -53,7 +53,7 @@ function duration(s: number): string {
 function pct(x: number): string {
   const p = x * 100;
   const r = Math.abs(p) >= 10 || p === 0 ? Math.round(p) : Number(p.toFixed(1));
-  return `${r > 0 ? '+' : ''}${r}%`;
+  return `${r > 0 ? '+' : r < 0 ? '−' : ''}${Math.abs(r)}%`;
 }
 
 const signed = (n: number) => `${n > 0 ? '+' : n < 0 ? '−' : '±'}${fmtInt(Math.abs(n))}`;
@@ -110,7 +110,7 @@ function QuarantineBox(props: { v: SourceView; w: Who; now: number; back: string
   const { v, w, now } = props;
   const q = v.quarantine!;
   const ch = q.change;
-  const at = Date.parse(q.at);
+  const at = q.atMs;
   return (
     <section class="quarantine" aria-labelledby={`q-${v.name}`}>
       <h3 id={`q-${v.name}`}>Quarantined update, held back {ago(now - at)} ago</h3>

@@ -40,6 +40,7 @@ const change = z.object({
 
 const quarantine = z.object({
   at: z.string().meta({ description: 'when it was quarantined (ISO 8601)' }),
+  atMs: z.number().meta({ description: 'the same in unix ms: send it back as quarantinedAt to decide on exactly this update' }),
   reasons: z.array(z.string()).meta({ description: 'why the guards held it back, in words' }),
   path: z.string(),
   bytes: z.number().nullable(),

@@ -92,12 +92,12 @@ function Runs(props: { runs: SyncRun[]; now: number; caption: string; highlight?
         <tbody>
           {props.runs.map((r) => (
             <tr class={r.id === props.highlight ? 'requested' : undefined} id={`run-${r.id}`}>
-              <td class="num">{r.id}</td>
-              <td class="nowrap"><time datetime={new Date(r.started).toISOString()}>{when(r.started)}</time></td>
-              <td class="num">{r.ended === null ? '–' : `${((r.ended - r.started) / 1000).toFixed(1)} s`}</td>
-              <td><span class={`outcome ${r.outcome ?? 'running'}`}>{r.outcome ?? 'running'}</span></td>
-              <td class="num">{r.entries === null ? '–' : fmtInt(r.entries)}</td>
-              <td class="err-text">{r.error ?? r.note ?? ''}</td>
+              <td class="num" data-label="#">{r.id}</td>
+              <td class="nowrap" data-label="Started"><time datetime={new Date(r.started).toISOString()}>{when(r.started)}</time></td>
+              <td class="num" data-label="Took">{r.ended === null ? '–' : `${((r.ended - r.started) / 1000).toFixed(1)} s`}</td>
+              <td data-label="Outcome"><span class={`outcome outcome-${r.outcome ?? 'running'}`}>{r.outcome ?? 'running'}</span></td>
+              <td class="num" data-label="Entries">{r.entries === null ? '–' : fmtInt(r.entries)}</td>
+              <td class="err-text" data-label="Error or note">{r.error ?? r.note ?? ''}</td>
             </tr>
           ))}
         </tbody>
@@ -195,7 +195,9 @@ function SourceCard(props: { v: SourceView; runs: SyncRun[]; w: Who; now: number
       </details>
       {w.canAct && v.configured && (
         props.canSync ? (
-          props.notBefore === null ? (
+          runs[0] && runs[0].outcome === null ? (
+            <p class="muted small sync">A sync is running (#{runs[0].id}, started {ago(now - runs[0].started)} ago); reload to see how it ends.</p>
+          ) : props.notBefore === null ? (
             <form class="sync" method="post" action={`/sources/${encodeURIComponent(v.name)}/sync`}>
               <Csrf user={w.user} />
               <input type="hidden" name="back" value={back} />
@@ -334,7 +336,7 @@ export function sourcesPage(ctx: ConsoleCtx & { sources?: SourcesDeps }): Hono<E
       if (what === 'sync') {
         if (!deps.syncNow) throw new SourceError(409, 'this server does not sync sources (sync.enabled is false)');
         const { run } = await deps.syncNow(name, actor);
-        return c.redirect(`${here}?done=sync&run=${run.id}#run-${run.id}`, 303);
+        return c.redirect(`${here}?done=sync&run=${run.id}`, 303); // no #fragment: the meta refresh would not reload
       }
       const at = typeof form.at === 'string' && /^\d{1,15}$/.test(form.at) ? Number(form.at) : undefined;
       deps.service.decide(name, what, actor, { quarantinedAt: at });

@@ -146,11 +146,13 @@ providers: []
     // have passed, the button is there; the page follows the run until it ends.
     await poll(async () => {
       await page.goto(`${base}/sources/fresh`);
-      return (await page.getByRole('button', { name: 'Sync now' }).count()) > 0 ? true : undefined;
+      const startupDone = (await page.locator('table.runs .outcome-ok').count()) > 0; // serve's first sync of it
+      return startupDone && (await page.getByRole('button', { name: 'Sync now' }).count()) > 0 ? true : undefined;
     }, 'sync now offered for fresh', { timeoutMs: 60_000, intervalMs: 1000 });
     await Promise.all([page.waitForURL(/\/sources\/fresh\?done=sync&run=\d+/), page.getByRole('button', { name: 'Sync now' }).click()]);
     const run = /run=(\d+)/.exec(page.url())![1];
-    await page.getByText(new RegExp(`Sync #${run} ended: ok, 21 entries, now serving`)).waitFor({ timeout: 30_000 });
+    await page.getByText(new RegExp(`Sync #${run} ended: ok, 21 entries, now serving`)).waitFor({ timeout: 30_000 })
+      .catch(async (e) => assert.fail(`${(e as Error).message}\n${await page.locator('main').textContent()}`));
     await screenshots(page, 'sources-detail');
     assert.deepEqual(dialogs, [], 'no script ran');
   } finally {

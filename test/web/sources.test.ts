@@ -58,10 +58,12 @@ async function setup() {
   const tag = dir.slice(-6);
   bodies.set(`/${tag}/trap.txt`, list(1000));
   bodies.set(`/${tag}/fresh.txt`, list(50));
+  bodies.delete(`/${tag}/gone.txt`); // a 404 upstream
   const sources = configSchema.parse({
     sources: [
       { name: 'trap', kind: 'ip', fetch: url(`/${tag}/trap.txt`), format: 'plain', retries: 0, timeout: 5, max_prefix: { v4: 16 }, min_interval: '1h' },
       { name: 'fresh', kind: 'ip', fetch: url(`/${tag}/fresh.txt`), format: 'plain', retries: 0, timeout: 5, max_prefix: { v4: 16 }, min_interval: '1h' },
+      { name: 'gone', kind: 'ip', fetch: url(`/${tag}/gone.txt`), format: 'plain', retries: 0, timeout: 5, max_prefix: { v4: 16 }, min_interval: '1h' },
     ],
   }).sources;
   const dbFile = join(dir, 'state.sqlite');
@@ -99,7 +101,7 @@ test('viewers and overrides tokens read every source with its quarantine and wha
   for (const who of [{ session: s.viewer }, { token: s.overrides }]) {
     const r = await api(s.f, 'GET', '/api/v1/sources', who);
     assert.equal(r.status, 200, JSON.stringify(r.json));
-    assert.deepEqual(r.json.sources.map((x: any) => [x.name, x.status]), [['trap', 'quarantined'], ['fresh', 'never-synced']]);
+    assert.deepEqual(r.json.sources.map((x: any) => [x.name, x.status]), [['trap', 'quarantined'], ['fresh', 'never-synced'], ['gone', 'never-synced']]);
     const trap = r.json.sources[0];
     assert.equal(trap.entries, 1001);
     assert.equal(trap.config.minInterval, 3600);
@@ -126,7 +128,7 @@ test('unknown sources are 404s naming the configured ones, for reads and actions
   for (const [m, p] of [['GET', '/api/v1/sources/nosuch'], ['POST', '/api/v1/sources/nosuch/accept'], ['POST', '/api/v1/sources/nosuch/sync']] as const) {
     const r = await api(s.f, m, p, { token: s.overrides });
     assert.equal(r.status, 404, `${m} ${p}`);
-    assert.equal(r.json.error, "unknown source 'nosuch'; configured sources: trap, fresh");
+    assert.equal(r.json.error, "unknown source 'nosuch'; configured sources: trap, fresh, gone");
   }
 });
 
@@ -142,7 +144,14 @@ test('a viewer cannot act; an operator accepts: the quarantined copy serves, aud
   assert.equal(readAudit(s.db).filter((e) => e.action.startsWith('source.')).length, 0);
   assert.equal(readFileSync(current, 'utf8'), list(1000), 'still the good copy');
 
-  const r = await api(s.f, 'POST', '/api/v1/sources/trap/accept', { session: s.operator });
+  // A decision on a quarantine other than the one read is refused (a newer one came meanwhile).
+  const seen = (await api(s.f, 'GET', '/api/v1/sources/trap', { session: s.operator })).json.source.quarantine.atMs;
+  const stale = await api(s.f, 'POST', '/api/v1/sources/trap/accept', { session: s.operator, body: { quarantinedAt: seen - 1 } });
+  assert.equal(stale.status, 409);
+  assert.match(stale.json.error, /changed since you looked/);
+  assert.equal((await api(s.f, 'POST', '/api/v1/sources/trap/accept', { session: s.operator, body: { quarantinedAt: 'x' } })).status, 400);
+
+  const r = await api(s.f, 'POST', '/api/v1/sources/trap/accept', { session: s.operator, body: { quarantinedAt: seen } });
   assert.equal(r.status, 200, JSON.stringify(r.json));
   assert.equal(r.json.decision.decision, 'accept');
   assert.equal(r.json.decision.run.note, 'accepted by operator');
@@ -223,4 +232,23 @@ test('sync now: 202 with the run to watch, which ends ok; within min_interval a 
   assert.ok(retry > 3500 && retry <= 3600, String(retry));
   assert.equal(readAudit(s.db).filter((e) => e.action === 'source.sync').length, 1);
   assert.equal((await api(s.f, 'GET', '/api/v1/sources/trap/runs/999', { token: s.overrides })).status, 404);
+});
+
+test('sync now of a failing upstream: 202, the run ends failed with the upstream\'s error, the last good copy untouched', async () => {
+  const s = await setup();
+  const r = await api(s.f, 'POST', '/api/v1/sources/gone/sync', { token: s.overrides });
+  assert.equal(r.status, 202, JSON.stringify(r.json));
+  let run: any;
+  for (let i = 0; i < 200; i++) {
+    run = (await api(s.f, 'GET', r.json.watch, { token: s.overrides })).json.run;
+    if (run.outcome !== null) break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  assert.equal(run.outcome, 'failed');
+  assert.match(run.error, /HTTP 404/);
+  const v = (await api(s.f, 'GET', '/api/v1/sources/gone', { token: s.overrides })).json.source;
+  assert.equal(v.status, 'failing');
+  assert.match(v.lastError, /HTTP 404/);
+  assert.equal(existsSync(sourcePaths(s.dir, 'gone').current), false);
+  assert.deepEqual(readAudit(s.db).filter((e) => e.action === 'source.sync').map((e) => e.actor), ['token:ops']);
 });

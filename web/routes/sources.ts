@@ -95,6 +95,10 @@ const decided = z.object({
 
 const scope = requireScope('overrides');
 
+const decideBody = z.strictObject({
+  quarantinedAt: z.number().int().nonnegative().optional().meta({ description: 'the quarantine\'s atMs as read: a newer quarantine is refused with 409' }),
+});
+
 const list = createRoute({
   method: 'get', path: '/', tags: ['sources'], summary: 'Every source: state, entries, last success and attempt, quarantine',
   middleware: [scope] as const,
@@ -116,7 +120,15 @@ const oneRun = createRoute({
 const decide = (d: 'accept' | 'drop') => createRoute({
   method: 'post', path: `/{name}/${d}`, tags: ['sources'],
   summary: d === 'accept' ? 'Accept the quarantined update: it becomes the last good copy and serves' : 'Drop the quarantined update: deleted; the last good copy keeps serving',
-  middleware: [scope] as const, request: { params: name },
+  middleware: [scope] as const,
+  request: {
+    params: name,
+    body: {
+      required: false,
+      description: 'optional: decide only if the quarantine is still the one seen (else 409)',
+      content: { 'application/json': { schema: decideBody } },
+    },
+  },
   responses: {
     200: ok(z.object({ decision: decided }), 'decided and audited'),
     ...errors(401, 403, 404, 409, 500, 503),
@@ -181,7 +193,8 @@ export function sourceRoutes(deps: SourcesDeps) {
   for (const d of ['accept', 'drop'] as const) {
     app.openapi(decide(d), (c) => {
       const { name: n } = c.req.valid('param');
-      const r = refused(() => svc.decide(n, d, actorOf(c)));
+      const b = c.req.valid('json') as z.infer<typeof decideBody>;
+      const r = refused(() => svc.decide(n, d, actorOf(c), { quarantinedAt: b.quarantinedAt }));
       const q = r.quarantine;
       return c.json({
         decision: {

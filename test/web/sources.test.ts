@@ -252,3 +252,32 @@ test('sync now of a failing upstream: 202, the run ends failed with the upstream
   assert.equal(existsSync(sourcePaths(s.dir, 'gone').current), false);
   assert.deepEqual(readAudit(s.db).filter((e) => e.action === 'source.sync').map((e) => e.actor), ['token:ops']);
 });
+
+test('console: a viewer sees no forms and a crafted POST is refused; an operator\'s form needs the CSRF token and decides (303, audited)', async () => {
+  const s = await setup();
+  const page = async (who: { cookie: string }) => (await fetch(`${s.f.base}/sources`, { headers: { cookie: who.cookie } })).text();
+  const v = await page(s.viewer);
+  assert.match(v, /quarantined since/);
+  assert.doesNotMatch(v, /action="\/sources\/trap\/(accept|drop)"|action="\/sources\/fresh\/sync"/);
+  assert.match(v, /An operator can accept or drop it/);
+  const o = await page(s.operator);
+  assert.match(o, /action="\/sources\/trap\/accept"/);
+  assert.match(o, /action="\/sources\/fresh\/sync"/);
+  const at = /name="at" value="(\d+)"/.exec(o)![1]!;
+  const post = (who: { cookie: string }, form: Record<string, string>) => fetch(`${s.f.base}/sources/trap/drop`, {
+    method: 'POST', redirect: 'manual',
+    headers: { cookie: who.cookie, origin: s.f.base, 'sec-fetch-site': 'same-origin', 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+  });
+  assert.equal((await post(s.viewer, { _csrf: s.viewer.csrf, at })).status, 403);
+  assert.equal((await post(s.operator, { at })).status, 403, 'no CSRF token');
+  assert.equal(readAudit(s.db).filter((e) => e.action.startsWith('source.')).length, 0);
+  const stale = await post(s.operator, { _csrf: s.operator.csrf, at: String(Number(at) - 1) });
+  assert.equal(stale.status, 409);
+  assert.match(await stale.text(), /Not dropped: the quarantined update of &#39;trap&#39; changed since you looked/);
+  const r = await post(s.operator, { _csrf: s.operator.csrf, at });
+  assert.equal(r.status, 303);
+  assert.equal(r.headers.get('location'), '/sources?done=dropped#source-trap');
+  assert.deepEqual(readAudit(s.db).filter((e) => e.action.startsWith('source.')).map((e) => [e.action, e.actor]), [['source.drop', 'user:olga']]);
+  assert.equal((await fetch(`${s.f.base}/sources/nosuch`, { headers: { cookie: s.viewer.cookie } })).status, 404);
+});

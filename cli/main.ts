@@ -34,6 +34,7 @@ import { sourcesCommand } from './sources.ts';
 import { providersCommand } from './providers.ts';
 import { collisionsCommand } from './collisions.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
+import { SourcesService } from '../sync/sources-service.ts';
 import { SyncStateWatch } from '../sync/watch.ts';
 import { job, jobFailed, jobsHealth } from '../core/jobs.ts';
 import type { LoadSettings, ZoneSpec } from '../core/zones/spec.ts';
@@ -200,6 +201,8 @@ async function serve(args: string[]): Promise<void> {
   };
   const { server, store } = await run(spec, log);
   const { engine, state } = syncSetup;
+  // Built here so the API and the console can ask it for a "sync now"; started after the merge.
+  const scheduler = sources.length && c.sync.enabled ? new SyncScheduler(sources, { engine, state, log }) : undefined;
   if (!merge) throw new Error('merge service not set up before listening');
   // The probe's database write: the header's user_version, rewritten with its own value.
   const uv = () => localDb.pragma('user_version', { simple: true }) as number;
@@ -233,6 +236,10 @@ async function serve(args: string[]): Promise<void> {
       version: VERSION,
       store: local, explain: (key) => merge!.explain(key), providers: () => merge!.providerStates(), collisionReport: () => merge!.collisionReport(), onError: (e) => log.error({ err: (e as Error).message }, 'API error'),
       disk,
+      sources: {
+        service: new SourcesService(localDb, { stateDir, sources, command: (d, n) => `quorumbl serve (${d} ${n})` }),
+        syncNow: scheduler && ((name, actor) => scheduler.requestNow(name, actor)),
+      },
       health: {
         startedAt,
         dns: () => ({ listening: server.addresses.length > 0, addresses: server.addresses.map((a) => `${a.proto}/${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`) }),
@@ -284,8 +291,8 @@ async function serve(args: string[]): Promise<void> {
   }
   await merge.start();
   log.info({ zones: merge.zoneNames }, 'merged zones served');
-  if (sources.length && c.sync.enabled) {
-    new SyncScheduler(sources, { engine, state, log }).start();
+  if (scheduler) {
+    scheduler.start();
     log.info({ sources: sources.map((s) => `${s.name}.mirror.${c.base}`) }, 'source sync scheduled');
   }
 }

@@ -2,18 +2,18 @@
 // Works on the state database and the files under <state_dir>/sources/ only; a running server
 // notices a changed `current` file by itself.
 
-import { existsSync, mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
 import { openDb, type Db } from '../core/db.ts';
-import { SyncState, sourcePaths, promoteQuarantineSnapshot, removeQuarantined, type Quarantine, type SourceState, type SyncRun } from '../sync/state.ts';
-import { SyncLeases, describeHolder } from '../sync/lease.ts';
-import { writeAudit } from '../sync/local/audit.ts';
+import { SyncState, type Quarantine, type SourceState, type SyncRun } from '../sync/state.ts';
+import { describeHolder } from '../sync/lease.ts';
+import {
+  QuarantineFileMissing, SourceBusy, SourceError, SourcesService, sourceView, type DecisionResult, type SourceInfo,
+} from '../sync/sources-service.ts';
 import { cliActor, osUser } from './override.ts';
 
 export interface SourcesContext {
   dbPath: string;
   stateDir: string;
-  sources: { name: string }[];
+  sources: SourceInfo[];
   /** Output sinks and clock (tests); default stdout, stderr and Date.now. */
   out?: (s: string) => void;
   err?: (s: string) => void;
@@ -49,42 +49,34 @@ export async function sourcesCommand(args: string[], ctx: SourcesContext): Promi
   if (names.length !== 1) return usage(err, `'sources ${cmd}' takes one source name`);
   const name = names[0]!;
   return withDb(ctx, err, (db) => {
-    const state = new SyncState(db, now);
-    const known = state.getSource(name);
-    if (!known && !ctx.sources.some((s) => s.name === name)) {
-      const configured = ctx.sources.map((s) => s.name);
-      err(`unknown source '${name}'; ${configured.length > 0 ? `configured sources: ${configured.join(', ')}` : 'no sources are configured'}\n`);
-      return 1;
-    }
-    if (cmd === 'show') return show(state, name, known, json, out, now);
-    // A sync of this source running meanwhile would replace or re-quarantine the copy under our
-    // feet: the decision takes the source's sync lease (sync/lease.ts) for its few file moves.
-    const leases = new SyncLeases(db, { command: `quorumbl sources ${cmd} ${name}` });
-    const got = leases.tryAcquire(name);
-    if ('heldBy' in got) {
-      err(`a sync of '${name}' is running in ${describeHolder(got.heldBy)}; try again when it has ended ` +
-        `('quorumbl sources show ${name}')\n`);
-      return 75;
-    }
+    const service = new SourcesService(db, {
+      stateDir: ctx.stateDir, sources: ctx.sources, now, dbPath: ctx.dbPath,
+      command: (d, n) => `quorumbl sources ${d} ${n}`,
+    });
     try {
-      const q = state.getQuarantine(name); // read under the lease: a sync may just have changed it
-      if (!q) {
-        err(`source '${name}' has no quarantined update: nothing to ${cmd}\n`);
+      const { state: known } = service.get(name);
+      if (cmd === 'show') return show(service.state, name, known, json, out, now, ctx);
+      // The decision (lease, re-read under it, files, audited state change) is the service's
+      // (sync/sources-service.ts), as for the API and the console.
+      const r = service.decide(name, cmd, cliActor(ctx.user ?? osUser()));
+      out((cmd === 'accept' ? accepted(r, now()) : dropped(r, now())) + '\n');
+      return 0;
+    } catch (e) {
+      if (e instanceof SourceBusy) {
+        err(`a sync of '${name}' is running in ${describeHolder(e.holder, now())}; try again when it has ended ` +
+          `('quorumbl sources show ${name}')\n`);
+        return 75;
+      }
+      if (e instanceof QuarantineFileMissing) {
+        err(`the quarantined update of '${name}' is recorded at ${e.file}, but that file is missing; ` +
+          `'quorumbl sources drop ${name}' forgets it\n`);
         return 1;
       }
-      // The decision and its audit row commit together (source:<name>, the quarantine before).
-      const audited = (change: () => void, after: unknown) => db.transaction(() => {
-        change();
-        writeAudit(db, { at: now(), actor: cliActor(ctx.user ?? osUser()), action: `source.${cmd}`, target: `source:${name}`, before: q, after });
-      })();
-      try {
-        return cmd === 'accept' ? accept(state, ctx, name, q, out, err, now, audited) : drop(state, ctx, name, q, out, err, now, audited);
-      } catch (e) {
-        err(`cannot record the ${cmd} of '${name}' in ${ctx.dbPath}: ${e instanceof Error ? e.message : String(e)}\n`);
+      if (e instanceof SourceError) {
+        err(`${e.message}\n`);
         return 1;
       }
-    } finally {
-      leases.release(got.lease);
+      throw e;
     }
   });
 }
@@ -124,7 +116,7 @@ function listed(state: SyncState, ctx: SourcesContext): Listed[] {
 function list(state: SyncState, ctx: SourcesContext, json: boolean, out: (s: string) => void, now: () => number): number {
   const items = listed(state, ctx);
   if (json) {
-    out(JSON.stringify(items.map((i) => jsonOf(i.name, i.configured, i.state)), null, 2) + '\n');
+    out(JSON.stringify(items.map((i) => jsonOf(i.name, i.configured, i.state, ctx)), null, 2) + '\n');
     return 0;
   }
   if (items.length === 0) {
@@ -166,10 +158,10 @@ function quarantineText(name: string, q: Quarantine, t: number): string {
   return lines.join('\n');
 }
 
-function show(state: SyncState, name: string, s: SourceState | null, json: boolean, out: (x: string) => void, now: () => number): number {
+function show(state: SyncState, name: string, s: SourceState | null, json: boolean, out: (x: string) => void, now: () => number, ctx: SourcesContext): number {
   const runs = state.recentRuns(name, 10);
   if (json) {
-    out(JSON.stringify({ ...jsonOf(name, true, s), runs: runs.map(runJson) }, null, 2) + '\n');
+    out(JSON.stringify({ ...jsonOf(name, ctx.sources.some((x) => x.name === name), s, ctx), runs: runs.map(runJson) }, null, 2) + '\n');
     return 0;
   }
   const t = now();
@@ -203,90 +195,35 @@ function show(state: SyncState, name: string, s: SourceState | null, json: boole
   return 0;
 }
 
-function jsonOf(name: string, configured: boolean, s: SourceState | null) {
-  return {
-    name,
-    configured,
-    lastAttempt: isoOrNull(s?.lastAttempt),
-    lastOutcome: s?.lastOutcome ?? null,
-    lastSuccess: isoOrNull(s?.lastSuccess),
-    lastError: s?.lastError ?? null,
-    entries: s?.entries ?? null,
-    validators: s?.validators ?? {},
-    stats: s?.stats ?? null,
-    quarantine: s?.quarantine
-      ? { at: iso(s.quarantine.at), reasons: s.quarantine.reasons, path: s.quarantine.path, bytes: s.quarantine.bytes, stats: s.quarantine.stats }
-      : null,
-  };
+function jsonOf(name: string, configured: boolean, s: SourceState | null, ctx: SourcesContext) {
+  return sourceView(name, configured ? ctx.sources.find((x) => x.name === name) : undefined, s);
 }
 
 function runJson(r: SyncRun) {
   return { ...r, started: iso(r.started), ended: isoOrNull(r.ended) };
 }
 
-// ---- accept / drop ------------------------------------------------------------------------------
+// ---- accept / drop: what the CLI says ------------------------------------------------------------
 
-function quarantineFile(ctx: SourcesContext, q: Quarantine): string {
-  return isAbsolute(q.path) ? q.path : join(ctx.stateDir, q.path);
-}
-
-type Audited = (change: () => void, after: unknown) => void;
-
-function accept(state: SyncState, ctx: SourcesContext, name: string, q: Quarantine,
-  out: (s: string) => void, err: (s: string) => void, now: () => number, audited: Audited): number {
-  const from = quarantineFile(ctx, q);
-  if (!existsSync(from)) {
-    err(`the quarantined update of '${name}' is recorded at ${from}, but that file is missing; ` +
-      `'quorumbl sources drop ${name}' forgets it\n`);
-    return 1;
-  }
-  const { dir, current } = sourcePaths(ctx.stateDir, name);
-  const bytes = statSync(from).size;
-  try {
-    mkdirSync(dir, { recursive: true });
-    promoteQuarantineSnapshot(ctx.stateDir, from); // the snapshot first, as a sync does
-    // Same directory tree, so the rename is atomic: the server sees the old or the new file, never half.
-    renameSync(from, current);
-  } catch (e) {
-    err(`cannot move ${from} to ${current}: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
-  }
-  audited(() => state.acceptQuarantine(name, 'accepted by operator'), { current, bytes });
-  const t = now();
-  const lines = [
-    `accepted the quarantined update of '${name}' (quarantined ${age(t, q.at)}, ` +
-      `${q.stats ? `${fmtInt(q.stats.entries)} entries, ` : ''}${fmtInt(bytes)} bytes)`,
+function accepted(r: DecisionResult, t: number): string {
+  const q = r.quarantine;
+  return [
+    `accepted the quarantined update of '${r.source}' (quarantined ${age(t, q.at)}, ` +
+      `${q.stats ? `${fmtInt(q.stats.entries)} entries, ` : ''}${fmtInt(r.bytes ?? 0)} bytes)`,
     'it had been held back because:',
-    ...q.reasons.map((r) => `  - ${r}`),
-    `it is now the last good copy: ${current}`,
+    ...q.reasons.map((x) => `  - ${x}`),
+    `it is now the last good copy: ${r.current}`,
     'a running server picks up the new file by itself; later updates are compared with this copy',
-  ];
-  out(lines.join('\n') + '\n');
-  return 0;
+  ].join('\n');
 }
 
-function drop(state: SyncState, ctx: SourcesContext, name: string, q: Quarantine,
-  out: (s: string) => void, err: (s: string) => void, now: () => number, audited: Audited): number {
-  const file = quarantineFile(ctx, q);
-  let deleted = true;
-  try {
-    unlinkSync(file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-      err(`cannot delete ${file}: ${e instanceof Error ? e.message : String(e)}\n`);
-      return 1;
-    }
-    deleted = false;
-  }
-  removeQuarantined(file); // its parsed snapshot
-  audited(() => state.clearQuarantine(name), { deleted: deleted ? file : null });
-  const t = now();
-  out([
-    `dropped the quarantined update of '${name}' (quarantined ${age(t, q.at)})` +
-      (deleted ? `; deleted ${file}` : `; its file ${file} was already gone`),
+function dropped(r: DecisionResult, t: number): string {
+  const file = r.deleted ?? r.quarantine.path;
+  return [
+    `dropped the quarantined update of '${r.source}' (quarantined ${age(t, r.quarantine.at)})` +
+      (r.deleted ? `; deleted ${file}` : `; its file ${file} was already gone`),
     'the last good copy keeps serving; the next sync fetches the source again and re-checks it',
-  ].join('\n') + '\n');
-  return 0;
+  ].join('\n');
 }
 
 // ---- formatting ---------------------------------------------------------------------------------

@@ -39,6 +39,8 @@ export interface SyncCallOptions {
   waitMs?: number;
   /** Called when the sync has to wait, with the holder (again when the holder changes). */
   onWait?(holder: LeaseHolder): void;
+  /** Called once the lease is taken and the run recorded, with its id (a "sync now" answers with it). */
+  onStarted?(runId: number): void;
 }
 
 export interface EngineOptions {
@@ -93,6 +95,11 @@ export class SyncEngine {
       // A read-only or full state disk at start: the runs stay open until it can write.
       if (!opts.disk?.report(err)) opts.log.warn({ err: (err as Error).message }, 'interrupted sync runs not recorded now (each source\'s next sync does it)');
     }
+  }
+
+  /** Whether this process is syncing `name` now. */
+  isRunning(name: string): boolean {
+    return this.running.has(name);
   }
 
   get names(): string[] {
@@ -187,7 +194,7 @@ export class SyncEngine {
       }, Math.max(1000, Math.floor(this.leases.ttlMs / 3)));
       renew.unref();
       try {
-        return await this.run(src, lease);
+        return await this.run(src, lease, call.onStarted);
       } finally {
         clearInterval(renew);
       }
@@ -200,7 +207,7 @@ export class SyncEngine {
     }
   }
 
-  private async run(src: SourceConfig, lease: Lease): Promise<SyncResult> {
+  private async run(src: SourceConfig, lease: Lease, onStarted?: (runId: number) => void): Promise<SyncResult> {
     const { state, log } = this.opts;
     const started = Date.now();
     const paths = sourcePaths(this.opts.stateDir, src.name);
@@ -208,6 +215,7 @@ export class SyncEngine {
     const staged = join(paths.staging, 'download');
     const current = paths.current;
     const runId = state.beginRun(src.name, lease.holder);
+    onStarted?.(runId);
     const done = (r: Omit<SyncResult, 'name' | 'ms'>): SyncResult => ({ name: src.name, ms: Date.now() - started, ...r });
     let fetched: FetchResult;
     try {

@@ -9,8 +9,23 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../core/log.ts';
 import { runJob } from '../core/jobs.ts';
 import { describeHolder } from './lease.ts';
-import type { SourceConfig, SyncEngine } from './engine.ts';
-import type { SyncState } from './state.ts';
+import type { SourceConfig, SyncEngine, SyncResult } from './engine.ts';
+import type { SyncRun, SyncState } from './state.ts';
+import { writeAudit } from './local/audit.ts';
+import { SourceBusy, SourceError, UnknownSource } from './sources-service.ts';
+
+/** A "sync now" before the source's min_interval has passed since its last attempt. */
+export class SyncTooSoon extends SourceError {
+  constructor(readonly source: string, readonly minIntervalS: number, readonly lastAttempt: number, readonly notBefore: number, now = Date.now()) {
+    super(429, `'${source}' was last fetched ${Math.max(0, Math.round((now - lastAttempt) / 60_000))} min ago; its min_interval is ` +
+      `${minIntervalS >= 3600 && minIntervalS % 3600 === 0 ? `${minIntervalS / 3600} h` : `${Math.ceil(minIntervalS / 60)} min`} ` +
+      `(the upstream's fetch limit), so it may sync again at ${new Date(notBefore).toISOString().slice(0, 16).replace('T', ' ')} UTC`);
+  }
+
+  get retryAfterS(): number {
+    return Math.max(1, Math.ceil((this.notBefore - Date.now()) / 1000));
+  }
+}
 
 export interface SchedulerOptions {
   engine: SyncEngine;
@@ -39,6 +54,54 @@ export class SyncScheduler {
     }, ms);
     t.unref();
     this.timers.add(t);
+  }
+
+  /** When the source may run again (its last attempt + min_interval), or null when it may now. */
+  notBefore(src: SourceConfig, now = Date.now()): number | null {
+    const last = this.opts.state.getSource(src.name)?.lastAttempt ?? null;
+    return last === null || now - last >= src.min_interval * 1000 ? null : last + src.min_interval * 1000;
+  }
+
+  /** An operator's "sync now" (API, console): one sync of `name` at once, without jitter. It
+   *  respects what protects the upstream and the data: the source's min_interval since its last
+   *  attempt (SyncTooSoon, saying when it may run: upstreams such as Spamhaus firewall excess
+   *  fetches) and the sync lease (SourceBusy naming the holder). Resolves once the run is
+   *  recorded, with it and the sync's end; audited as `source.sync` by `actor`. */
+  async requestNow(name: string, actor: string): Promise<{ run: SyncRun; done: Promise<SyncResult> }> {
+    const { engine, state, log } = this.opts;
+    const src = this.sources.find((s) => s.name === name);
+    if (!src) throw new UnknownSource(name, this.sources.map((s) => s.name));
+    const holder = engine.leases.holderOf(name);
+    if (holder) throw new SourceBusy(name, holder);
+    const before = state.getSource(name);
+    const notBefore = this.notBefore(src);
+    if (notBefore !== null) throw new SyncTooSoon(name, src.min_interval, before!.lastAttempt!, notBefore);
+    let started!: (id: number) => void;
+    const run = new Promise<number>((res) => (started = res));
+    const onStarted = (id: number) => {
+      started(id);
+      try {
+        writeAudit(state.db, {
+          at: Date.now(), actor, action: 'source.sync', target: `source:${name}`,
+          before: before && { lastAttempt: before.lastAttempt, lastOutcome: before.lastOutcome, lastSuccess: before.lastSuccess, entries: before.entries },
+          after: { run: id },
+        });
+      } catch (err) {
+        log.error({ source: name, actor, err: (err as Error).message }, 'sync now: audit row not written');
+      }
+    };
+    log.info({ source: name, actor }, 'sync requested');
+    const done = engine.sync(name, { waitMs: 0, onStarted });
+    void runJob(`sync:${name}`, async () => {
+      const r = await done;
+      if (r.outcome === 'failed') return { failed: r.error ?? 'sync failed' };
+    });
+    const first = await Promise.race([run, done]);
+    if (typeof first === 'number') return { run: state.run(first)!, done };
+    // Ended before a run was recorded: another process took the lease meanwhile, or the disk refused.
+    if (first.outcome === 'busy' && first.holder) throw new SourceBusy(name, first.holder);
+    if (engine.isRunning(name) || first.outcome === 'busy') throw new SourceError(409, `a sync of '${name}' is already running in this server`);
+    throw new SourceError(500, `the sync of '${name}' did not start: ${first.error ?? first.outcome}`);
   }
 
   /** True when the source may run now (minimum interval since the last attempt). */

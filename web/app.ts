@@ -12,6 +12,7 @@
 //   GET    /api/v1/providers          any token   provider feed state (when deps.providers is given)
 //   GET    /api/v1/collisions         any token   listed keys inside provider ranges (when deps.collisionReport is given)
 //   GET    /api/v1/status             any token   what the dashboard shows (when the console has dashboard data)
+//   GET    /api/v1/sources[/:name], POST /:name/accept|drop|sync   overrides (viewer reads)  (web/routes/sources.ts)
 //   GET    /api/v1/users, POST, PATCH /:name, DELETE /:name        admin   (web/routes/users.ts)
 //   GET    /api/v1/tokens, POST, DELETE /:name                     admin   (web/routes/tokens.ts)
 //   GET /, GET+POST /login, POST /logout, /console/*    the console (when deps.console is given):
@@ -47,8 +48,8 @@ import { statusRoutes } from './routes/status.ts';
 import { collisionRoutes } from './routes/collisions.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { reputationRoutes } from './routes/reputation.ts';
-
 import { explainRoutes } from './routes/explain.ts';
+import { sourceRoutes, type SourcesDeps } from './routes/sources.ts';
 import { apiRouter, documentConfig, jsonOnly, registerSecurity } from './openapi.ts';
 import { metricsRoutes, type MetricsRouteOptions } from './routes/metrics.ts';
 import { publicRoutes, type PublicOptions } from './public/routes.tsx';
@@ -80,6 +81,8 @@ export interface AppDeps {
   console?: ConsoleOptions;
   /** The public lookup page under its prefix (web.public without its own listener). */
   public?: PublicOptions;
+  /** /api/v1/sources and the console's Sources page (the routes exist only when given). */
+  sources?: SourcesDeps;
 }
 
 export function createApp(deps: AppDeps): Hono<Env> {
@@ -90,7 +93,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   const api = apiRouter();
   api.use('*', bodyLimit({ maxSize: max, onError: (c) => errorResponse(c, 413, `the body is larger than ${max} bytes`) }));
-  const con = deps.console ? consoleContext(deps.store, deps.console) : undefined;
+  const con = deps.console ? consoleContext(deps.store, { ...deps.console, sources: deps.console.sources ?? deps.sources }) : undefined;
   api.use('*', authenticate(deps.store.tokens, con));
   const disk = deps.disk;
   if (disk) {
@@ -112,6 +115,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   if (con?.dashboard) api.route('/status', statusRoutes(con.dashboard, con.rate));
   if (deps.collisionReport) api.route('/collisions', collisionRoutes(deps.collisionReport));
   if (deps.explain) api.route('/explain', explainRoutes(deps.explain));
+  if (deps.sources) api.route('/sources', sourceRoutes(deps.sources));
   app.route('/api/v1', api);
   // The OpenAPI 3.1 document of every route declared through web/openapi.ts (no token needed:
   // it holds no data).

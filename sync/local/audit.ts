@@ -15,6 +15,7 @@ export type AuditAction =
   | 'reputation.false-positive'
   | 'source.accept'
   | 'source.drop'
+  | 'source.sync'
   | 'token.create'
   | 'token.revoke'
   | 'user.create'

@@ -6,6 +6,7 @@ import { Sessions } from '../../sync/local/sessions.ts';
 import { Users } from '../../sync/local/users.ts';
 import type { ConsoleCtx } from '../session.ts';
 import { QueryRate, type DashboardDeps } from './dashboard-data.ts';
+import type { SourcesDeps } from '../routes/sources.ts';
 import { FailureLog, LoginThrottle, type ThrottleOptions } from './throttle.ts';
 
 export interface ConsoleOptions {
@@ -28,6 +29,8 @@ export interface ConsoleOptions {
   explain?: (key: string) => Explanation;
   /** What the Dashboard and Exemptions pages read (serve wires the /metrics and /readyz getters). */
   dashboard?: DashboardDeps;
+  /** The Sources page (the same service as /api/v1/sources). */
+  sources?: SourcesDeps;
 }
 
 /** What the console's pages get: the shared context, the local store (overrides, reports),
@@ -38,6 +41,7 @@ export interface ConsolePages extends ConsoleCtx {
   dashboard?: DashboardDeps;
   /** Query rates from the DNS counters (the Dashboard and GET /api/v1/status). */
   rate?: QueryRate;
+  sources?: SourcesDeps;
 }
 
 export function consoleContext(store: LocalStore, o: ConsoleOptions): ConsolePages {
@@ -53,5 +57,6 @@ export function consoleContext(store: LocalStore, o: ConsoleOptions): ConsolePag
     explain: o.explain,
     dashboard: o.dashboard,
     rate: o.dashboard?.dns ? new QueryRate(o.dashboard.dns, o.dashboard.now) : undefined,
+    sources: o.sources,
   };
 }

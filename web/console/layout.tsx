@@ -10,7 +10,7 @@ export interface Viewer {
   csrf: string;
 }
 
-export function Layout(props: { title: string; user?: Viewer; narrow?: boolean; children?: Child }) {
+export function Layout(props: { title: string; user?: Viewer; narrow?: boolean; refresh?: number; children?: Child }) {
   return (
     <html lang="en">
       <head>
@@ -19,6 +19,7 @@ export function Layout(props: { title: string; user?: Viewer; narrow?: boolean; 
         <title>{`${props.title} · quorumbl`}</title>
         <link rel="stylesheet" href="/console/console.css" />
         {props.user && <meta name="csrf-token" content={props.user.csrf} />}
+        {props.refresh !== undefined && <meta http-equiv="refresh" content={String(props.refresh)} />}
       </head>
       <body>
         <a class="skip" href="#main">Skip to content</a>
@@ -29,6 +30,7 @@ export function Layout(props: { title: string; user?: Viewer; narrow?: boolean; 
               <a href="/">Dashboard</a>
               <a href="/lookup">Lookup</a>
               <a href="/overrides">Overrides</a>
+              <a href="/sources">Sources</a>
               <a href="/exemptions">Exemptions</a>
               <a href="/reputation">Reputation</a>
               <a href="/requests">Requests</a>

@@ -24,6 +24,7 @@ import { usersPage } from './users.tsx';
 import { requestsPage } from './requests.tsx';
 import { reputationPage } from './reputation.tsx';
 import { auditPage } from './audit.tsx';
+import { sourcesPage } from './sources.tsx';
 
 const CSS = readFileSync(new URL('./console.css', import.meta.url), 'utf8');
 
@@ -116,5 +117,6 @@ export function consoleRoutes(ctx: ConsolePages): Hono<Env> {
   app.route('/', requestsPage(ctx));
   app.route('/', reputationPage(ctx));
   app.route('/', auditPage(ctx));
+  app.route('/', sourcesPage(ctx));
   return app;
 }

@@ -1,5 +1,5 @@
 // The app as `serve` builds it, with EVERY optional part (console, explain, providers,
-// collisions, health, metrics), over real HTTP on loopback (port 0) with a real SQLite file:
+// collisions, health, metrics, sources, the public page under its prefix), over real HTTP on loopback (port 0) with a real SQLite file:
 // what the OpenAPI and security tests enumerate routes of. Users of each role and tokens of
 // each scope.
 
@@ -12,6 +12,11 @@ import { Users } from '../../sync/local/users.ts';
 import { SCOPES, type Scope } from '../../sync/local/tokens.ts';
 import { Clock, tmpDb } from '../sync/local/helpers.ts';
 import { PW, type Fixture } from './auth/helpers.ts';
+import { SourcesService } from '../../sync/sources-service.ts';
+import { Removals } from '../../sync/local/removals.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const servers: WebServer[] = [];
 after(async () => {
@@ -43,6 +48,8 @@ export async function fullApp(): Promise<FullFixture> {
     health: { dns: () => ({ listening: true, addresses: [] }), zones: () => ({ served: 3, failed: [] }) },
     metrics: { registry: new Registry(), token: null },
     console: { now: clock.now, logFailure: (f) => failures.push(f) },
+    sources: { service: new SourcesService(db, { stateDir: mkdtempSync(join(tmpdir(), 'quorumbl-fullapp-')), sources: [{ name: 'spamlist' }], now: clock.now }) },
+    public: { prefix: '/public', explain: (() => { throw new Error('no explain in this fixture'); }) as never, removals: new Removals(store), lookupsPerMinute: 30, now: clock.now },
   });
   const server = await startWeb({ app, listen: { address: '127.0.0.1', port: 0 } });
   servers.push(server);

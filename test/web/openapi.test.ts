@@ -16,7 +16,7 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'tr
 /** Routes still declared with plain hono by other parts of issue 10 (users, tokens, audit are
  *  being converted on their own branches). Once a route is in the document the test below says
  *  to remove it from here. */
-const NOT_YET = new Set(['GET /audit', 'GET /users', 'POST /users', 'PATCH /users/{name}', 'DELETE /users/{name}', 'GET /tokens', 'POST /tokens', 'DELETE /tokens/{name}']);
+const NOT_YET = new Set<string>([]);
 
 async function documentOf(base: string): Promise<Json> {
   const res = await fetch(base + '/api/openapi.json');

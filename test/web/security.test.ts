@@ -23,11 +23,6 @@ type Need = Scope | 'any';
 /** API writes not in the OpenAPI document yet (converted on other branches of issue 10; see
  *  NOT_YET in openapi.test.ts): what they need, and a body that would change something. */
 const PENDING: Record<string, { need: Need; body?: unknown }> = {
-  'POST /users': { need: 'admin', body: { name: 'eve', role: 'admin', password: 'eve-password-123' } },
-  'PATCH /users/{name}': { need: 'admin', body: { role: 'admin' } },
-  'DELETE /users/{name}': { need: 'admin' },
-  'POST /tokens': { need: 'admin', body: { name: 'evil', scope: 'admin' } },
-  'DELETE /tokens/{name}': { need: 'admin' },
 };
 
 /** Console form routes (not under /api/v1): what they need. `overrides`/`admin`: a session of
@@ -46,6 +41,20 @@ const CONSOLE: Record<string, Need | 'session' | 'login' | 'public'> = {
   'POST /overrides/:id': 'overrides',
   'POST /overrides/:id/expire': 'overrides',
   'POST /overrides/:id/delete': 'overrides',
+  'POST /sources/:name/accept': 'overrides',
+  'POST /sources/:name/drop': 'overrides',
+  'POST /sources/:name/sync': 'overrides',
+  'POST /reputation': 'overrides',
+  'POST /requests/:id/approve': 'overrides',
+  'POST /requests/:id/reject': 'overrides',
+  'POST /users': 'admin',
+  'POST /users/u/:name/role': 'admin',
+  'POST /users/u/:name/password': 'admin',
+  'POST /users/u/:name/state': 'admin',
+  'POST /users/u/:name/delete': 'admin',
+  'POST /users/tokens': 'admin',
+  'POST /users/tokens/:id/revoke': 'admin',
+  'POST /public/request': 'public',
 };
 
 /** The whole database, row by row (a session's last use and a token's last use left out: reads

@@ -22,10 +22,11 @@ const HEADERS = {
 };
 const PAGE_SIZE = 50;
 /** Suggestions for the action field (the prefixes first). */
-const ACTIONS = [
-  'override.', 'reputation.', 'source.', 'token.', 'user.',
+// Every AuditAction (sync/local/audit.ts) and the prefixes: the action field's suggestions.
+const ACTIONS: readonly string[] = [
+  'override.', 'reputation.', 'source.', 'token.', 'user.', 'removal.',
   'override.add', 'override.replace', 'override.update', 'override.expiry', 'override.remove',
-  'reputation.report', 'reputation.false-positive', 'source.accept', 'source.drop',
+  'reputation.report', 'reputation.false-positive', 'source.accept', 'source.drop', 'source.sync', 'removal.approve', 'removal.reject',
   'token.create', 'token.revoke', 'user.create', 'user.update', 'user.remove', 'user.login', 'user.logout',
 ];
 /** Fields holding Unix ms: shown with their UTC time too. */

@@ -39,13 +39,30 @@ let dbPath = '';
 let allowId = 0;
 
 /**
- * The audit row of the newest change of `key`, read through GET /api/v1/audit with the page's
- * session (the Audit page is being built separately: switch this to the page when it lands).
+ * The newest audit entry of `key` as the Audit page shows it (filtered by the key through its
+ * form): action, actor, target and the "after" column of its before -> after table, numbers
+ * read back from their text (a time shows as "1796... (2026-...)").
  */
 async function findAuditRow(page: Page, key: string): Promise<Record<string, any> | undefined> {
-  const r = await page.request.get(`${web}/api/v1/audit?target=${encodeURIComponent(key)}`);
-  assert.equal(r.status(), 200, await r.text());
-  return ((await r.json()) as { entries: Record<string, any>[] }).entries[0];
+  await page.goto(`${web}/audit`);
+  await page.fill('input[name="key"]', key);
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.waitForURL((u) => u.pathname === '/audit' && u.searchParams.get('key') === key);
+  const first = page.locator('li.audit-entry').first();
+  if ((await first.count()) === 0) return undefined;
+  await screenshots(page, 'e2e-04b-audit');
+  const after: Record<string, unknown> = {};
+  for (const tr of await first.locator('table.diff tbody tr').all()) {
+    const name = (await tr.locator('th.field').innerText()).replace(/changed$/, '').trim();
+    const text = (await tr.locator('td[data-side="after"]').innerText()).trim();
+    after[name] = /^-?\d+( \(.*\))?$/.test(text) ? Number(text.split(' ')[0]) : text;
+  }
+  return {
+    action: (await first.locator('.audit-head .tag').innerText()).trim(),
+    actor: (await first.locator('.actor').innerText()).trim(),
+    target: (await first.locator('.target').innerText()).trim(),
+    after,
+  };
 }
 
 /** bl's answer for an IPv4 address: the A records, [] for NXDOMAIN. */

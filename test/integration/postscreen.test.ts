@@ -27,6 +27,7 @@ const MX = '192.0.2.25';
 const DENIED = '192.0.2.66';
 const CLEAN = '198.51.100.7';
 const SPAM_DOMAIN = 'spam.example';
+const UNSEEN = '203.0.113.9'; // connects only after quorumbl is stopped: nothing cached for it
 const RESOLVERS = {
   unbound: '127.0.0.1', // the MTA host's resolver: resolv.conf points here
   'bind-forward': '127.0.0.2',
@@ -124,6 +125,7 @@ describe('postscreen, smtpd, Exim and three resolvers with the doc recipes, in a
   let deniedTxt = '';
   let spamTxt = '';
   let postfix: Proc | undefined;
+  let serve: Proc | undefined;
 
   const start = (name: string, cmd: string, args: string[]): Proc => {
     const [c, a] = inNs(cmd, args);
@@ -151,7 +153,7 @@ describe('postscreen, smtpd, Exim and three resolvers with the doc recipes, in a
     writeFileSync(join(netnsEtc, 'resolv.conf'), `nameserver ${RESOLVERS.unbound}\noptions timeout:2 attempts:2\n`);
     execFileSync('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
     // named listens only on configured addresses, so the resolvers' 127.0.0.x get their own too
-    for (const a of [QUORUMBL, MX, DENIED, CLEAN, ...Object.values(RESOLVERS).slice(1)]) execFileSync('ip', ['-n', NS, 'addr', 'add', `${a}/32`, 'dev', 'lo']);
+    for (const a of [QUORUMBL, MX, DENIED, CLEAN, UNSEEN, ...Object.values(RESOLVERS).slice(1)]) execFileSync('ip', ['-n', NS, 'addr', 'add', `${a}/32`, 'dev', 'lo']);
 
     // quorumbl on the doc's address; a deny for one address and one domain through the CLI
     cfg = writeConfig(dir, [
@@ -163,8 +165,8 @@ describe('postscreen, smtpd, Exim and three resolvers with the doc recipes, in a
       'providers: []',
       '',
     ].join('\n'));
-    const serve = start('quorumbl serve', BIN, ['serve', '--config', cfg]);
-    await waitDns(serve, QUORUMBL);
+    serve = start('quorumbl serve', BIN, ['serve', '--config', cfg]);
+    await waitDns(serve!, QUORUMBL);
     for (const key of [DENIED, SPAM_DOMAIN]) {
       const r = await runQuorumbl(['override', 'add', 'deny', key, '--reason', 'postscreen test', '--config', cfg]);
       assert.equal(r.code, 0, r.output);
@@ -173,12 +175,12 @@ describe('postscreen, smtpd, Exim and three resolvers with the doc recipes, in a
     const denied = await poll(async () => {
       const r = await nsDig(QUORUMBL, `${rev(DENIED)}.bl.${BASE}`, 'TXT', true);
       return r.status === 'NOERROR' && txtOf(r).length ? r : undefined;
-    }, 'the deny of 192.0.2.66 in bl', { describe: () => serve.tail(2000) });
+    }, 'the deny of 192.0.2.66 in bl', { describe: () => serve!.tail(2000) });
     deniedTxt = txtOf(denied)[0]!;
     const spam = await poll(async () => {
       const r = await nsDig(QUORUMBL, `${SPAM_DOMAIN}.dbl.${BASE}`, 'TXT', true);
       return r.status === 'NOERROR' && txtOf(r).length ? r : undefined;
-    }, 'the deny of spam.example in dbl', { describe: () => serve.tail(2000) });
+    }, 'the deny of spam.example in dbl', { describe: () => serve!.tail(2000) });
     spamTxt = txtOf(spam)[0]!;
 
     // Unbound: the doc's block plus where to listen and run
@@ -336,5 +338,17 @@ describe('postscreen, smtpd, Exim and three resolvers with the doc recipes, in a
     const clean = await session(CLEAN);
     assert.match(clean.stdout, /^250 Accepted\r?$/m, clean.out);
     assert.doesNotMatch(clean.stdout, /^5\d\d /m, clean.out);
+  });
+
+  // Last: it stops quorumbl. postscreen fails open: the lookup fails (Unbound answers SERVFAIL
+  // when its stub is gone), dnsblog logs it, and the client is treated as not listed.
+  test('quorumbl down: postscreen logs the failed lookup and lets a client it never saw through (fails open)', async () => {
+    await serve!.stop();
+    const r = await swaks(UNSEEN, 'someone@sender.example');
+    const replies = smtpReplies(r.out);
+    assert.ok(!replies.some((l) => /^[45]\d\d /.test(l)), `${r.out}\n--- maillog ---\n${log()}`);
+    assert.match(replies.at(-2) ?? '', /^250 2\.1\.5 Ok/, r.out);
+    const lines = await poll(async () => (/PASS NEW \[203\.0\.113\.9\]/.test(log()) ? log() : undefined), 'PASS NEW in the log', { describe: log });
+    assert.match(lines, /postfix\/dnsblog\[\d+\]: warning: dnsblog_query: lookup error for DNS query 9\.113\.0\.203\.(bl|wl)\.dnsbl\.internal/, lines);
   });
 });

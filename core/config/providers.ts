@@ -36,14 +36,14 @@
 //     - provider: aws                      # annotation only: exempting AWS exempts every EC2 tenant
 //       type: json
 //       url: https://ip-ranges.amazonaws.com/ip-ranges.json
-//       paths: [prefixes[].ip_prefix, ipv6_prefixes[].ipv6_prefix]
+//       paths: ["prefixes[].ip_prefix", "ipv6_prefixes[].ipv6_prefix"]
 //       filter: { service: AMAZON }
 //       version_path: syncToken
 //       exempt: false
 //     - provider: google-all               # annotation only: goog.json includes Cloud customers
 //       type: json
 //       url: https://www.gstatic.com/ipranges/goog.json
-//       paths: [prefixes[].ipv4Prefix, prefixes[].ipv6Prefix]
+//       paths: ["prefixes[].ipv4Prefix", "prefixes[].ipv6Prefix"]
 //       exempt: false
 //     - { provider: partner, type: static, cidrs: [192.0.2.0/24], file: /etc/quorumbl/partner.txt }
 

@@ -3,7 +3,7 @@
 // and the check records a running `serve` writes) and the shipped baselines. Read-only.
 
 import { loadBaselines, type Baseline } from '../sync/providers/baseline.ts';
-import type { ProviderConfig } from '../sync/providers/schema.ts';
+import type { ProviderConfig } from '../core/config/providers.ts';
 import { fmtAge, readFeedStates, type FeedState } from '../sync/providers/status.ts';
 
 export interface ProvidersContext {

@@ -6,7 +6,7 @@
 
 import { ip4Dotted } from '../core/ip4.ts';
 
-// Structural view of sync/formats' ParsedSource (only what the guards read), so this module does
+// Structural view of core/formats' ParsedSource (only what the guards read), so this module does
 // not depend on the parser's file layout. RangeSet4/6: sorted, merged, inclusive ends; v6 uses
 // 4 big-endian words per address.
 export interface RangeSetLike4 { start: Uint32Array; end: Uint32Array }

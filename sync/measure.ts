@@ -14,7 +14,7 @@ import type { DatasetSpec } from '../core/zones/spec.ts';
 import { makeQuery } from '../core/query.ts';
 import type { Dataset, RecordSink, SnapshotPart } from '../core/datasets/types.ts';
 import type { LoadSettings } from '../core/zones/spec.ts';
-import { parseSource, type ParseOptions } from './formats/index.ts';
+import { parseSource, type ParseOptions } from '../core/formats/index.ts';
 import { statsOf, FORBIDDEN_V4, type SourceStats } from './guards.ts';
 import type { SourceConfig } from './engine.ts';
 

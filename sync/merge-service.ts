@@ -10,7 +10,7 @@ import { job, jobFailed } from '../core/jobs.ts';
 import type { Config } from '../core/config/schema.ts';
 import type { Dataset, NsSet, Soa } from '../core/datasets/types.ts';
 import { emptyRangeSet4, emptyRangeSet6 } from '../core/ranges.ts';
-import { mergedDatasets, type MergedKind } from '../core/datasets/merged.ts';
+import { mergedDatasets, type MergedKind } from './merge/datasets.ts';
 import type { DatasetSpec } from '../core/zones/spec.ts';
 import type { LoadedZone, ZoneStore } from '../core/zones/store.ts';
 import { createHash } from 'node:crypto';

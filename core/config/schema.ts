@@ -6,7 +6,7 @@ import { duration } from './types.ts';
 import { parseCidr } from '../cidr.ts';
 import { validate as validCron } from 'node-cron';
 import { parseAValue } from '../rbldnsd/value.ts';
-import { providersSchema } from '../../sync/providers/schema.ts';
+import { providersSchema } from './providers.ts';
 
 /** `host:port` or `[v6]:port`. */
 const listenAddr = z.string().transform((v, ctx) => {

@@ -1,5 +1,5 @@
-// zod types shared by the config schema and the sync provider schema. Their own module because
-// core/config/schema.ts imports sync/providers/schema.ts (which could not import them back).
+// zod types shared by the config schema and the provider feeds' schema. Their own module because
+// core/config/schema.ts imports core/config/providers.ts (which could not import them back).
 
 import { z } from 'zod';
 import { parseTime } from '../rbldnsd/state.ts';

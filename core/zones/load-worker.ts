@@ -5,7 +5,7 @@
 import { serveJobs } from '../worker.ts';
 import { datasetType } from '../datasets/index.ts';
 import { loadDataset, readDataFile, stampOf, type FileStamp } from '../rbldnsd/reader.ts';
-import { parseSource } from '../../sync/formats/index.ts';
+import { parseSource } from '../formats/index.ts';
 import { SourceDataset } from '../datasets/source.ts';
 import type { SnapshotPart } from '../datasets/types.ts';
 import type { DatasetSpec, LoadSettings } from './spec.ts';

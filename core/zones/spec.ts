@@ -3,7 +3,7 @@
 import type { TtlLimits } from '../rbldnsd/state.ts';
 import type { NsSet, Soa } from '../datasets/types.ts';
 import type { SourceAnswer } from '../datasets/source.ts';
-import type { ParseOptions } from '../../sync/formats/index.ts';
+import type { ParseOptions } from '../formats/index.ts';
 
 export interface DatasetSpec {
   /** An rbldnsd dataset type, or 'source' for an upstream list in another format. */

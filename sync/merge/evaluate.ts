@@ -1,5 +1,5 @@
 // The one evaluation of a key: evidence class + overlay facts + policy -> verdict. The DNS
-// datasets (core/datasets/merged.ts) and explain (explain.ts) both call these functions, so an
+// datasets (datasets.ts) and explain (explain.ts) both call these functions, so an
 // answer and its explanation cannot disagree. Holds the current evidence, overlay and policy;
 // each can be swapped on its own (a new merge, an override, a policy change).
 

@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ProviderConfig } from './schema.ts';
+import type { ProviderConfig } from '../../core/config/providers.ts';
 import { finishResult, type ProviderFeedResult } from './types.ts';
 
 export const BASELINE_DIR = fileURLToPath(new URL('../../data/providers/', import.meta.url));

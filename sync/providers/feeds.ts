@@ -6,7 +6,7 @@
 import type { Logger } from '../../core/log.ts';
 import { baselineFor, BaselineError, loadBaselines, type Baseline } from './baseline.ts';
 import { refreshProvider } from './index.ts';
-import type { ProviderConfig } from './schema.ts';
+import type { ProviderConfig } from '../../core/config/providers.ts';
 import { feedState, fmtAge, initialResult, loadStatus, nextStatus, NO_STATUS, saveStatus, type FeedState, type FeedStatus } from './status.ts';
 import type { ProviderFeedResult } from './types.ts';
 import { jobFailed, runJob } from '../../core/jobs.ts';

@@ -3,14 +3,14 @@
 
 import { fetchJsonFeed } from './jsonfeed.ts';
 import { fetchM365 } from './m365.ts';
-import type { ProviderConfig } from './schema.ts';
+import type { ProviderConfig } from '../../core/config/providers.ts';
 import { fetchSpf } from './spf.ts';
 import { fetchStatic } from './static.ts';
 import { loadLastGood, saveLastGood } from './store.ts';
 import { providerGuard } from './guard.ts';
 import type { ProviderContext, ProviderFeedResult } from './types.ts';
 
-export { providerSchema, providersSchema, DEFAULT_PROVIDERS, type ProviderConfig, type ProviderConfigInput } from './schema.ts';
+export { providerSchema, providersSchema, DEFAULT_PROVIDERS, type ProviderConfig, type ProviderConfigInput } from '../../core/config/providers.ts';
 export { providerGuard, type ProviderGuardOptions } from './guard.ts';
 export { saveLastGood, loadLastGood } from './store.ts';
 export { loadBaselines, baselineFor, baselineResult, BASELINE_DIR, type Baseline, type BaselineInfo } from './baseline.ts';

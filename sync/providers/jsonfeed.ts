@@ -9,6 +9,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { parsePath, type Segment } from '../../core/json-path.ts';
 import { getJson } from './http.ts';
 import { finishResult, type ProviderContext, type ProviderFeedResult, type RawRange } from './types.ts';
 
@@ -24,21 +25,6 @@ export interface JsonFeedConfig {
   filter?: JsonFilter;
   /** path of a scalar kept as the feed version, e.g. 'syncToken' */
   version_path?: string;
-}
-
-interface Segment {
-  field: string;
-  each: boolean;
-}
-
-/** Parses `a.b[].c`; throws on an empty segment. */
-export function parsePath(path: string): Segment[] {
-  return path.split('.').map((s) => {
-    const each = s.endsWith('[]');
-    const field = each ? s.slice(0, -2) : s;
-    if (!/^[A-Za-z0-9_$-]+$/.test(field)) throw new Error(`bad field path "${path}" (segment "${s}")`);
-    return { field, each };
-  });
 }
 
 /** Walks a path, calling `leaf(value, holder)` for every value of the last field. */

@@ -9,7 +9,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { baselineFor, baselineResult, type Baseline, type BaselineInfo } from './baseline.ts';
-import type { ProviderConfig } from './schema.ts';
+import type { ProviderConfig } from '../../core/config/providers.ts';
 import { feedFile, loadLastGood } from './store.ts';
 import type { ProviderFeedResult } from './types.ts';
 

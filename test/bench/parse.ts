@@ -5,7 +5,7 @@
 //   node --import tsx test/bench/parse.ts [--lines 10000000] [--seed 1] [--runs 3] [--json]
 
 import { parseArgs } from 'node:util';
-import { parseSource } from '../../sync/formats/index.ts';
+import { parseSource } from '../../core/formats/index.ts';
 import { mulberry32 as prng } from './datagen.ts';
 
 const { values } = parseArgs({

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSource } from '../../sync/formats/index.ts';
+import { parseSource } from '../../core/formats/index.ts';
 import { checkGuards, statsOf, FORBIDDEN_V4, FORBIDDEN_V6, fmtPct, type GuardConfig, type ParsedLike, type SourceStats } from '../../sync/guards.ts';
 
 // ---- a tiny local builder of parsed sources (independent of core/ranges.ts) ----------------------

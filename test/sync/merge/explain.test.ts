@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RangeBuilder4, RangeBuilder6, emptyRangeSet6 } from '../../../core/ranges.ts';
-import { mergedDatasets } from '../../../core/datasets/merged.ts';
+import { mergedDatasets } from '../../../sync/merge/datasets.ts';
 import { ip4Dotted } from '../../../core/ip4.ts';
 import { formatIp6 } from '../../../core/ip6.ts';
 import { buildEvidence } from '../../../sync/merge/evidence.ts';

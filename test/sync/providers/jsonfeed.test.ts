@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { fetchJsonFeed, parsePath } from '../../../sync/providers/jsonfeed.ts';
+import { fetchJsonFeed } from '../../../sync/providers/jsonfeed.ts';
 import { PROVIDER_FIXTURES } from './dns-server.ts';
 
 const AWS = join(PROVIDER_FIXTURES, 'aws-ip-ranges.json');
@@ -61,10 +61,4 @@ test('over HTTP, and an HTTP error is an error', async () => {
   } finally {
     srv.close();
   }
-});
-
-test('path syntax', () => {
-  assert.deepEqual(parsePath('prefixes[].ip_prefix'), [{ field: 'prefixes', each: true }, { field: 'ip_prefix', each: false }]);
-  assert.throws(() => parsePath('prefixes..x'), /bad field path/);
-  assert.throws(() => parsePath('a[0].b'), /bad field path/);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AddrToken, ERR_FAMILY, ERR_ORDER, ERR_PREFIX, ERR_SYNTAX, scanAddr } from '../../../sync/formats/scan.ts';
+import { AddrToken, ERR_FAMILY, ERR_ORDER, ERR_PREFIX, ERR_SYNTAX, scanAddr } from '../../../core/formats/scan.ts';
 
 const quad = (v: number): string => `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
 const hex = (w: Uint32Array, o: number): string => Array.from(w.subarray(o, o + 4), (x) => x.toString(16).padStart(8, '0')).join('');

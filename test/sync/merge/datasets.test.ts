@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { emptyRangeSet4, emptyRangeSet6 } from '../../../core/ranges.ts';
-import { mergedDatasets } from '../../../core/datasets/merged.ts';
+import { mergedDatasets } from '../../../sync/merge/datasets.ts';
 import { buildEvidence, evidenceFromSnapshot } from '../../../sync/merge/evidence.ts';
 import { MergeView } from '../../../sync/merge/evaluate.ts';
 import type { EvidenceInputs, OverlayView } from '../../../sync/merge/types.ts';
-import { MapOverlay, POLICY, ask, deny, allow, score, set4, set6 } from '../../sync/merge/helpers.ts';
+import { MapOverlay, POLICY, ask, deny, allow, score, set4, set6 } from './helpers.ts';
 import { makeQuery } from '../../../core/query.ts';
 import { Overlay } from '../../../sync/local/overlay.ts';
 import { nextSerial } from '../../../sync/merge/serial.ts';

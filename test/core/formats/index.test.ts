@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
-import { parseSource, type ParsedSource, type SourceFormat } from '../../../sync/formats/index.ts';
+import { parseSource, type ParsedSource, type SourceFormat } from '../../../core/formats/index.ts';
 import { fixture, parse, v4 } from './helpers.ts';
 import { unitRandom as prng } from '../../bench/datagen.ts';
 

@@ -36,21 +36,21 @@
 //     - provider: aws                      # annotation only: exempting AWS exempts every EC2 tenant
 //       type: json
 //       url: https://ip-ranges.amazonaws.com/ip-ranges.json
-//       paths: [prefixes[].ip_prefix, ipv6_prefixes[].ipv6_prefix]
+//       paths: ["prefixes[].ip_prefix", "ipv6_prefixes[].ipv6_prefix"]
 //       filter: { service: AMAZON }
 //       version_path: syncToken
 //       exempt: false
 //     - provider: google-all               # annotation only: goog.json includes Cloud customers
 //       type: json
 //       url: https://www.gstatic.com/ipranges/goog.json
-//       paths: [prefixes[].ipv4Prefix, prefixes[].ipv6Prefix]
+//       paths: ["prefixes[].ipv4Prefix", "prefixes[].ipv6Prefix"]
 //       exempt: false
 //     - { provider: partner, type: static, cidrs: [192.0.2.0/24], file: /etc/quorumbl/partner.txt }
 
 import { z } from 'zod';
-import { duration } from '../../core/config/types.ts';
-import { parseProviderCidr } from './cidr.ts';
-import { parsePath } from './jsonfeed.ts';
+import { duration } from './types.ts';
+import { parseCidr } from '../cidr.ts';
+import { parsePath } from '../json-path.ts';
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'lowercase letters, digits, dot, dash and underscore');
 const domain = z
@@ -113,7 +113,7 @@ const staticList = z
     cidrs: z
       .array(
         z.string().superRefine((v, ctx) => {
-          if (!parseProviderCidr(v)) ctx.addIssue({ code: 'custom', message: `"${v}" is not an IPv4 or IPv6 CIDR` });
+          if (!parseCidr(v)) ctx.addIssue({ code: 'custom', message: `"${v}" is not an IPv4 or IPv6 CIDR` });
         }),
       )
       .optional(),

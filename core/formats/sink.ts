@@ -1,10 +1,10 @@
 // Where every format parser puts what it reads: range builders, domains, counters, the first
 // errors (messages are only built for those), header metadata.
 
-import { RangeBuilder4, RangeBuilder6 } from '../../core/ranges.ts';
+import { RangeBuilder4, RangeBuilder6 } from '../ranges.ts';
 import { AddrToken, ERROR_TEXT } from './scan.ts';
 import { SAMPLE_ERRORS, type ParseError, type ParseOptions, type ParsedSource } from './types.ts';
-import { UNPACED, type Pacer } from '../../core/pace.ts';
+import { UNPACED, type Pacer } from '../pace.ts';
 
 const SNIPPET = 60;
 

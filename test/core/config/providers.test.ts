@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { providerSchema, providersSchema } from '../../../sync/providers/schema.ts';
+import { providerSchema, providersSchema } from '../../../core/config/providers.ts';
 
 test('defaults: Microsoft 365 (web service + SPF), Google, Amazon SES', () => {
   const list = providersSchema.parse(undefined);

@@ -1,6 +1,6 @@
 // Types shared by the source-format parsers (see parseSource in index.ts).
 
-import type { RangeSet4, RangeSet6 } from '../../core/ranges.ts';
+import type { RangeSet4, RangeSet6 } from '../ranges.ts';
 
 export type SourceFormat = 'rbldnsd' | 'plain' | 'spamhaus-drop' | 'dshield' | 'netset' | 'csv' | 'domains' | 'hosts';
 

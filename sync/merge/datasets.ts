@@ -1,16 +1,16 @@
 // The merged zones bl, wl and dbl (DESIGN section 2): each answer is the verdict of the shared
-// evaluation (sync/merge/evaluate.ts) for the key; bl/dbl answer one A per reason when the
+// evaluation (evaluate.ts) for the key; bl/dbl answer one A per reason when the
 // verdict blocks, wl answers the allow code. The MergeView behind them is swapped in place
 // (new evidence, overlay or policy), so these objects live as long as the zone.
 // Hot path: a neutral IPv4 A query is a binary search plus a memo read, no allocation.
 
-import type { Dataset, DatasetMeta, Query, RecordSink, SnapshotPart } from './types.ts';
-import type { MergeView } from '../../sync/merge/evaluate.ts';
-import { allowTxt, blockTxt, type TxtOptions } from '../../sync/merge/answer.ts';
-import { evidenceSnapshot } from '../../sync/merge/evidence.ts';
-import type { Verdict } from '../../sync/merge/policy.ts';
-import { ip4Dotted, ip4ReverseName } from '../ip4.ts';
-import { formatIp6 } from '../ip6.ts';
+import type { Dataset, DatasetMeta, Query, RecordSink, SnapshotPart } from '../../core/datasets/types.ts';
+import type { MergeView } from './evaluate.ts';
+import { allowTxt, blockTxt, type TxtOptions } from './answer.ts';
+import { evidenceSnapshot } from './evidence.ts';
+import type { Verdict } from './policy.ts';
+import { ip4Dotted, ip4ReverseName } from '../../core/ip4.ts';
+import { formatIp6 } from '../../core/ip6.ts';
 
 export type MergedKind = 'bl' | 'wl' | 'dbl';
 

@@ -25,7 +25,7 @@ import { parseDomains, parseHosts } from './domains.ts';
 import { parseDshield } from './dshield.ts';
 import { parsePlain } from './plain.ts';
 import { Sink } from './sink.ts';
-import type { Pacer } from '../../core/pace.ts';
+import type { Pacer } from '../pace.ts';
 import { parseSpamhausDrop } from './spamhaus.ts';
 import type { ParseOptions, ParsedSource } from './types.ts';
 

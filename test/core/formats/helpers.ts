@@ -2,7 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseSource, type ParseOptions, type ParsedSource } from '../../../sync/formats/index.ts';
+import { parseSource, type ParseOptions, type ParsedSource } from '../../../core/formats/index.ts';
 
 export const FIXTURES = fileURLToPath(new URL('../../fixtures/sources/', import.meta.url));
 

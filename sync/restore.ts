@@ -439,9 +439,9 @@ export interface RestoreResult {
   notes: string[];
 }
 
-/** Test hook: the restore process dies right after this step (`QUORUMBL_RESTORE_CRASH_AT`). */
+/** Test hook: the restore process dies right after this step (`QBL_TEST_RESTORE_CRASH_AT`). */
 function crashPoint(step: string): void {
-  if (process.env.QUORUMBL_RESTORE_CRASH_AT === step) process.kill(process.pid, 'SIGKILL');
+  if (process.env.QBL_TEST_RESTORE_CRASH_AT === step) process.kill(process.pid, 'SIGKILL');
 }
 
 /** Restores the backup (see the header). */

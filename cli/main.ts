@@ -33,6 +33,7 @@ import { explainCommand, recentEvents } from './explain.ts';
 import { sourcesCommand } from './sources.ts';
 import { providersCommand } from './providers.ts';
 import { collisionsCommand } from './collisions.ts';
+import { backupCommand, restoreCommand } from './backup.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
 import { SourcesService } from '../sync/sources-service.ts';
 import { SyncStateWatch } from '../sync/watch.ts';
@@ -70,6 +71,10 @@ Commands:
                                record local reputation evidence
   token create --name N --scope reports|overrides|admin | list | revoke N
                                API tokens (shown once, stored hashed)
+  backup FILE [--wait SECONDS] online copy of the state database, source copies, provider
+                               and merge state and the config into FILE (.tar, .tar.gz)
+  restore FILE [--dry-run]     put a backup back (serve stopped); the old state is kept
+                               as <state_dir>.before-restore-<time>
   (all take --config FILE; default: the embedded config)
   rbldnsd [rbldnsd options] zone:type:file[,file...]...
                                drop-in for rbldnsd: same options and data files
@@ -428,6 +433,8 @@ async function main(argv: string[]): Promise<void> {
       case 'sources': process.exitCode = await sources(rest); return;
       case 'providers': process.exitCode = providers(rest); return;
       case 'collisions': process.exitCode = collisions(rest); return;
+      case 'backup': process.exitCode = await backupCommand(rest, { version: VERSION }); return;
+      case 'restore': process.exitCode = await restoreCommand(rest); return;
       case 'override': case 'report': case 'token': case 'explain': process.exitCode = await local(cmd, rest); return;
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(HELP + '\n');

@@ -328,6 +328,8 @@ function openReadOnly(shown: string, opts: OpenDbOptions, code: string, first: u
       // The copy gets the current schema so the code that reads it finds its tables.
       migrate(db, opts.migrations ?? MIGRATIONS);
       db.pragma('query_only = ON');
+    } else if (schemaVersion(db) > (opts.migrations ?? MIGRATIONS).length) {
+      throw new DbError(newerSchema(schemaVersion(db), (opts.migrations ?? MIGRATIONS).length));
     } else if (schemaVersion(db) < (opts.migrations ?? MIGRATIONS).length) {
       throw new DbError('its schema is older than this quorumbl and cannot be updated read-only');
     }
@@ -377,13 +379,18 @@ export function schemaVersion(db: Db): number {
   return row.v ?? 0;
 }
 
+/** A database from a newer release is never opened: its tables may mean something else. */
+function newerSchema(found: number, known: number): string {
+  return `schema version ${found}, but this quorumbl knows ${known}: it was written by a newer release ` +
+    '(run that release, or restore a backup made with this one)';
+}
+
 function migrate(db: Db, migrations: readonly Migration[]): void {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_version (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL)`);
   const current = schemaVersion(db);
   if (current > migrations.length) {
-    throw new DbError(`schema version ${current} is newer than this quorumbl knows (${migrations.length}); ` +
-      'it was written by a newer release');
+    throw new DbError(newerSchema(current, migrations.length));
   }
   const record = db.prepare('INSERT INTO schema_version (version, name, applied) VALUES (?, ?, ?)');
   for (let v = current + 1; v <= migrations.length; v++) {

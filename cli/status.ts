@@ -64,14 +64,20 @@ async function probeZones(names: string[], listen: { address: string; port: numb
   const a = reachable(listen.address);
   r.setServers([a.includes(':') ? `[${a}]:${listen.port}` : `${a}:${listen.port}`]);
   const out = new Map<string, { answers: Answer; serial: number | null }>();
-  await Promise.all(names.map(async (n) => {
+  const answer = async (q: Promise<unknown>): Promise<Answer> => {
     try {
-      const soa = await r.resolveSoa(n);
-      out.set(n, { answers: 'data', serial: soa.serial });
+      await q;
+      return 'data';
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      out.set(n, { answers: code === 'ESERVFAIL' ? 'servfail' : code === 'EREFUSED' ? 'refused' : code === 'ENOTFOUND' || code === 'ENODATA' ? 'data' : 'no answer', serial: null });
+      return code === 'ESERVFAIL' ? 'servfail' : code === 'EREFUSED' ? 'refused' : code === 'ENOTFOUND' || code === 'ENODATA' ? 'data' : 'no answer';
     }
+  };
+  // A at the apex says how the zone answers (a zone without a SOA of its own, as rbldnsd,
+  // refuses SOA queries); the SOA, where there is one, gives the serial.
+  await Promise.all(names.map(async (n) => {
+    const [answers, soa] = await Promise.all([answer(r.resolve4(n)), r.resolveSoa(n).catch(() => null)]);
+    out.set(n, { answers, serial: soa?.serial ?? null });
   }));
   return out;
 }
@@ -156,7 +162,7 @@ export async function collectStatus(cfg: LoadedConfig, stateDir: string, now = D
   if (!answering) {
     alerts.push({
       level: 'bad',
-      what: `quorumbl serve does not answer DNS on ${addr} (no reply to a SOA query within 1.5 s): what follows is the state on disk.`,
+      what: `quorumbl serve does not answer DNS on ${addr} (no reply within 1.5 s): what follows is the state on disk.`,
       todo: `Start it: quorumbl serve${configFlag(cfg)} (or systemctl start quorumbl); its log says why it stopped.`,
     });
   }

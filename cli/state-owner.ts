@@ -3,7 +3,7 @@
 // QUORUMBL_CONFIG) against a state directory another config uses says so and stops, instead of
 // answering from the embedded default ("not listed" for a key the real config lists).
 
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG, type LoadedConfig } from '../core/config/load.ts';
 
@@ -32,7 +32,11 @@ export function recordConfigUse(stateDir: string, cfg: LoadedConfig, command: st
     writeFileSync(`${file}.tmp`, JSON.stringify(rec, null, 2) + '\n');
     renameSync(`${file}.tmp`, file);
   } catch {
-    /* best effort */
+    try {
+      rmSync(`${file}.tmp`, { force: true }); // a full disk: no torn leftover
+    } catch {
+      /* read-only: nothing was written either */
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // `quorumbl backup FILE` and `quorumbl restore FILE [--dry-run]` (sync/backup.ts, sync/restore.ts).
 
 import { resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ArgsError, HelpRequest, argsErrorText, parseCommand, type CommandSpec, type Parsed } from './args.ts';
 import { ConfigError, DEFAULT_CONFIG, configPath, loadConfig } from '../core/config/load.ts';
 import { DbError, MIGRATIONS } from '../core/db.ts';
 import { BackupError, createBackup, humanBytes } from '../sync/backup.ts';
@@ -9,6 +9,9 @@ import { RestoreError, planRestore, restore, type RestorePlan } from '../sync/re
 
 export const BACKUP_USAGE = 'usage: quorumbl backup FILE [--config FILE] [--wait SECONDS]   (FILE.tar, or FILE.tar.gz / .tgz: gzipped)';
 export const RESTORE_USAGE = 'usage: quorumbl restore FILE [--config FILE] [--dry-run]';
+
+export const BACKUP: CommandSpec = { name: 'backup', usage: BACKUP_USAGE, options: { wait: { type: 'string' } }, positionals: [1, 1], needs: 'a FILE' };
+export const RESTORE: CommandSpec = { name: 'restore', usage: RESTORE_USAGE, options: { 'dry-run': { type: 'boolean', short: 'n' } }, positionals: [1, 1], needs: 'a FILE' };
 
 export interface CliIo {
   out: (s: string) => void;
@@ -18,14 +21,21 @@ export interface CliIo {
 
 const stdio: CliIo = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s), env: process.env };
 
-function parse(args: string[], usage: string, options: NonNullable<ParseArgsConfig['options']>, io: CliIo) {
+/** The command's flags (cli/args.ts): the parsed arguments, or the exit code (0 after --help,
+ *  2 after a usage mistake, printed with the usage). */
+function parse(args: string[], spec: CommandSpec, io: CliIo): Parsed | number {
   try {
-    const r = parseArgs({ args, allowPositionals: true, strict: true, options });
-    if (r.positionals.length !== 1) throw new Error(r.positionals.length ? `one FILE, not ${r.positionals.length}` : 'FILE is missing');
-    return r;
+    return parseCommand(spec, args);
   } catch (e) {
-    io.err(`quorumbl: ${(e as Error).message}\n${usage}\n`);
-    return null;
+    if (e instanceof HelpRequest) {
+      io.out(`${spec.usage}\n`);
+      return 0;
+    }
+    if (e instanceof ArgsError) {
+      io.err(argsErrorText(e));
+      return 2;
+    }
+    throw e;
   }
 }
 
@@ -38,15 +48,15 @@ function failed(e: unknown, io: CliIo): number {
 
 /** `quorumbl backup FILE`: exit 0 written, 1 failed (nothing written), 2 usage. */
 export async function backupCommand(args: string[], ctx: { version: string }, io: CliIo = stdio): Promise<number> {
-  const a = parse(args, BACKUP_USAGE, { config: { type: 'string', short: 'c' }, wait: { type: 'string' } }, io);
-  if (!a) return 2;
+  const a = parse(args, BACKUP, io);
+  if (typeof a === 'number') return a;
   const wait = a.values.wait as string | undefined;
   if (wait !== undefined && !/^\d+$/.test(wait)) {
     io.err(`quorumbl backup: --wait takes a number of seconds, not "${wait}"\n${BACKUP_USAGE}\n`);
     return 2;
   }
   try {
-    const cfg = loadConfig((a.values.config as string | undefined) ?? io.env.QUORUMBL_CONFIG, io.env);
+    const cfg = loadConfig(a.config ?? io.env.QUORUMBL_CONFIG, io.env);
     const r = await createBackup(a.positionals[0]!, {
       stateDir: configPath(cfg, cfg.config.state_dir),
       configFile: cfg.file === DEFAULT_CONFIG ? null : cfg.file,
@@ -89,9 +99,9 @@ function describePlan(p: RestorePlan, dry: boolean): string {
 
 /** `quorumbl restore FILE [--dry-run]`: exit 0 done, 1 refused or failed (nothing replaced), 2 usage. */
 export async function restoreCommand(args: string[], io: CliIo = stdio): Promise<number> {
-  const a = parse(args, RESTORE_USAGE, { config: { type: 'string', short: 'c' }, 'dry-run': { type: 'boolean', short: 'n' } }, io);
-  if (!a) return 2;
-  const given = (a.values.config as string | undefined) ?? io.env.QUORUMBL_CONFIG;
+  const a = parse(args, RESTORE, io);
+  if (typeof a === 'number') return a;
+  const given = a.config ?? io.env.QUORUMBL_CONFIG;
   const target = { configFile: given ? resolve(given) : null, defaultConfig: DEFAULT_CONFIG, env: io.env };
   try {
     if (a.values['dry-run']) {

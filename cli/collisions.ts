@@ -5,6 +5,7 @@
 
 import { existsSync } from 'node:fs';
 import { openDb } from '../core/db.ts';
+import { ArgsError, HelpRequest, parseCommand, type CommandSpec } from './args.ts';
 import { alertsOf, collisionsPath, CollisionHistory, readCollisionsFile, type CollisionReport } from '../sync/collisions-store.ts';
 import { riseThreshold } from '../sync/merge/collisions.ts';
 
@@ -14,33 +15,38 @@ export interface CollisionsContext {
   out?: (s: string) => void;
   err?: (s: string) => void;
   now?: () => number;
+  /** ` --config FILE` when one was given: hints name the same config. */
+  configFlag?: string;
 }
 
 const USAGE = 'usage: quorumbl collisions [--config FILE] [--json] [--samples N]';
 
+export const COLLISIONS: CommandSpec = { name: 'collisions', usage: USAGE, options: { json: { type: 'boolean' }, samples: { type: 'string' } } };
+
 export function collisionsCommand(args: string[], ctx: CollisionsContext): number {
   const out = ctx.out ?? ((s: string) => void process.stdout.write(s));
   const err = ctx.err ?? ((s: string) => void process.stderr.write(s));
-  if (args.some((a) => a === 'help' || a === '--help' || a === '-h')) {
-    out(USAGE + '\n');
-    return 0;
+  let v;
+  try {
+    v = parseCommand(COLLISIONS, args).values;
+  } catch (e) {
+    if (e instanceof HelpRequest) {
+      out(USAGE + '\n');
+      return 0;
+    }
+    if (e instanceof ArgsError) {
+      err(`${e.message}\n${USAGE}\n`);
+      return 2;
+    }
+    throw e;
   }
   let samples = 5;
-  const rest: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--samples') {
-      const v = args[++i];
-      if (!v || !/^\d+$/.test(v)) {
-        err(`--samples takes a number, not "${v ?? ''}"\n${USAGE}\n`);
-        return 2;
-      }
-      samples = Number(v);
-    } else rest.push(args[i]!);
-  }
-  const extra = rest.filter((a) => a !== '--json');
-  if (extra.length > 0) {
-    err(`unexpected argument '${extra[0]}'\n${USAGE}\n`);
-    return 2;
+  if (v.samples !== undefined) {
+    if (!/^\d+$/.test(String(v.samples))) {
+      err(`--samples takes a number, not "${String(v.samples)}"\n${USAGE}\n`);
+      return 2;
+    }
+    samples = Number(v.samples);
   }
   let r: CollisionReport | null;
   try {
@@ -50,7 +56,7 @@ export function collisionsCommand(args: string[], ctx: CollisionsContext): numbe
     return 1;
   }
   if (!r) {
-    err(`no collisions yet: \`quorumbl serve\` computes them after each merge (${collisionsPath(ctx.stateDir)})\n`);
+    err(`no collisions yet: \`quorumbl serve${ctx.configFlag ?? ''}\` computes them after each merge (${collisionsPath(ctx.stateDir)})\n`);
     return 1;
   }
   // alerts as of now: they age out of the 24 h window without a merge
@@ -66,7 +72,7 @@ export function collisionsCommand(args: string[], ctx: CollisionsContext): numbe
       err(`warning: collision history not read (${(e as Error).message}): alerts as of ${r.computedAt}\n`);
     }
   }
-  if (rest.includes('--json')) {
+  if (v.json) {
     out(JSON.stringify(r, null, 2) + '\n');
     return 0;
   }

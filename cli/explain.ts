@@ -2,7 +2,7 @@
 // in this process by the same code the server answers with (the sources' current copies, the
 // providers' last good ranges, the overrides and reputation in the state database).
 
-import { parseArgs } from 'node:util';
+import { parseCommand, type CommandSpec } from './args.ts';
 import { pino } from 'pino';
 import type { LoadedConfig } from '../core/config/load.ts';
 import { openDb } from '../core/db.ts';
@@ -23,13 +23,16 @@ export function recentEvents(local: LocalStore, key: string): ReputationEvent[] 
   }
 }
 
+export const EXPLAIN: CommandSpec = {
+  name: 'explain', positionals: [1, 1], needs: 'a KEY', options: { json: { type: 'boolean' } },
+  usage: `usage: quorumbl explain KEY [--json] [--config FILE]
+  KEY: an IPv4/IPv6 address or a domain; why it is, or is not, in bl/wl/dbl.`,
+};
+
+/** args: as given (flag mistakes throw ArgsError: main prints the usage, exit 2). */
 export async function explainCommand(args: string[], cfg: LoadedConfig, spec: RuntimeSpec): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
-  const key = positionals[0];
-  if (!key || positionals.length > 1) {
-    process.stderr.write('usage: quorumbl explain KEY [--json]   (KEY: an IPv4/IPv6 address or a domain)\n');
-    return 2;
-  }
+  const { values, positionals } = parseCommand(EXPLAIN, args);
+  const key = positionals[0]!;
   const c = cfg.config;
   const stateDir = spec.stateDir!;
   const log = pino({ level: 'silent' });

@@ -6,7 +6,11 @@ import { createLogger } from '../core/log.ts';
 import { ConfigError, loadConfig, configPath, DEFAULT_CONFIG } from '../core/config/load.ts';
 import { datasetType } from '../core/datasets/index.ts';
 import { loadDataset, LoadError } from '../core/rbldnsd/reader.ts';
-import { parseRbldnsdArgs, resolveBind, UsageError } from './rbldnsd-args.ts';
+import { parseRbldnsdArgs, resolveBind, UsageError, RBLDNSD_USAGE } from './rbldnsd-args.ts';
+import { ArgsError, HelpRequest, argsErrorText, parseCommand, SERVE, type CommandSpec } from './args.ts';
+import { claimForServe, commandConfig } from './config.ts';
+import { ForeignState, configFlag, recordConfigUse } from './state-owner.ts';
+import { STATUS, statusCommand } from './status.ts';
 import { run, StartupError, type RuntimeSpec } from './runtime.ts';
 import type { LoadedConfig } from '../core/config/load.ts';
 import { mirrorZones, setupSync, syncCommand, dbPath, ownSoa, ownNs, withResolvedPaths, DEFAULT_WAIT_SECONDS, EXIT_BUSY } from './sync.ts';
@@ -26,14 +30,14 @@ import { dashSourcesOf } from '../web/console/dashboard-data.ts';
 import type { LoadedZone } from '../core/zones/store.ts';
 import { bootstrapAdmin } from '../web/console/bootstrap.ts';
 import { Users } from '../sync/local/users.ts';
-import { overrideCommand } from './override.ts';
-import { reportCommand } from './report.ts';
-import { tokenCommand } from './token.ts';
-import { explainCommand, recentEvents } from './explain.ts';
-import { sourcesCommand } from './sources.ts';
-import { providersCommand } from './providers.ts';
-import { collisionsCommand } from './collisions.ts';
-import { backupCommand, restoreCommand } from './backup.ts';
+import { OVERRIDE, overrideCommand } from './override.ts';
+import { REPORT, reportCommand } from './report.ts';
+import { TOKEN, tokenCommand } from './token.ts';
+import { EXPLAIN, explainCommand, recentEvents } from './explain.ts';
+import { SOURCES, sourcesCommand } from './sources.ts';
+import { PROVIDERS, providersCommand } from './providers.ts';
+import { COLLISIONS, collisionsCommand } from './collisions.ts';
+import { BACKUP, RESTORE, backupCommand, restoreCommand } from './backup.ts';
 import { SyncScheduler } from '../sync/scheduler.ts';
 import { SourcesService } from '../sync/sources-service.ts';
 import { SyncStateWatch } from '../sync/watch.ts';
@@ -48,7 +52,10 @@ Usage: quorumbl <command> [options]
 
 Commands:
   serve [--config FILE]        run the DNS server (default config: ${DEFAULT_CONFIG})
-  check-config FILE            validate a config file without serving
+  status [--config FILE] [--json]
+                               what the dashboard shows: zones answering or SERVFAIL,
+                               sources, provider feeds, the merge, alerts with what to do
+  check-config [FILE]          validate a config file without serving; lists its zones
   sync [--config FILE] [--no-wait | --wait SECONDS] [NAME...]
                                fetch upstream sources now (all, or the named ones);
                                exit 1 when any failed or was quarantined; a source
@@ -75,14 +82,16 @@ Commands:
                                and merge state and the config into FILE (.tar, .tar.gz)
   restore FILE [--dry-run]     put a backup back (serve stopped); the old state is kept
                                as <state_dir>.before-restore-<time>
-  (all take --config FILE; default: the embedded config)
+  (all take --config FILE; default: $QUORUMBL_CONFIG, else the embedded config)
   rbldnsd [rbldnsd options] zone:type:file[,file...]...
                                drop-in for rbldnsd: same options and data files
                                (-n -b addr[/port] -w dir -t def:min:max -c int -e -q
                                 -l file -s file -p file -u user -a -A -v -C -d -4 -6)
-  help                         this text
+  help [COMMAND]               this text, or one command's usage (also COMMAND --help)
 
-Environment: QUORUMBL_<KEY> overrides a config key, "__" between levels
+Relative paths in a config resolve from the config file's folder.
+Environment: QUORUMBL_CONFIG names the config file (--config wins over it);
+QUORUMBL_<KEY> overrides a config key, "__" between levels
 (e.g. QUORUMBL_SERVER__LISTEN=127.0.0.1:5353, QUORUMBL_LOG__LEVEL=debug).
 Signals: SIGHUP re-checks data files now; SIGUSR1 logs query counters (SIGUSR2 also resets).`;
 
@@ -302,61 +311,82 @@ async function serve(args: string[]): Promise<void> {
   }
 }
 
+const SYNC: CommandSpec = {
+  name: 'sync', positionals: [0, Infinity], options: { 'no-wait': { type: 'boolean' }, wait: { type: 'string' } },
+  usage: `usage: quorumbl sync [--config FILE] [--no-wait | --wait SECONDS] [NAME...]
+  fetches the sources now (all, or the named ones); exit 1 when any failed or was quarantined;
+  a source another process is syncing is waited for (default ${DEFAULT_WAIT_SECONDS} s), exit ${EXIT_BUSY} when it stays busy.`,
+};
+
 async function sync(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: {
-    config: { type: 'string', short: 'c' }, 'no-wait': { type: 'boolean' }, wait: { type: 'string' } } });
+  const { values, positionals, config } = parseCommand(SYNC, args);
   let wait = DEFAULT_WAIT_SECONDS;
   if (values.wait !== undefined) {
-    wait = Number(values.wait);
-    if (!/^\d+$/.test(values.wait)) fail(`quorumbl sync: --wait takes a number of seconds, not "${values.wait}"`, 2);
+    const w = String(values.wait);
+    if (!/^\d+$/.test(w)) throw new ArgsError(SYNC, `--wait takes a number of seconds, not "${w}"`);
+    if (values['no-wait']) throw new ArgsError(SYNC, '--wait and --no-wait exclude each other');
+    wait = Number(w);
   }
   if (values['no-wait']) wait = 0;
-  const cfg = loadConfig(values.config);
+  const { cfg, stateDir } = commandConfig(config, 'sync');
   const spec = specFromConfig(cfg);
   const log = createLogger(cfg.config.log.level, false);
-  return syncCommand(positionals, cfg, spec.stateDir!, spec.settings, log, wait);
+  recordConfigUse(stateDir, cfg, 'sync');
+  return syncCommand(positionals, cfg, stateDir, spec.settings, log, wait);
 }
 
 /** Commands on the local state: overrides, reputation reports, API tokens, explain. */
+/** Commands on the local state. Each module parses its own arguments with its spec (cli/args.ts);
+ *  the first parse here only finds --config (a flag mistake is the same ArgsError either way). */
 async function local(cmd: string, args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: false, options: { config: { type: 'string', short: 'c' } } });
-  const cfg = loadConfig(values.config as string | undefined);
-  const stateDir = configPath(cfg, cfg.config.state_dir);
-  const rest = args.filter((a, i) => a !== '--config' && a !== '-c' && args[i - 1] !== '--config' && args[i - 1] !== '-c');
-  void positionals;
+  const spec = { override: OVERRIDE, report: REPORT, token: TOKEN, explain: EXPLAIN }[cmd as 'override']!;
+  let config: string | undefined;
+  try {
+    config = parseCommand(spec, args).config;
+  } catch (e) {
+    if (cmd === 'explain' || !(e instanceof ArgsError || e instanceof HelpRequest)) throw e;
+    // override/report/token print their own usage (exit 2; --help: exit 0) and open nothing
+    return cmd === 'override' ? overrideCommand(args, { dbPath: '' }) : cmd === 'report' ? reportCommand(args, { dbPath: '' }) : tokenCommand(args, { dbPath: '' });
+  }
+  const { cfg, stateDir } = commandConfig(config, cmd);
   const ctx = { dbPath: dbPath(stateDir) };
   switch (cmd) {
-    case 'override': return overrideCommand(rest, { ...ctx, limits: cfg.config.policy.override_limits });
-    case 'report': return reportCommand(rest, { ...ctx, reputation: cfg.config.policy.reputation });
-    case 'token': return tokenCommand(rest, ctx);
-    default: return explainCommand(rest, cfg, specFromConfig(cfg));
+    case 'override': return overrideCommand(args, { ...ctx, limits: cfg.config.policy.override_limits });
+    case 'report': return reportCommand(args, { ...ctx, reputation: cfg.config.policy.reputation });
+    case 'token': return tokenCommand(args, ctx);
+    default: return explainCommand(args, cfg, specFromConfig(cfg));
   }
 }
 
 async function sources(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } } });
-  const cfg = loadConfig(values.config);
-  const stateDir = configPath(cfg, cfg.config.state_dir);
-  return sourcesCommand([...positionals, ...(values.json ? ['--json'] : [])], { dbPath: dbPath(stateDir), stateDir, sources: cfg.config.sources });
+  const { config } = parseCommand(SOURCES, args);
+  const { cfg, stateDir } = commandConfig(config, 'sources');
+  return sourcesCommand(args, { dbPath: dbPath(stateDir), stateDir, sources: cfg.config.sources, configFlag: configFlag(cfg) });
 }
 
 function providers(args: string[]): number {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } } });
-  const cfg = loadConfig(values.config);
-  return providersCommand(values.json ? ['--json'] : [], { stateDir: configPath(cfg, cfg.config.state_dir), providers: withResolvedPaths(cfg).providers });
+  const { config } = parseCommand(PROVIDERS, args);
+  const { cfg, stateDir } = commandConfig(config, 'providers');
+  return providersCommand(args, { stateDir, providers: withResolvedPaths(cfg).providers });
 }
 
 function collisions(args: string[]): number {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, samples: { type: 'string' } } });
-  const cfg = loadConfig(values.config);
-  const stateDir = configPath(cfg, cfg.config.state_dir);
-  return collisionsCommand([...(values.json ? ['--json'] : []), ...(values.samples !== undefined ? ['--samples', values.samples] : [])], { stateDir, dbPath: dbPath(stateDir) });
+  const { config } = parseCommand(COLLISIONS, args);
+  const { cfg, stateDir } = commandConfig(config, 'collisions');
+  return collisionsCommand(args, { stateDir, dbPath: dbPath(stateDir), configFlag: configFlag(cfg) });
 }
 
+const CHECK_CONFIG: CommandSpec = {
+  name: 'check-config', positionals: [0, 1], options: {},
+  usage: `usage: quorumbl check-config [FILE | --config FILE]
+  validates a config (default: $QUORUMBL_CONFIG, else the embedded one) without serving: every
+  error names the key and FILE:LINE; the zones it would serve are listed.`,
+};
+
 function checkConfig(args: string[]): void {
-  const file = args[0];
-  if (!file) fail('usage: quorumbl check-config FILE', 2);
-  const cfg = loadConfig(file);
+  const { positionals, config } = parseCommand(CHECK_CONFIG, args);
+  if (positionals[0] !== undefined && config !== undefined) throw new ArgsError(CHECK_CONFIG, 'give FILE or --config FILE, not both');
+  const cfg = loadConfig(positionals[0] ?? config);
   const missing = cfg.config.zones.flatMap((z) =>
     z.datasets.flatMap((d) => d.files.map((f) => configPath(cfg, f)).filter((f) => {
       try {
@@ -368,7 +398,15 @@ function checkConfig(args: string[]): void {
     }).map((f) => `zone ${z.name}: data file ${f} cannot be read`)),
   );
   if (missing.length) fail(`${cfg.file}: ${missing.join('\n')}`);
-  process.stdout.write(`ok: ${cfg.file} (${cfg.config.zones.length} zones)\n`);
+  // What serve answers for: the configured zones, one mirror per source, and bl/wl/dbl.
+  const groups: [string, string[]][] = [
+    ['configured', cfg.config.zones.map((z) => z.name)],
+    ['mirrors', cfg.config.sources.map((s) => `${s.name}.mirror.${cfg.config.base}`)],
+    ['merged', ['bl', 'wl', 'dbl'].map((z) => `${z}.${cfg.config.base}`)],
+  ];
+  const total = groups.reduce((n, [, g]) => n + g.length, 0);
+  process.stdout.write(`ok: ${cfg.file} (${total} zones)\n` +
+    groups.filter(([, g]) => g.length).map(([what, g]) => `  ${`${what}:`.padEnd(12)}${g.join(', ')}\n`).join(''));
 }
 
 async function rbldnsd(args: string[]): Promise<void> {
@@ -422,11 +460,25 @@ function dump(zones: ZoneSpec[], settings: LoadSettings): void {
   process.stdout.write(out.join('\n') + '\n');
 }
 
+const HELP_SPEC: CommandSpec = { name: 'help', usage: 'usage: quorumbl help [COMMAND]', options: {}, positionals: [0, 1], config: false };
+
+/** `quorumbl help [COMMAND]`: the overview, or one command's usage. */
+function help(args: string[]): void {
+  const { positionals: [name] } = parseCommand(HELP_SPEC, args);
+  if (name === undefined) return void process.stdout.write(HELP + '\n');
+  if (name === 'rbldnsd') return void process.stdout.write(RBLDNSD_USAGE + '\n');
+  const spec = [SERVE, STATUS, CHECK_CONFIG, SYNC, SOURCES, PROVIDERS, COLLISIONS, EXPLAIN, OVERRIDE, REPORT, TOKEN, BACKUP, RESTORE, HELP_SPEC].find((s) => s.name === name);
+  if (!spec) throw new ArgsError(HELP_SPEC, `no command "${name}" (quorumbl help lists them)`);
+  process.stdout.write(spec.usage + '\n');
+}
+
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
-      case 'serve': return await serve(rest);
+      // flags, config and the state directory's record first (cli/config.ts); then serve
+      case 'serve': claimForServe(rest); return await serve(rest);
+      case 'status': process.exitCode = await statusCommand(rest); return;
       case 'check-config': return checkConfig(rest);
       case 'rbldnsd': return await rbldnsd(rest);
       case 'sync': process.exitCode = await sync(rest); return;
@@ -436,14 +488,29 @@ async function main(argv: string[]): Promise<void> {
       case 'backup': process.exitCode = await backupCommand(rest, { version: VERSION }); return;
       case 'restore': process.exitCode = await restoreCommand(rest); return;
       case 'override': case 'report': case 'token': case 'explain': process.exitCode = await local(cmd, rest); return;
-      case undefined: case 'help': case '--help': case '-h':
+      case undefined: case '--help': case '-h':
         process.stdout.write(HELP + '\n');
         return;
+      case 'help': return help(rest);
+      case '--config': case '-c':
+        fail(`quorumbl: --config goes after the command: quorumbl <command> --config FILE ...\n(or set QUORUMBL_CONFIG=FILE)`, 2);
       default:
         fail(`unknown command "${cmd}"\n\n${HELP}`, 2);
     }
   } catch (e) {
-    if (e instanceof UsageError) fail(e.message === 'help' ? HELP : `quorumbl rbldnsd: ${e.message}`, 2);
+    if (e instanceof HelpRequest) {
+      process.stdout.write(e.spec.usage + '\n');
+      return;
+    }
+    if (e instanceof ArgsError) fail(argsErrorText(e), 2);
+    if (e instanceof ForeignState) fail(e.message, 2);
+    if (e instanceof UsageError) {
+      if (e.message === 'help') {
+        process.stdout.write(RBLDNSD_USAGE + '\n');
+        return;
+      }
+      fail(`quorumbl rbldnsd: ${e.message}\n${RBLDNSD_USAGE}`, 2);
+    }
     if (e instanceof ConfigError) fail(`invalid config:\n${e.problems.map((p) => `  ${p}`).join('\n')}`);
     if (e instanceof StartupError || e instanceof LoadError || e instanceof DbError) fail(e.message);
     throw e;

@@ -3,7 +3,7 @@
 // API (POST /api/v1/overrides) it is in the very next DNS answer.
 
 import { userInfo } from 'node:os';
-import { parseArgs } from 'node:util';
+import { ArgsError, HelpRequest, parseCommand, type CommandSpec } from './args.ts';
 import { openDb, type Db } from '../core/db.ts';
 import { InputError } from '../sync/local/keys.ts';
 import { OverrideConflict, OverrideGuard, Overrides, type Override } from '../sync/local/overrides.ts';
@@ -29,7 +29,16 @@ const USAGE = `usage: quorumbl override add allow|deny KEY --reason TEXT [--expi
        quorumbl override expire ID 2d|ISO-TIME|never [--force]
 KEY: an IPv4/IPv6 address or CIDR, a domain, or *.domain (everything strictly below it).
 --force: a KEY wider than policy.override_limits (default /16 IPv4, /32 IPv6) or on a public
-suffix (*.com, co.uk) is refused without it; the audit log records it as forced.`;
+suffix (*.com, co.uk) is refused without it; the audit log records it as forced.
+Every form takes --config FILE.`;
+
+export const OVERRIDE: CommandSpec = {
+  name: 'override', usage: USAGE, positionals: [0, Infinity],
+  options: {
+    reason: { type: 'string', short: 'r' }, expires: { type: 'string', short: 'e' }, author: { type: 'string', short: 'a' },
+    replace: { type: 'boolean' }, force: { type: 'boolean' }, json: { type: 'boolean' }, all: { type: 'boolean' },
+  },
+};
 
 /** The audit log's "who" for the CLI: `cli:<OS user>`. */
 export function cliActor(user: string): string {
@@ -52,18 +61,15 @@ export async function overrideCommand(args: string[], ctx: OverrideCliContext): 
   const user = ctx.user ?? osUser();
   let parsed;
   try {
-    parsed = parseArgs({
-      args, allowPositionals: true, strict: true,
-      options: {
-        reason: { type: 'string', short: 'r' }, expires: { type: 'string', short: 'e' }, author: { type: 'string', short: 'a' },
-        replace: { type: 'boolean' }, force: { type: 'boolean' }, json: { type: 'boolean' }, all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
+    parsed = parseCommand(OVERRIDE, args);
   } catch (e) {
-    return usage(err, e instanceof Error ? e.message : String(e));
+    if (e instanceof HelpRequest) return usage(out, null);
+    if (e instanceof ArgsError) return usage(err, e.message);
+    throw e;
   }
-  const { values: v, positionals: [cmd, ...rest] } = parsed;
-  if (v.help || cmd === 'help') {
+  const { positionals: [cmd, ...rest] } = parsed;
+  const v = parsed.values as { reason?: string; expires?: string; author?: string; replace?: boolean; force?: boolean; json?: boolean; all?: boolean };
+  if (cmd === 'help') {
     out(USAGE + '\n');
     return 0;
   }
@@ -141,9 +147,10 @@ function iso(t: number): string {
   return new Date(t).toISOString().replace(/:\d\d\.\d{3}Z$/, 'Z');
 }
 
-function usage(err: (s: string) => void, msg: string): number {
-  err(`${msg}\n${USAGE}\n`);
-  return 2;
+/** msg null: the usage asked for (--help), exit 0. */
+function usage(sink: (s: string) => void, msg: string | null): number {
+  sink(msg === null ? `${USAGE}\n` : `quorumbl override: ${msg}\n${USAGE}\n`);
+  return msg === null ? 0 : 2;
 }
 
 /** Opens the DB, runs f; input errors and conflicts are printed (exit 1), not thrown. */

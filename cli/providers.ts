@@ -2,6 +2,7 @@
 // old they are, what the last check did), read from <state_dir>/providers (the last good copies
 // and the check records a running `serve` writes) and the shipped baselines. Read-only.
 
+import { ArgsError, HelpRequest, parseCommand, type CommandSpec } from './args.ts';
 import { loadBaselines, type Baseline } from '../sync/providers/baseline.ts';
 import type { ProviderConfig } from '../core/config/providers.ts';
 import { fmtAge, readFeedStates, type FeedState } from '../sync/providers/status.ts';
@@ -18,17 +19,24 @@ export interface ProvidersContext {
 
 const USAGE = 'usage: quorumbl providers [--config FILE] [--json]';
 
+export const PROVIDERS: CommandSpec = { name: 'providers', usage: USAGE, options: { json: { type: 'boolean' } } };
+
 export function providersCommand(args: string[], ctx: ProvidersContext): number {
   const out = ctx.out ?? ((s: string) => void process.stdout.write(s));
   const err = ctx.err ?? ((s: string) => void process.stderr.write(s));
-  if (args.some((a) => a === 'help' || a === '--help' || a === '-h')) {
-    out(USAGE + '\n');
-    return 0;
-  }
-  const extra = args.filter((a) => a !== '--json');
-  if (extra.length > 0) {
-    err(`unexpected argument '${extra[0]}'\n${USAGE}\n`);
-    return 2;
+  let json: boolean;
+  try {
+    json = parseCommand(PROVIDERS, args).values.json === true;
+  } catch (e) {
+    if (e instanceof HelpRequest) {
+      out(USAGE + '\n');
+      return 0;
+    }
+    if (e instanceof ArgsError) {
+      err(`${e.message}\n${USAGE}\n`);
+      return 2;
+    }
+    throw e;
   }
   let baselines: Baseline[];
   try {
@@ -38,7 +46,7 @@ export function providersCommand(args: string[], ctx: ProvidersContext): number 
     baselines = [];
   }
   const states = readFeedStates(ctx.providers, ctx.stateDir, baselines, (ctx.now ?? Date.now)());
-  if (args.includes('--json')) {
+  if (json) {
     out(JSON.stringify(states, null, 2) + '\n');
     return 0;
   }

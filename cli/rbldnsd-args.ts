@@ -9,6 +9,15 @@ import type { ZoneSpec } from '../core/zones/spec.ts';
 
 export class UsageError extends Error {}
 
+export const RBLDNSD_USAGE = `usage: quorumbl rbldnsd [options] zone:type:file[,file...]...
+  rbldnsd's command line and data files (see rbldnsd(8)):
+  -b addr[/port]  listen (repeatable; required unless -d)   -w dir   base directory of the files
+  -t def:min:max  TTLs        -c time  check interval       -e       accept host bits in CIDRs
+  -q  answer before loading   -l file  query log            -s file  statistics
+  -p file  pid file           -u user[:group]  run as       -a / -A  lazy / full NS sections
+  -v  hide version (-vv: refuse)  -C  no gunzip             -d  dump the zones (BIND format)
+  -4 / -6  address family     -n -f  accepted (always foreground)   -h  this text`;
+
 export interface RbldnsdArgs {
   binds: string[];
   workDir?: string;
@@ -63,6 +72,7 @@ export function parseRbldnsdArgs(argv: string[]): RbldnsdArgs {
     const arg = argv[i]!;
     if (arg === '--') { i++; break; }
     if (!arg.startsWith('-') || arg === '-') break;
+    if (arg.startsWith('--')) throw new UsageError(arg === '--help' ? 'help' : `unknown option ${arg.replace(/=.*/, '')} (rbldnsd takes single-letter options)`);
     for (let j = 1; j < arg.length; j++) {
       const o = arg[j]!;
       if (WITH_ARG.has(o)) {

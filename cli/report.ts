@@ -1,7 +1,7 @@
 // `quorumbl report KEY --kind spam|trap|ham|false-positive [--weight W] [--reporter R] [--note TEXT]`:
 // one local reputation event; prints the key's score after it.
 
-import { parseArgs } from 'node:util';
+import { ArgsError, HelpRequest, parseCommand, type CommandSpec } from './args.ts';
 import { Reputation, DEFAULT_REPUTATION, type ReputationConfig } from '../sync/local/reputation.ts';
 import { cliActor, osUser, withDb, type LocalCliContext } from './override.ts';
 
@@ -11,29 +11,33 @@ export interface ReportCliContext extends LocalCliContext {
 }
 
 const USAGE = `usage: quorumbl report KEY --kind spam|trap|ham|false-positive [--weight W] [--reporter NAME] [--note TEXT] [--json]
-KEY: one IPv4/IPv6 address or a domain.`;
+KEY: one IPv4/IPv6 address or a domain. Takes --config FILE.`;
+
+export const REPORT: CommandSpec = {
+  name: 'report', usage: USAGE, positionals: [0, 1],
+  options: {
+    kind: { type: 'string', short: 'k' }, weight: { type: 'string', short: 'w' }, reporter: { type: 'string', short: 'r' },
+    note: { type: 'string', short: 'n' }, json: { type: 'boolean' },
+  },
+};
 
 export async function reportCommand(args: string[], ctx: ReportCliContext): Promise<number> {
   const out = ctx.out ?? ((s: string) => void process.stdout.write(s));
   const err = ctx.err ?? ((s: string) => void process.stderr.write(s));
   let parsed;
   try {
-    parsed = parseArgs({
-      args, allowPositionals: true, strict: true,
-      options: {
-        kind: { type: 'string', short: 'k' }, weight: { type: 'string', short: 'w' }, reporter: { type: 'string', short: 'r' },
-        note: { type: 'string', short: 'n' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
+    parsed = parseCommand(REPORT, args);
   } catch (e) {
-    return usage(err, e instanceof Error ? e.message : String(e));
+    if (e instanceof HelpRequest) {
+      out(USAGE + '\n');
+      return 0;
+    }
+    if (e instanceof ArgsError) return usage(err, e.message);
+    throw e;
   }
-  const { values: v, positionals } = parsed;
-  if (v.help) {
-    out(USAGE + '\n');
-    return 0;
-  }
-  if (positionals.length !== 1) return usage(err, positionals.length ? `'report' takes one KEY (got ${positionals.length})` : `'report' needs a KEY`);
+  const { positionals } = parsed;
+  const v = parsed.values as { kind?: string; weight?: string; reporter?: string; note?: string; json?: boolean };
+  if (positionals.length !== 1) return usage(err, `'report' needs a KEY`);
   if (v.kind === undefined) return usage(err, `'report' needs --kind`);
   const user = ctx.user ?? osUser();
   return withDb(ctx.dbPath, err, (db) => {
@@ -47,6 +51,6 @@ export async function reportCommand(args: string[], ctx: ReportCliContext): Prom
 }
 
 function usage(err: (s: string) => void, msg: string): number {
-  err(`${msg}\n${USAGE}\n`);
+  err(`quorumbl report: ${msg}\n${USAGE}\n`);
   return 2;
 }

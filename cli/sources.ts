@@ -9,6 +9,7 @@ import {
   QuarantineFileMissing, SourceBusy, SourceError, SourcesService, sourceView, type DecisionResult, type SourceInfo,
 } from '../sync/sources-service.ts';
 import { cliActor, osUser } from './override.ts';
+import { ArgsError, HelpRequest, parseCommand, type CommandSpec } from './args.ts';
 
 export interface SourcesContext {
   dbPath: string;
@@ -20,32 +21,46 @@ export interface SourcesContext {
   now?: () => number;
   /** The OS user (audit log: `cli:<user>`); default the user running the command. */
   user?: string;
+  /** ` --config FILE` when one was given: hints name the same config. */
+  configFlag?: string;
 }
 
 const USAGE = `usage: quorumbl sources [--json]          state of every source
        quorumbl sources show NAME         one source with its recent sync runs
        quorumbl sources accept NAME       serve the quarantined update of NAME
-       quorumbl sources drop NAME         delete the quarantined update of NAME`;
+       quorumbl sources drop NAME         delete the quarantined update of NAME
+Every form takes --config FILE; show takes --json.`;
+
+export const SOURCES: CommandSpec = { name: 'sources', usage: USAGE, positionals: [0, 2], options: { json: { type: 'boolean' } } };
 
 export async function sourcesCommand(args: string[], ctx: SourcesContext): Promise<number> {
   const out = ctx.out ?? ((s: string) => void process.stdout.write(s));
   const err = ctx.err ?? ((s: string) => void process.stderr.write(s));
   const now = ctx.now ?? Date.now;
-  const [cmd, ...rest] = args;
+  let parsed;
+  try {
+    parsed = parseCommand(SOURCES, args);
+  } catch (e) {
+    if (e instanceof HelpRequest) {
+      out(USAGE + '\n');
+      return 0;
+    }
+    if (e instanceof ArgsError) return usage(err, e.message);
+    throw e;
+  }
+  const [cmd, ...names] = parsed.positionals;
+  const json = parsed.values.json === true;
+  const cf = ctx.configFlag ?? '';
 
-  if (cmd === undefined || cmd === '--json' || cmd === 'list') {
-    const json = cmd === '--json' || rest.includes('--json');
-    const extra = rest.filter((a) => a !== '--json');
-    if (extra.length > 0) return usage(err, `unexpected argument '${extra[0]}'`);
+  if (cmd === undefined || cmd === 'list') {
+    if (names.length > 0) return usage(err, `unexpected argument '${names[0]}'`);
     return withDb(ctx, err, (db) => list(new SyncState(db, now), ctx, json, out, now));
   }
-  if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
+  if (cmd === 'help') {
     out(USAGE + '\n');
     return 0;
   }
   if (cmd !== 'accept' && cmd !== 'drop' && cmd !== 'show') return usage(err, `unknown sources command '${cmd}'`);
-  const json = rest.includes('--json');
-  const names = rest.filter((a) => a !== '--json');
   if (names.length !== 1) return usage(err, `'sources ${cmd}' takes one source name`);
   const name = names[0]!;
   return withDb(ctx, err, (db) => {
@@ -64,12 +79,12 @@ export async function sourcesCommand(args: string[], ctx: SourcesContext): Promi
     } catch (e) {
       if (e instanceof SourceBusy) {
         err(`a sync of '${name}' is running in ${describeHolder(e.holder, now())}; try again when it has ended ` +
-          `('quorumbl sources show ${name}')\n`);
+          `('quorumbl sources show ${name}${cf}')\n`);
         return 75;
       }
       if (e instanceof QuarantineFileMissing) {
         err(`the quarantined update of '${name}' is recorded at ${e.file}, but that file is missing; ` +
-          `'quorumbl sources drop ${name}' forgets it\n`);
+          `'quorumbl sources drop ${name}${cf}' forgets it\n`);
         return 1;
       }
       if (e instanceof SourceError) {
@@ -82,7 +97,7 @@ export async function sourcesCommand(args: string[], ctx: SourcesContext): Promi
 }
 
 function usage(err: (s: string) => void, msg: string): number {
-  err(`${msg}\n${USAGE}\n`);
+  err(`quorumbl sources: ${msg}\n${USAGE}\n`);
   return 2;
 }
 
@@ -143,18 +158,18 @@ function list(state: SyncState, ctx: SourcesContext, json: boolean, out: (s: str
     const s = i.state;
     if (!s) continue;
     if (s.lastOutcome === 'failed' && s.lastError) notes.push(`${i.name}: last sync failed: ${s.lastError}`);
-    if (s.quarantine) notes.push(quarantineText(i.name, s.quarantine, t));
+    if (s.quarantine) notes.push(quarantineText(i.name, s.quarantine, t, ctx.configFlag));
   }
   if (notes.length > 0) out('\n' + notes.join('\n\n') + '\n');
   return 0;
 }
 
-function quarantineText(name: string, q: Quarantine, t: number): string {
+function quarantineText(name: string, q: Quarantine, t: number, cf = ''): string {
   const lines = [`${name}: an update is quarantined since ${iso(q.at)} (${age(t, q.at)})` +
     `${q.stats ? `, ${fmtInt(q.stats.entries)} entries` : ''}, because:`];
   for (const r of q.reasons) lines.push(`  - ${r}`);
   lines.push(`  file: ${q.path}`);
-  lines.push(`  decide: quorumbl sources accept ${name}   |   quorumbl sources drop ${name}`);
+  lines.push(`  decide: quorumbl sources accept ${name}${cf}   |   quorumbl sources drop ${name}${cf}`);
   return lines.join('\n');
 }
 
@@ -178,7 +193,7 @@ function show(state: SyncState, name: string, s: SourceState | null, json: boole
     if (s.validators.etag || s.validators.lastModified) {
       lines.push(`  validators: ${[s.validators.etag && `ETag ${s.validators.etag}`, s.validators.lastModified && `Last-Modified ${s.validators.lastModified}`].filter(Boolean).join(', ')}`);
     }
-    if (s.quarantine) lines.push(quarantineText(name, s.quarantine, t).replace(/^/gm, '  '));
+    if (s.quarantine) lines.push(quarantineText(name, s.quarantine, t, ctx.configFlag).replace(/^/gm, '  '));
   }
   if (runs.length > 0) {
     lines.push('', 'recent runs:');

@@ -13,6 +13,7 @@ import { SyncEngine, type EngineOptions, type SyncResult } from '../sync/engine.
 import { mirrorDatasetSpec } from '../sync/mirror.ts';
 import { SyncState, sourcePaths } from '../sync/state.ts';
 import { SyncLeases, describeHolder } from '../sync/lease.ts';
+import { fetchKind } from '../sync/fetch/url.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -22,12 +23,14 @@ export function dbPath(stateDir: string): string {
   return join(stateDir, 'quorumbl.sqlite');
 }
 
-/** The config with provider file paths resolved against the config file's directory. */
+/** The config with provider files and sources' local `fetch:` paths resolved against the
+ *  config file's directory (as zone files and state_dir are), not the current one. */
 export function withResolvedPaths(cfg: LoadedConfig): LoadedConfig['config'] {
   const c = cfg.config;
   const abs = (p: string) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : configPath(cfg, p));
   return {
     ...c,
+    sources: c.sources.map((s) => (fetchKind(s.fetch) === 'file' && !/^file:/i.test(s.fetch) ? { ...s, fetch: configPath(cfg, s.fetch) } : s)),
     providers: c.providers.map((p) =>
       p.type === 'static' && p.file ? { ...p, file: abs(p.file) } : p.type === 'json' ? { ...p, url: abs(p.url) } : p,
     ),
@@ -64,7 +67,7 @@ export interface SyncSetup {
 
 /** cpuShare: background.cpu_share inside `serve`; the `sync` command parses at full speed. */
 export function setupSync(cfg: LoadedConfig, stateDir: string, settings: LoadSettings, log: Logger, onCommitted?: (name: string) => void, onProgress?: EngineOptions['onProgress'], cpuShare = 1, disk?: EngineOptions['disk'], command = 'quorumbl serve'): SyncSetup {
-  const sources = cfg.config.sources;
+  const sources = withResolvedPaths(cfg).sources;
   // With a disk watcher (serve): a read-only state directory opens the database read-only.
   const db = openDb(dbPath(stateDir), { readOnlyFallback: !!disk });
   const state = new SyncState(db);

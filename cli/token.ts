@@ -1,28 +1,37 @@
 // `quorumbl token create|list|revoke`: API tokens. The secret is printed once at creation; the
 // database keeps only its SHA-256.
 
-import { parseArgs } from 'node:util';
+import { ArgsError, HelpRequest, parseCommand, type CommandSpec } from './args.ts';
 import { Tokens, SCOPES, type TokenInfo } from '../sync/local/tokens.ts';
 import { cliActor, osUser, withDb, type LocalCliContext } from './override.ts';
 
 const USAGE = `usage: quorumbl token create --name NAME --scope ${SCOPES.join('|')}
        quorumbl token list [--all] [--json]
-       quorumbl token revoke NAME|ID`;
+       quorumbl token revoke NAME|ID
+Every form takes --config FILE.`;
+
+export const TOKEN: CommandSpec = {
+  name: 'token', usage: USAGE, positionals: [0, Infinity],
+  options: { name: { type: 'string' }, scope: { type: 'string' }, all: { type: 'boolean' }, json: { type: 'boolean' } },
+};
 
 export async function tokenCommand(args: string[], ctx: LocalCliContext): Promise<number> {
   const out = ctx.out ?? ((s: string) => void process.stdout.write(s));
   const err = ctx.err ?? ((s: string) => void process.stderr.write(s));
   let parsed;
   try {
-    parsed = parseArgs({
-      args, allowPositionals: true, strict: true,
-      options: { name: { type: 'string' }, scope: { type: 'string' }, all: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
+    parsed = parseCommand(TOKEN, args);
   } catch (e) {
-    return usage(err, e instanceof Error ? e.message : String(e));
+    if (e instanceof HelpRequest) {
+      out(USAGE + '\n');
+      return 0;
+    }
+    if (e instanceof ArgsError) return usage(err, e.message);
+    throw e;
   }
-  const { values: v, positionals: [cmd, ...rest] } = parsed;
-  if (v.help || cmd === 'help') {
+  const { positionals: [cmd, ...rest] } = parsed;
+  const v = parsed.values as { name?: string; scope?: string; all?: boolean; json?: boolean };
+  if (cmd === 'help') {
     out(USAGE + '\n');
     return 0;
   }
@@ -75,6 +84,6 @@ function table(list: TokenInfo[]): string {
 }
 
 function usage(err: (s: string) => void, msg: string): number {
-  err(`${msg}\n${USAGE}\n`);
+  err(`quorumbl token: ${msg}\n${USAGE}\n`);
   return 2;
 }

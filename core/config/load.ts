@@ -20,12 +20,15 @@ export interface LoadedConfig {
   file: string;
   /** Directory relative paths in the config are resolved against. */
   baseDir: string;
+  /** Where the file name came from: the command line, QUORUMBL_CONFIG, or none (the embedded
+   *  default). Commands refuse a state directory another config uses when it is 'default'. */
+  from: 'argument' | 'env' | 'default';
 }
 
 const ENV_PREFIX = 'QUORUMBL_';
 /** QUORUMBL_* variables that are not config keys: the console's first admin password (read by
- *  web/console/bootstrap.ts, never stored in the config). */
-const NOT_CONFIG = new Set(['QUORUMBL_ADMIN_PASSWORD']);
+ *  web/console/bootstrap.ts, never stored in the config) and the config file's own name. */
+const NOT_CONFIG = new Set(['QUORUMBL_ADMIN_PASSWORD', 'QUORUMBL_CONFIG']);
 
 /** QUORUMBL_SERVER__LISTEN=a,b -> path ['server','listen'], value ['a','b']. */
 export function envOverrides(env: NodeJS.ProcessEnv): { path: string[]; value: unknown; name: string }[] {
@@ -59,13 +62,16 @@ function setPath(obj: Record<string, unknown>, path: string[], raw: string, list
 
 const LIST_KEYS = new Set(['server.listen', 'server.allow_query']);
 
+/** file: --config; without it QUORUMBL_CONFIG, else the embedded default. */
 export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const path = resolve(file ?? DEFAULT_CONFIG);
+  const from = file ? 'argument' : env.QUORUMBL_CONFIG ? 'env' : 'default';
+  const path = resolve(file || env.QUORUMBL_CONFIG || DEFAULT_CONFIG);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new ConfigError([`cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+    const why = from === 'env' ? ' (from QUORUMBL_CONFIG)' : '';
+    throw new ConfigError([`cannot read config file ${path}${why}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
@@ -107,7 +113,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     });
     throw new ConfigError(problems);
   }
-  return { config: parsed.data, file: path, baseDir: dirname(path) };
+  return { config: parsed.data, file: path, baseDir: dirname(path), from };
 }
 
 /** Resolves a path from the config against the config file's directory. */

@@ -79,7 +79,7 @@ test('bad arguments: exit 2 with the usage', () => {
   const dir = mkdtempSync(join(tmpdir(), 'qbl-providers-'));
   const r = run(['--yaml'], dir);
   assert.equal(r.code, 2);
-  assert.match(r.err, /unexpected argument '--yaml'\nusage: quorumbl providers/);
+  assert.match(r.err, /unknown option '--yaml'\nusage: quorumbl providers/);
 });
 
 test('bin/quorumbl providers --config FILE --json: the real command on a config file', async () => {

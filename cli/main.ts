@@ -21,6 +21,7 @@ import type { LoadSettings, ZoneSpec } from '../core/zones/spec.ts';
 import { VERSION } from './version.ts';
 import { specFromConfig } from './spec.ts';
 import { serve } from './serve.ts';
+import { reloadCommand } from './reload.ts';
 
 const HELP = `quorumbl ${VERSION} - DNSBL mirror and reputation aggregator
 
@@ -28,6 +29,9 @@ Usage: quorumbl <command> [options]
 
 Commands:
   serve [--config FILE]        run the DNS server (default config: ${DEFAULT_CONFIG})
+  reload [--config FILE] [--wait [--timeout S]]
+                               the running serve re-reads its config file (SIGHUP);
+                               --wait: exit 1 with the errors when it refused it
   check-config FILE            validate a config file without serving
   sync [--config FILE] [--no-wait | --wait SECONDS] [NAME...]
                                fetch upstream sources now (all, or the named ones);
@@ -60,7 +64,7 @@ Commands:
 
 Environment: QUORUMBL_<KEY> overrides a config key, "__" between levels
 (e.g. QUORUMBL_SERVER__LISTEN=127.0.0.1:5353, QUORUMBL_LOG__LEVEL=debug).
-Signals: SIGHUP re-checks data files now; SIGUSR1 logs query counters (SIGUSR2 also resets).`;
+Signals: SIGHUP re-reads the config file (serve) and re-checks data files now; SIGUSR1 logs query counters (SIGUSR2 also resets).`;
 
 function fail(msg: string, code = 1): never {
   process.stderr.write(msg.endsWith('\n') ? msg : msg + '\n');
@@ -192,6 +196,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     switch (cmd) {
       case 'serve': return await serve(rest);
+      case 'reload': process.exitCode = await reloadCommand(rest); return;
       case 'check-config': return checkConfig(rest);
       case 'rbldnsd': return await rbldnsd(rest);
       case 'sync': process.exitCode = await sync(rest); return;

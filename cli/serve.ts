@@ -1,5 +1,6 @@
 // `quorumbl serve`: the DNS server with the merge, the source sync, the overlay and the web.
-// The parts are wired in cli/serve/*.ts; this file says in what order they start.
+// The parts are wired in cli/serve/*.ts; this file says in what order they start. SIGHUP and
+// `quorumbl reload` re-read the config file (cli/serve/reload.ts).
 
 import { parseArgs } from 'node:util';
 import { createLogger } from '../core/log.ts';
@@ -14,6 +15,8 @@ import { watchDisk } from './serve/disk.ts';
 import { setupMerge, type MergeParts } from './serve/merge.ts';
 import { makeScheduler, watchSyncState } from './serve/sync.ts';
 import { startWebs } from './serve/web.ts';
+import { ConfigReloader } from './serve/reload.ts';
+import { servePidFile, removePidFile } from './reload.ts';
 import { recentEvents } from './explain.ts';
 
 export async function serve(args: string[]): Promise<void> {
@@ -23,6 +26,9 @@ export async function serve(args: string[]): Promise<void> {
   log.info({ config: cfg.file }, `quorumbl ${VERSION} starting`);
   const spec = specFromConfig(cfg);
   const stateDir = spec.stateDir!;
+  // `quorumbl reload` finds the running serve by this file (written once DNS listens).
+  spec.pidFile = servePidFile(stateDir);
+  process.on('exit', () => removePidFile(spec.pidFile!));
   let merge: MergeService | undefined;
   // Every reload (a new mirror copy included) re-runs the merge, debounced.
   let loadedZones: readonly LoadedZone[] = [];
@@ -52,7 +58,7 @@ export async function serve(args: string[]): Promise<void> {
   // Polls PRAGMA data_version (no query unless another process committed): an override or a
   // report from the CLI is in the answers well within a second.
   s.local.watch(250);
-  watchSyncState(s);
+  s.syncWatch = watchSyncState(s);
   s.merge.events = (key) => recentEvents(s.local, key);
   if (cfg.config.web.enabled) await startWebs(s);
   await s.merge.start();
@@ -61,4 +67,8 @@ export async function serve(args: string[]): Promise<void> {
     s.scheduler.start();
     log.info({ sources: cfg.config.sources.map((x) => `${x.name}.mirror.${cfg.config.base}`) }, 'source sync scheduled');
   }
+  // From now on SIGHUP (and `quorumbl reload`) re-reads the config file too.
+  const reloader = new ConfigReloader(s);
+  s.reloader = reloader;
+  spec.onHangup = () => reloader.reload('SIGHUP');
 }

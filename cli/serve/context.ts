@@ -10,7 +10,10 @@ import type { DnsServer } from '../../server/index.ts';
 import type { MergeService } from '../../sync/merge-service.ts';
 import type { LocalStore } from '../../sync/local/store.ts';
 import type { SyncScheduler } from '../../sync/scheduler.ts';
+import type { SyncStateWatch } from '../../sync/watch.ts';
 import type { SyncSetup } from '../sync.ts';
+import type { ConfigReloader } from './reload.ts';
+import type { WebListeners } from './web.ts';
 
 export interface Serving {
   cfg: LoadedConfig;
@@ -27,4 +30,8 @@ export interface Serving {
   scheduler?: SyncScheduler;
   /** Entries per zone for the console's dashboard, as the last zone table swap loaded them. */
   loadedZones: readonly LoadedZone[];
+  syncWatch?: SyncStateWatch;
+  /** The web listeners (unset while web.enabled is false). */
+  web?: WebListeners;
+  reloader?: ConfigReloader;
 }

@@ -106,8 +106,6 @@ export class ConfigReloader {
       return this.fail([(e as Error).message]);
     }
     const restart = keepRestartKeys(s.cfg, next);
-    const c = next.config;
-    const old = s.cfg.config;
 
     // Prepare: nothing here changes what is served.
     const web = await prepareWeb(s, next);
@@ -118,7 +116,21 @@ export class ConfigReloader {
       return this.fail(zones.failures.map((f) => `${f.spec.files.join(',')}: ${datasetLabel(f.spec)}: ${f.error}`), restart);
     }
 
-    // Commit.
+    // Commit: nothing below is expected to throw; if something does, say so loudly (what ran
+    // before it is in force) rather than leave the outcome unrecorded.
+    try {
+      return await this.commit(next, restart, web, zones);
+    } catch (err) {
+      log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'config reload failed while being applied: part of the new config may be in force; fix the cause and reload again, or restart');
+      return this.record({ ok: false, errors: [`applying the config failed: ${(err as Error).message}`], restart, merge: null });
+    }
+  }
+
+  private async commit(next: LoadedConfig, restart: string[], web: { commit: () => Promise<void> }, zones: { commit: () => void }): Promise<ReloadStatus> {
+    const s = this.s;
+    const { log } = s;
+    const c = next.config;
+    const old = s.cfg.config;
     for (const key of restart) log.warn({ key }, `config reload: ${key} cannot change at run time; restart quorumbl serve to apply it (the running value stays)`);
     const syncChanged = !same(old.sources, c.sources) || !same(old.sync, c.sync) || !same(old.soa, c.soa) || old.base !== c.base;
     let oldSync: SyncSetup | undefined;

@@ -1,6 +1,5 @@
 // The `quorumbl` command: dispatches to serve, check-config and the rbldnsd drop-in.
 
-import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { createLogger } from '../core/log.ts';
 import { ConfigError, loadConfig, configPath, DEFAULT_CONFIG } from '../core/config/load.ts';
@@ -11,40 +10,22 @@ import { ArgsError, HelpRequest, argsErrorText, parseCommand, SERVE, type Comman
 import { claimForServe, commandConfig } from './config.ts';
 import { ForeignState, configFlag, recordConfigUse } from './state-owner.ts';
 import { STATUS, statusCommand } from './status.ts';
-import { run, StartupError, type RuntimeSpec } from './runtime.ts';
-import type { LoadedConfig } from '../core/config/load.ts';
-import { mirrorZones, setupSync, syncCommand, dbPath, ownSoa, ownNs, withResolvedPaths, DEFAULT_WAIT_SECONDS, EXIT_BUSY } from './sync.ts';
-import { MergeService } from '../sync/merge-service.ts';
-import { LocalStore } from '../sync/local/store.ts';
-import { DbError, openDb, readOnlyReason } from '../core/db.ts';
-import { DiskHealth } from '../core/disk-health.ts';
-import { cleanPartials } from '../sync/cleanup.ts';
-import { SyncLeases } from '../sync/lease.ts';
-import { createApp } from '../web/app.ts';
-import { startWeb } from '../web/server.ts';
-import { publicApp, type PublicOptions } from '../web/public/routes.tsx';
-import { Removals } from '../sync/local/removals.ts';
-import { createMetricsRegistry } from '../web/metrics/collect.ts';
-import { sourceMetricsOf } from '../web/metrics/sources.ts';
-import { dashSourcesOf } from '../web/console/dashboard-data.ts';
-import type { LoadedZone } from '../core/zones/store.ts';
-import { bootstrapAdmin } from '../web/console/bootstrap.ts';
-import { Users } from '../sync/local/users.ts';
+import { run, StartupError } from './runtime.ts';
+import { syncCommand, dbPath, withResolvedPaths, DEFAULT_WAIT_SECONDS, EXIT_BUSY } from './sync.ts';
+import { DbError } from '../core/db.ts';
 import { OVERRIDE, overrideCommand } from './override.ts';
 import { REPORT, reportCommand } from './report.ts';
 import { TOKEN, tokenCommand } from './token.ts';
-import { EXPLAIN, explainCommand, recentEvents } from './explain.ts';
+import { EXPLAIN, explainCommand } from './explain.ts';
 import { SOURCES, sourcesCommand } from './sources.ts';
 import { PROVIDERS, providersCommand } from './providers.ts';
 import { COLLISIONS, collisionsCommand } from './collisions.ts';
 import { BACKUP, RESTORE, backupCommand, restoreCommand } from './backup.ts';
-import { SyncScheduler } from '../sync/scheduler.ts';
-import { SourcesService } from '../sync/sources-service.ts';
-import { SyncStateWatch } from '../sync/watch.ts';
-import { job, jobFailed, jobsHealth } from '../core/jobs.ts';
 import type { LoadSettings, ZoneSpec } from '../core/zones/spec.ts';
-
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+import { VERSION } from './version.ts';
+import { specFromConfig } from './spec.ts';
+import { serve } from './serve.ts';
+import { reloadCommand } from './reload.ts';
 
 const HELP = `quorumbl ${VERSION} - DNSBL mirror and reputation aggregator
 
@@ -55,6 +36,9 @@ Commands:
   status [--config FILE] [--json]
                                what the dashboard shows: zones answering or SERVFAIL,
                                sources, provider feeds, the merge, alerts with what to do
+  reload [--config FILE] [--wait [--timeout S]]
+                               the running serve re-reads its config file (SIGHUP);
+                               --wait: exit 1 with the errors when it refused it
   check-config [FILE]          validate a config file without serving; lists its zones
   sync [--config FILE] [--no-wait | --wait SECONDS] [NAME...]
                                fetch upstream sources now (all, or the named ones);
@@ -93,222 +77,11 @@ Relative paths in a config resolve from the config file's folder.
 Environment: QUORUMBL_CONFIG names the config file (--config wins over it);
 QUORUMBL_<KEY> overrides a config key, "__" between levels
 (e.g. QUORUMBL_SERVER__LISTEN=127.0.0.1:5353, QUORUMBL_LOG__LEVEL=debug).
-Signals: SIGHUP re-checks data files now; SIGUSR1 logs query counters (SIGUSR2 also resets).`;
+Signals: SIGHUP re-reads the config file (serve) and re-checks data files now; SIGUSR1 logs query counters (SIGUSR2 also resets).`;
 
 function fail(msg: string, code = 1): never {
   process.stderr.write(msg.endsWith('\n') ? msg : msg + '\n');
   process.exit(code);
-}
-
-function specFromConfig(cfg: LoadedConfig): RuntimeSpec {
-  const c = cfg.config;
-  const stateDir = configPath(cfg, c.state_dir);
-  const zones: ZoneSpec[] = c.zones.map((z) => ({
-    name: z.name,
-    datasets: z.datasets.map((d) => ({ type: d.type, files: d.files.map((f) => configPath(cfg, f)) })),
-  }));
-  zones.push(...mirrorZones(cfg, stateDir));
-  return {
-    zones,
-    settings: { ttl: { def: c.ttl.default, min: c.ttl.min, max: c.ttl.max }, acceptHostBits: c.load.accept_host_bits, gunzip: c.load.gunzip },
-    server: {
-      listen: c.server.listen,
-      tcp: {
-        enabled: c.server.tcp.enabled, idleTimeoutMs: c.server.tcp.idle_timeout * 1000, maxConnections: c.server.tcp.max_connections,
-        perClient: c.server.tcp.per_client, messageTimeoutMs: c.server.tcp.message_timeout * 1000,
-        maxPendingBytes: c.server.tcp.max_pending_bytes, drainTimeoutMs: c.server.tcp.drain_timeout * 1000,
-      },
-      maxUdpPayload: c.server.max_udp_payload,
-      rrl: {
-        enabled: c.server.rrl.enabled, responsesPerSecond: c.server.rrl.responses_per_second,
-        nxdomainsPerSecond: c.server.rrl.nxdomains_per_second, errorsPerSecond: c.server.rrl.errors_per_second,
-        slip: c.server.rrl.slip, ipv4Prefix: c.server.rrl.ipv4_prefix, ipv6Prefix: c.server.rrl.ipv6_prefix,
-        tableSize: c.server.rrl.table_size, exempt: c.server.rrl.exempt,
-      },
-      allowQuery: c.server.allow_query,
-      lazy: c.server.lazy_ns,
-      version: c.server.version,
-      versionText: `quorumbl ${VERSION}`,
-    },
-    checkInterval: c.reload.check_interval,
-    cpuShare: c.background.cpu_share,
-    stateDir,
-    quick: false,
-    queryLog: c.server.query_log === null ? undefined : c.server.query_log === '-' ? '-' : configPath(cfg, c.server.query_log),
-  };
-}
-
-async function serve(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
-  const cfg = loadConfig(values.config);
-  const log = createLogger(cfg.config.log.level);
-  log.info({ config: cfg.file }, `quorumbl ${VERSION} starting`);
-  const spec = specFromConfig(cfg);
-  let merge: MergeService | undefined;
-  // Every reload (a new mirror copy included) re-runs the merge, debounced.
-  let loadedZones: readonly LoadedZone[] = []; // entries per zone for the console's dashboard
-  spec.onZonesChanged = (zones) => {
-    loadedZones = zones;
-    merge?.schedule();
-  };
-  // Disk trouble (full, read-only, I/O errors) never stops DNS: it is watched, writes are
-  // refused while it lasts, and leftovers of interrupted jobs go before anything loads.
-  const startedAt = Date.now();
-  const disk = new DiskHealth({ dir: spec.stateDir!, dbPath: dbPath(spec.stateDir!), log });
-  if (disk.probe() === 'writable') {
-    // A `quorumbl sync` running from a shell holds its source's lease: its staging files are live.
-    try {
-      const leaseDb = openDb(dbPath(spec.stateDir!));
-      try {
-        const leases = new SyncLeases(leaseDb);
-        cleanPartials(spec.stateDir!, { log, isBusy: (source) => leases.holderOf(source) !== null });
-      } finally {
-        leaseDb.close();
-      }
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'leftover partial files not removed (the state database cannot be read)');
-    }
-  }
-  const c = cfg.config;
-  const stateDir = spec.stateDir!;
-  const sources = c.sources;
-  let syncSetup!: ReturnType<typeof setupSync>;
-  let local!: LocalStore;
-  let localDb!: ReturnType<typeof openDb>;
-  // bl/wl/dbl with their overlay are in the zone table before the listeners open: the evidence
-  // the last merge persisted answers the first packet (sync/merge/persist.ts).
-  spec.beforeListen = (store) => {
-    // A new last good copy is picked up at once, not at the next file check.
-    syncSetup = setupSync(cfg, stateDir, spec.settings, log, job('reload:synced', () => store.check()), undefined, c.background.cpu_share, disk);
-    const mirrors = mirrorZones(cfg, stateDir);
-    const m = new MergeService({
-      config: withResolvedPaths(cfg),
-      stateDir,
-      store,
-      sourceSpecs: new Map(sources.map((s, i) => [s.name, mirrors[i]!.datasets[0]!])),
-      state: syncSetup.state,
-      log,
-      soa: mirrors[0]?.soa ?? ownSoa(cfg),
-      ns: mirrors[0]?.ns ?? ownNs(cfg),
-      persist: true,
-    });
-    // Overrides and reputation: an overlay swapped into the merged zones synchronously, so an
-    // override is in the next DNS answer; changes from other processes (the CLI) within a second.
-    localDb = openDb(dbPath(stateDir), { readOnlyFallback: true });
-    const ro = readOnlyReason(localDb);
-    if (ro) disk.pinReadOnly(ro.code, `state database ${ro.why}`);
-    local = new LocalStore(localDb, {
-      reputation: c.policy.reputation,
-      overrideLimits: c.policy.override_limits,
-      onChange: (o) => m.setOverlay(o),
-      onError: (e) => {
-        jobFailed('overlay-reload', e);
-        log.error({ err: (e as Error).message }, 'overrides/reputation reload failed');
-      },
-      disk,
-    });
-    m.setOverlay(local.overlay);
-    m.useCollisionHistory(localDb);
-    m.restore();
-    m.publish(); // before `merge` is set: this publication asks for no merge (start() runs it)
-    merge = m;
-  };
-  const { server, store } = await run(spec, log);
-  const { engine, state } = syncSetup;
-  // Built here so the API and the console can ask it for a "sync now"; started after the merge.
-  const scheduler = sources.length && c.sync.enabled ? new SyncScheduler(sources, { engine, state, log }) : undefined;
-  if (!merge) throw new Error('merge service not set up before listening');
-  // The probe's database write: the header's user_version, rewritten with its own value.
-  const uv = () => localDb.pragma('user_version', { simple: true }) as number;
-  disk.sqliteProbe = () => void localDb.pragma(`user_version = ${uv() | 0}`);
-  disk.start();
-  // Polls PRAGMA data_version (no query unless another process committed): an override or a
-  // report from the CLI is in the answers well within a second.
-  local.watch(250);
-  // `quorumbl sync` / `sources accept` from a shell replace a source's last good copy: reload
-  // it (the merge follows) without waiting for the next file check or a SIGHUP.
-  new SyncStateWatch(state, {
-    onChange: (names) => {
-      log.info({ sources: names }, 'sources changed by another process: reloading');
-      void job('reload:sources', () => store.check())();
-    },
-    onError: (e) => {
-      jobFailed('sync-state-watch', e);
-      log.error({ err: (e as Error).message }, 'sync state not read');
-    },
-  }).start();
-  merge.events = (key) => recentEvents(local, key);
-  if (c.web.enabled) {
-    // The public lookup page (web.public): its own listener, or under its prefix on web.listen.
-    const pub = c.web.public;
-    const removals = new Removals(local, { perClientHour: pub.requests_per_hour, globalHour: pub.requests_per_hour_total, maxMessage: pub.message_max, openPerKey: pub.open_per_key });
-    const publicOptions: PublicOptions | undefined = !pub.enabled ? undefined : {
-      prefix: pub.prefix, explain: (key) => merge!.explain(key), removals, tls: c.web.tls, trustProxy: pub.trust_proxy ?? c.web.trust_proxy,
-      lookupsPerMinute: pub.lookups_per_minute, canWrite: () => disk.writable, onError: (e) => log.error({ err: (e as Error).message }, 'public page error'),
-    };
-    const app = createApp({
-      version: VERSION,
-      store: local, explain: (key) => merge!.explain(key), providers: () => merge!.providerStates(), collisionReport: () => merge!.collisionReport(), onError: (e) => log.error({ err: (e as Error).message }, 'API error'),
-      disk,
-      sources: {
-        service: new SourcesService(localDb, { stateDir, sources, command: (d, n) => `quorumbl serve (${d} ${n})` }),
-        syncNow: scheduler && ((name, actor) => scheduler.requestNow(name, actor)),
-      },
-      health: {
-        startedAt,
-        dns: () => ({ listening: server.addresses.length > 0, addresses: server.addresses.map((a) => `${a.proto}/${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`) }),
-        zones: () => ({ served: store.published.length, failed: store.published.filter((z) => z.failed).map((z) => z.name) }),
-        disk: () => disk.status(),
-        jobs: jobsHealth,
-      },
-      metrics: !c.web.metrics.enabled ? undefined : {
-        token: c.web.metrics.token,
-        registry: createMetricsRegistry({
-          dns: () => server.counters, zones: () => store.published, mergedZones: () => merge!.zoneNames, merge: () => merge!.status,
-          sources: () => sourceMetricsOf(state, sources.map((s) => s.name)), providers: () => merge!.providerStates(),
-          overrides: () => local.overlay.overrides, jobs: jobsHealth, disk: () => disk.status(),
-          collisions: () => merge!.collisionCounts(),
-          onError: (metric, e) => log.warn({ metric, err: (e as Error).message }, 'metric not read'),
-        }),
-      },
-      console: {
-        tls: c.web.tls, trustProxy: c.web.trust_proxy, canWrite: () => disk.writable,
-        explain: (key) => merge!.explain(key),
-        onTouchError: (e) => void (disk.report(e) || log.warn({ err: (e as Error).message }, 'session use not recorded')),
-        logFailure: (f) => log.warn(f, f.throttled ? 'console sign-in throttled' : 'console sign-in failed'),
-        dashboard: {
-          dns: () => server.counters, merge: () => merge!.status, providers: () => merge!.providerStates(),
-          providerRanges: () => merge!.providerRanges(), collisions: () => merge!.collisionReport(), disk: () => disk.status(), jobs: jobsHealth,
-          zones: () => {
-            const sizes = new Map(loadedZones.map((z) => [z.name, z.datasets.reduce((n, d) => n + d.size, 0)]));
-            return store.published.map((z) => ({ ...z, entries: sizes.get(z.name) ?? null }));
-          },
-          sources: () => dashSourcesOf(state, sources),
-          removals: () => removals.openCount(),
-        },
-      },
-      public: pub.listen ? undefined : publicOptions,
-    });
-    // The first start creates the console's `admin` (web/console/bootstrap.ts).
-    await bootstrapAdmin(new Users(localDb), process.env, log).catch((err) => log.error({ err: (err as Error).message }, 'console admin not created'));
-    // DNS matters more than the API: a busy port is logged, DNS keeps answering.
-    await startWeb({ app, listen: c.web.listen }).then(
-      () => log.info({ listen: c.web.listen }, 'REST API listening'),
-      (err) => log.error({ listen: c.web.listen, err: (err as Error).message }, 'REST API not started'),
-    );
-    if (publicOptions && pub.listen) {
-      await startWeb({ app: publicApp(publicOptions), listen: pub.listen, timeouts: { headersMs: 10_000, requestMs: 30_000 } }).then(
-        () => log.info({ listen: pub.listen, prefix: pub.prefix }, 'public lookup page listening'),
-        (err) => log.error({ listen: pub.listen, err: (err as Error).message }, 'public lookup page not started'),
-      );
-    } else if (publicOptions) log.info({ prefix: pub.prefix }, 'public lookup page served under its prefix');
-  }
-  await merge.start();
-  log.info({ zones: merge.zoneNames }, 'merged zones served');
-  if (scheduler) {
-    scheduler.start();
-    log.info({ sources: sources.map((s) => `${s.name}.mirror.${c.base}`) }, 'source sync scheduled');
-  }
 }
 
 const SYNC: CommandSpec = {
@@ -479,6 +252,7 @@ async function main(argv: string[]): Promise<void> {
       // flags, config and the state directory's record first (cli/config.ts); then serve
       case 'serve': claimForServe(rest); return await serve(rest);
       case 'status': process.exitCode = await statusCommand(rest); return;
+      case 'reload': process.exitCode = await reloadCommand(rest); return;
       case 'check-config': return checkConfig(rest);
       case 'rbldnsd': return await rbldnsd(rest);
       case 'sync': process.exitCode = await sync(rest); return;

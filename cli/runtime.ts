@@ -33,6 +33,9 @@ export interface RuntimeSpec {
   /** Called with the loaded store before the listeners open (serve: restores the merged
    *  zones' persisted evidence and overlay, so they answer from the first packet). */
   beforeListen?: (store: ZoneStore) => void | Promise<void>;
+  /** serve: SIGHUP also re-reads the config file (cli/serve/reload.ts), before the data check.
+   *  Read at signal time: set once the server is ready for it. */
+  onHangup?: () => Promise<unknown>;
 }
 
 export class StartupError extends Error {}
@@ -157,8 +160,11 @@ export async function run(spec: RuntimeSpec, log: Logger): Promise<{ server: Dns
     }), spec.checkInterval * 1000);
     timer.unref();
   }
-  process.on('SIGHUP', job('signal:SIGHUP', () => {
-    log.info('SIGHUP: checking data files');
+  process.on('SIGHUP', job('signal:SIGHUP', async () => {
+    if (spec.onHangup) {
+      log.info('SIGHUP: reloading the config file, checking data files');
+      await spec.onHangup();
+    } else log.info('SIGHUP: checking data files');
     return store.check(true);
   }));
   process.on('SIGUSR1', job('signal:SIGUSR1', () => log.info({ counters: server!.counters.toJSON() }, 'query counters')));

@@ -72,7 +72,7 @@ export interface MergeServiceOptions {
 
 export class MergeService {
   readonly view: MergeView;
-  private readonly datasets: Dataset[];
+  private datasets: Dataset[];
   /** The zones answer from real evidence (restored or merged); until then SERVFAIL, never a
    *  wrong NXDOMAIN for a listed key. */
   private ready = false;
@@ -82,11 +82,11 @@ export class MergeService {
   /** Explain's sources and providers are out of date (restored evidence, merge skipped). */
   private explainStale = true;
   private readonly evidenceFile: string;
-  private readonly feeds: ProviderFeeds;
+  private feeds: ProviderFeeds;
   private explainSources: ExplainSource[] = [];
   private explainProviders: ExplainProvider[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private building: Promise<void> | null = null;
+  private building: Promise<boolean> | null = null;
   private again = false;
   /** When this process last finished a merge (ms), for /metrics. */
   private lastMergeAt: number | null = null;
@@ -100,20 +100,48 @@ export class MergeService {
   private readonly collisions: CollisionTracker;
   private collisionsOn = false;
 
-  constructor(private readonly opts: MergeServiceOptions) {
+  constructor(private opts: MergeServiceOptions) {
     const c = opts.config;
     this.view = new MergeView(emptyEvidence(), policyOf(c, []));
     // The SOA serial is the view's, which rises with every merge and overlay/policy swap (the
     // responder writes it into each SOA). It starts at max(now, lastSerial + 1, the SOA's own).
     // The SOA minimum is the negative TTL (RFC 2308: min(SOA TTL, MINIMUM)).
     this.view.serial = nextSerial(Math.max(opts.lastSerial ?? 0, opts.soa.serial - 1));
-    const soa = { ...opts.soa, minimum: c.policy.negative_ttl };
-    const ds = mergedDatasets(this.view, { base: c.base, lookupUrl: c.policy.lookup_url, ttl: c.policy.ttl, meta: { soa, ns: opts.ns } });
-    this.datasets = (['bl', 'wl', 'dbl'] as MergedKind[]).map((k) => ds[k] as Dataset);
+    this.datasets = this.makeDatasets();
     this.evidenceFile = evidencePath(opts.stateDir);
     // Provider feeds: last good copy, else the shipped baseline (sync/providers/feeds.ts).
     this.feeds = new ProviderFeeds(c.providers, { stateDir: opts.stateDir, log: opts.log, onChange: () => this.schedule() });
     this.collisions = new CollisionTracker({ stateDir: opts.stateDir, log: opts.log });
+  }
+
+  /** bl/wl/dbl over the view, with the TXT, TTLs and SOA of the config. */
+  private makeDatasets(): Dataset[] {
+    const { config: c, soa, ns } = this.opts;
+    const ds = mergedDatasets(this.view, { base: c.base, lookupUrl: c.policy.lookup_url, ttl: c.policy.ttl, meta: { soa: { ...soa, minimum: c.policy.negative_ttl }, ns } });
+    return (['bl', 'wl', 'dbl'] as MergedKind[]).map((k) => ds[k] as Dataset);
+  }
+
+  /** A config reload (serve): the policy (threshold, weights, TTLs, lookup_url, SOA) is swapped
+   *  in at once without a merge; sources and provider feeds as configured now, then a merge,
+   *  skipped when its inputs did not change. Resolves false when that merge failed: the
+   *  evidence in force keeps answering. */
+  async reconfigure(next: Pick<MergeServiceOptions, 'config' | 'sourceSpecs' | 'state' | 'soa' | 'ns'>): Promise<boolean> {
+    const feedsChanged = JSON.stringify(next.config.providers) !== JSON.stringify(this.opts.config.providers) || next.config.sync.enabled !== this.opts.config.sync.enabled;
+    // a merge running now was built from the old inputs: the one that follows uses the new
+    while (this.building) await this.building;
+    this.opts = { ...this.opts, ...next };
+    const c = next.config;
+    this.datasets = this.makeDatasets();
+    const e = this.view.evidence;
+    this.view.setPolicy({ ...policyOf(c, e.sourceNames), weights: weightsFor(e, Object.fromEntries(c.sources.map((s) => [s.name, s.weight]))) });
+    this.explainStale = true;
+    if (this.published) this.publish();
+    if (feedsChanged) {
+      this.feeds.stop();
+      this.feeds = new ProviderFeeds(c.providers, { stateDir: this.opts.stateDir, log: this.opts.log, onChange: () => this.schedule() });
+      await this.feeds.start(c.sync.enabled);
+    }
+    return this.rebuild();
   }
 
   /** Turns collisions on (serve), with the state database for their history and rise alerts.
@@ -265,7 +293,7 @@ export class MergeService {
     // Feeds with a last good copy or a shipped baseline never hold the first merge back; one with
     // neither is waited for (bounded) and then merged without, loudly.
     await this.feeds.start(this.opts.config.sync.enabled);
-    return this.rebuild();
+    await this.rebuild();
   }
 
   stop(): void {
@@ -280,8 +308,9 @@ export class MergeService {
     this.timer.unref();
   }
 
-  /** Sweeps the current data into new evidence (in a worker) and swaps it in. */
-  rebuild(): Promise<void> {
+  /** Sweeps the current data into new evidence (in a worker) and swaps it in. Resolves false
+   *  when the merge failed (the previous evidence keeps answering). */
+  rebuild(): Promise<boolean> {
     if (this.building) {
       this.again = true;
       return this.building;
@@ -296,7 +325,7 @@ export class MergeService {
     return this.building;
   }
 
-  private async doRebuild(): Promise<void> {
+  private async doRebuild(): Promise<boolean> {
     const { config: c, log } = this.opts;
     const started = Date.now();
     // Static lists need no network: read them at every merge (an edit applies at once; a
@@ -312,7 +341,7 @@ export class MergeService {
     if (this.lastInputs && used.length === this.lastInputs.length && used.every((x, i) => x === this.lastInputs![i])) {
       this.explainStale = true; // fresher sync times for explain
       log.info('merge skipped: no source or provider range changed');
-      return;
+      return true;
     }
     const key = this.inputsKey();
     // After a restart: the persisted evidence was built from the very files now loaded.
@@ -325,7 +354,7 @@ export class MergeService {
         const got = this.collect();
         await this.updateCollisions(got.sources, got.explainProviders, this.view.evidence.serial);
       }
-      return;
+      return true;
     }
     const { sources, providers, explainSources, explainProviders } = this.collect();
     try {
@@ -350,9 +379,11 @@ export class MergeService {
       // only after the next swap): this evidence's columns stay untouched while written.
       if (this.opts.persist) await this.persist(evidence, key);
       await this.updateCollisions(sources, explainProviders, evidence.serial);
+      return true;
     } catch (err) {
       jobFailed('merge', err);
       log.error({ err: (err as Error).message }, 'merge failed: the previous evidence keeps answering');
+      return false;
     }
   }
 

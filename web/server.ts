@@ -15,7 +15,7 @@ export interface WebServer {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 /** `timeouts`: a listener facing the internet (the public page) drops a client that trickles its
  *  headers or body (node's defaults: 60 s for the headers, 300 s for the request). */
-export function startWeb(opts: { app: Hono<any>; listen: { address: string; port: number }; timeouts?: { headersMs: number; requestMs: number } }): Promise<WebServer> {
+export function startWeb(opts: { app: Pick<Hono<any>, 'fetch'>; listen: { address: string; port: number }; timeouts?: { headersMs: number; requestMs: number } }): Promise<WebServer> {
   return new Promise((resolve, reject) => {
     const failed = (e: Error) => reject(new Error(`cannot listen on ${opts.listen.address}:${opts.listen.port} for the web API: ${e.message}`, { cause: e }));
     const server = serve({ fetch: opts.app.fetch, hostname: opts.listen.address, port: opts.listen.port }, (info: AddressInfo) => {

@@ -91,20 +91,58 @@ function zoneMetaDataset(soa: Soa | undefined, ns: NsSet | undefined): Dataset {
 }
 
 export class ZoneStore {
-  private readonly entries = new Map<string, Entry>();
+  private entries = new Map<string, Entry>();
   private running: Promise<boolean> | null = null;
   private again = false;
 
   constructor(
-    private readonly zones: ZoneSpec[],
+    private zones: ZoneSpec[],
     private readonly opts: StoreOptions,
   ) {
+    this.entries = this.entriesFor(zones);
+  }
+
+  /** One entry per distinct dataset of `zones`; those already known are kept (with their data). */
+  private entriesFor(zones: ZoneSpec[]): Map<string, Entry> {
+    const out = new Map<string, Entry>();
     for (const z of zones) {
       for (const d of z.datasets) {
         const key = datasetKey(d);
-        if (!this.entries.has(key)) this.entries.set(key, { key, label: datasetLabel(d), spec: d });
+        if (!out.has(key)) out.set(key, this.entries?.get(key) ?? { key, label: datasetLabel(d), spec: d });
       }
     }
+    return out;
+  }
+
+  /** A config reload: loads the datasets `zones` adds (the served ones keep answering), and
+   *  returns the required ones that did not load, or a commit that swaps the new zone list in
+   *  with one publication (zones removed stop being served; their data is dropped). Nothing
+   *  changes until commit. */
+  async prepareZones(zones: ZoneSpec[]): Promise<{ failures: { spec: DatasetSpec; error: string }[]; commit: () => void }> {
+    while (this.running) await this.running.catch(() => {});
+    const next = this.entriesFor(zones);
+    const fresh = [...next.values()].filter((e) => !this.entries.has(e.key));
+    const run = this.runCheck(true, fresh);
+    this.running = run;
+    try {
+      await run;
+    } finally {
+      this.running = null;
+      if (this.again) {
+        this.again = false;
+        this.check().catch((err: unknown) => this.opts.log.error({ err: (err as Error).message }, 'zone file check failed; the loaded data keeps answering'));
+      }
+    }
+    const failures = fresh.filter((e) => !e.dataset && !this.absentOptional(e)).map((e) => ({ spec: e.spec, error: e.error ?? 'not loaded' }));
+    return {
+      failures,
+      commit: () => {
+        for (const key of this.expired) if (!next.has(key)) this.expired.delete(key);
+        this.zones = zones;
+        this.entries = next;
+        this.publish();
+      },
+    };
   }
 
   /** True when every dataset has data (from a snapshot or a load). */
@@ -194,9 +232,9 @@ export class ZoneStore {
     return this.running;
   }
 
-  private async runCheck(force: boolean): Promise<boolean> {
+  private async runCheck(force: boolean, only?: Entry[]): Promise<boolean> {
     const todo: { e: Entry; now: string }[] = [];
-    for (const e of this.entries.values()) {
+    for (const e of only ?? this.entries.values()) {
       let now: FileStamp[];
       try {
         now = e.spec.files.map(stampOf);
@@ -263,6 +301,7 @@ export class ZoneStore {
         }
       });
     }
+    if (only) return changed; // a reload's new datasets: published by its commit
     if (this.expiryChanged()) changed = true;
     if (changed) this.publish();
     return changed;

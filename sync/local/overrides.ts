@@ -121,7 +121,7 @@ export function parseAction(v: unknown, field = 'action'): OverrideAction {
 }
 
 export class Overrides {
-  constructor(private readonly db: Db, private readonly now: () => number = Date.now, readonly limits: OverrideLimits = DEFAULT_OVERRIDE_LIMITS) {}
+  constructor(private readonly db: Db, private readonly now: () => number = Date.now, public limits: OverrideLimits = DEFAULT_OVERRIDE_LIMITS) {}
 
   /** Throws OverrideGuard when `key` is wider than the limits and the change is not forced by an
    *  admin; returns the width when it is (forced), null for a key within the limits. */

@@ -181,7 +181,7 @@ const eventOf = (r: EventRow): ReputationEvent => ({ ...r, kind: r.kind as Repor
 const stateOf = (r: ScoreRow): ScoreState => ({ key: r.key, keyKind: r.key_kind as KeyKind, score: r.score, at: r.at, events: r.events });
 
 export class Reputation {
-  constructor(private readonly db: Db, readonly cfg: ReputationConfig, private readonly now: () => number = Date.now) {
+  constructor(private readonly db: Db, public cfg: ReputationConfig, private readonly now: () => number = Date.now) {
     if (!(cfg.half_life > 0) || !(cfg.cap > 0)) throw new Error('reputation: half_life and cap must be above 0');
   }
 

@@ -59,6 +59,21 @@ export class LocalStore {
     this.current = this.make(null, null);
   }
 
+  /** A config reload: new reputation parameters (stored scores made with another half_life or
+   *  cap are recomputed) and override limits; the overlay is rebuilt with them. */
+  configure(reputation: ReputationConfig, overrideLimits: OverrideLimits | undefined): void {
+    this.opts.reputation = reputation;
+    this.opts.overrideLimits = overrideLimits;
+    this.reputation.cfg = reputation;
+    if (overrideLimits) this.overrides.limits = overrideLimits;
+    try {
+      this.reputation.syncConfig();
+    } catch (e) {
+      if (!this.opts.disk?.report(e)) throw e;
+    }
+    this.rebuild();
+  }
+
   get overlay(): Overlay {
     return this.current;
   }

@@ -2,6 +2,7 @@
 // back with its arrays transferred (no copy). Kept between merges by buildEvidenceInWorker
 // (build.ts).
 
+import { existsSync } from 'node:fs';
 import { serveJobs } from '../../core/worker.ts';
 import { Pacer } from '../../core/pace.ts';
 import { buildEvidence } from './evidence.ts';
@@ -22,11 +23,15 @@ export function evidenceBuffers(e: Evidence): ArrayBuffer[] {
 
 /** QBL_TEST_MERGE_PAUSE_MS: never set in production. */
 const PAUSE_MS = Number(process.env.QBL_TEST_MERGE_PAUSE_MS ?? 0);
+/** QBL_TEST_MERGE_FAIL_FILE: never set in production; while that file exists, a sweep fails
+ *  (the config reload test: a reload whose merge fails keeps the evidence in force). */
+const FAIL_FILE = process.env.QBL_TEST_MERGE_FAIL_FILE;
 
 serveJobs(import.meta.url, (req: MergeRequest) => {
   const t0 = performance.now();
   let reply: MergeReply;
   try {
+    if (FAIL_FILE && existsSync(FAIL_FILE)) throw new Error(`test hook: ${FAIL_FILE} exists`);
     const pacer = new Pacer(req.cpuShare);
     const evidence = buildEvidence(req.inputs, Date.now(), pacer);
     // test hook (kill -9 tests): hold the built evidence as if the sweep took this much longer

@@ -3,6 +3,7 @@
 // counters (a 10 s timer and each page load copy the small per-zone arrays: nothing per query),
 // and the alerts in words with what to do.
 
+import type { ReloadOutcome } from '../routes/health.ts';
 import type { Counters } from '../../server/counters.ts';
 import { C_TOTAL, RCODE_SLOTS, rcodeName } from '../../server/counters.ts';
 import type { DiskStatus } from '../../core/disk-health.ts';
@@ -40,6 +41,8 @@ export interface DashboardDeps {
   jobs?: () => JobsHealth;
   /** Open removal requests (the public page's queue). */
   removals?: () => number;
+  /** The last config reload (cli/serve/reload.ts); null: none since start. */
+  reload?: () => ReloadOutcome | null;
   now?: () => number;
 }
 
@@ -236,6 +239,8 @@ export function alertsOf(d: DashboardDeps, now: number): Alert[] {
       todo: `Check ${a.source} (an incident at the list?) on the Exemptions page; the exemption keeps those senders out of bl.`,
     });
   }
+  const rl = d.reload?.();
+  if (rl && !rl.ok) out.push({ level: 'warn', what: `Config reload refused ${ago(now - Date.parse(rl.at))} ago; the running config stays: ${rl.errors.join('; ')}`, todo: 'Fix the config file (quorumbl check-config FILE), then quorumbl reload.' });
   const waiting = d.removals?.() ?? 0;
   if (waiting > 0) out.push({ level: 'warn', what: `${fmtInt(waiting)} removal request${waiting === 1 ? '' : 's'} waiting.`, todo: 'Approve or reject them on the Requests page (/requests).' });
   for (const [name, j] of Object.entries(d.jobs?.().jobs ?? {})) {

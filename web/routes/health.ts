@@ -5,12 +5,25 @@
 //                 is full/read-only/failing; 503 `unready` while DNS is not listening or a zone
 //                 answers SERVFAIL (never loaded, a mirror never synced, expired data, bl/wl/dbl
 //                 before their first evidence): `not_ready` names those zones, `reasons` says why.
+//                 `config_reload`: the last config reload (ok, or refused with its errors);
+//                 a refused one makes a ready server `degraded`.
 
 import { Hono } from 'hono';
 import type { DiskStatus } from '../../core/disk-health.ts';
 import type { Env } from '../http.ts';
 
+/** The last config reload of a running serve (cli/serve/reload.ts); null: none since start. */
+export interface ReloadOutcome {
+  ok: boolean;
+  at: string;
+  errors: string[];
+  restart: string[];
+  merge: 'pending' | 'ok' | 'failed' | null;
+}
+
 export interface HealthDeps {
+  /** The last config reload (a refused one leaves /readyz `degraded`: the file is not what runs). */
+  reload?: () => ReloadOutcome | null;
   /** The DNS listeners. */
   dns: () => { listening: boolean; addresses: string[] };
   /** Zones served; `failed` names those answering SERVFAIL (never loaded, never synced,
@@ -39,10 +52,13 @@ export function healthRoutes(h: HealthDeps): Hono<Env> {
     if (zones.failed.length) reasons.push(`zones answering SERVFAIL (no data yet, or expired): ${zones.failed.join(', ')}`);
     const ready = dns.listening && zones.failed.length === 0;
     if (disk && !disk.writable) reasons.push(disk.cause ?? `state directory ${disk.state}`);
+    const reload = h.reload?.() ?? null;
+    if (reload && !reload.ok) reasons.push(`config reload refused at ${reload.at}: the running config stays (${reload.errors.length} error${reload.errors.length === 1 ? '' : 's'})`);
     const status = !ready ? 'unready' : reasons.length ? 'degraded' : 'ready';
     const body: Record<string, unknown> = { status, reasons, not_ready: zones.failed, dns, zones };
     if (disk) body.state_dir = disk;
     if (h.jobs) body.jobs = h.jobs();
+    if (h.reload) body.config_reload = reload;
     return c.json(body, ready ? 200 : 503, noStore);
   });
   return app;

@@ -42,6 +42,11 @@ const Status = z.object({
   })),
   disk: z.object({ state: z.string(), writable: z.boolean(), cause: z.string().nullable(), free_bytes: z.number().nullable() }).nullable(),
   alerts: z.array(z.object({ level: z.enum(['bad', 'warn']), what: z.string(), todo: z.string() })),
+  reload: z.object({
+    ok: z.boolean(), at: z.string(), errors: z.array(z.string()).meta({ description: 'why it was refused, each with FILE:LINE and key' }),
+    restart: z.array(z.string()).meta({ description: 'keys changed in the file that need a restart' }),
+    merge: z.enum(['pending', 'ok', 'failed']).nullable(),
+  }).nullable().optional().meta({ description: 'the last config reload (SIGHUP, quorumbl reload); null: none since start' }),
 }).meta({ id: 'Status' });
 
 const get = createRoute({
@@ -78,6 +83,7 @@ export function statusRoutes(d: DashboardDeps, queries?: QueryRate) {
       disk: disk && { state: disk.state, writable: disk.writable, cause: disk.cause, free_bytes: disk.free_bytes },
       alerts: alertsOf(d, now),
     };
+    if (d.reload) body.reload = d.reload();
     return c.json(body, 200);
   });
   return app;

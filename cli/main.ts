@@ -2,6 +2,7 @@
 
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
+import { packagePath } from '../core/package-root.ts';
 import { createLogger } from '../core/log.ts';
 import { ConfigError, loadConfig, configPath, DEFAULT_CONFIG } from '../core/config/load.ts';
 import { datasetType } from '../core/datasets/index.ts';
@@ -39,7 +40,7 @@ import { SyncStateWatch } from '../sync/watch.ts';
 import { job, jobFailed, jobsHealth } from '../core/jobs.ts';
 import type { LoadSettings, ZoneSpec } from '../core/zones/spec.ts';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
 
 const HELP = `quorumbl ${VERSION} - DNSBL mirror and reputation aggregator
 

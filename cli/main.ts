@@ -1,6 +1,7 @@
 // The `quorumbl` command: dispatches to serve, check-config and the rbldnsd drop-in.
 
 import { readFileSync } from 'node:fs';
+import { packagePath } from '../core/package-root.ts';
 import { createLogger } from '../core/log.ts';
 import { ConfigError, loadConfig, configPath, DEFAULT_CONFIG } from '../core/config/load.ts';
 import { datasetType } from '../core/datasets/index.ts';

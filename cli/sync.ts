@@ -3,6 +3,7 @@
 
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { packagePath } from '../core/package-root.ts';
 import type { Logger } from '../core/log.ts';
 import { openDb } from '../core/db.ts';
 import { configPath, type LoadedConfig } from '../core/config/load.ts';
@@ -15,7 +16,7 @@ import { SyncState, sourcePaths } from '../sync/state.ts';
 import { SyncLeases, describeHolder } from '../sync/lease.ts';
 import { fetchKind } from '../sync/fetch/url.ts';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
 
 export const USER_AGENT = `quorumbl/${VERSION} (self-hosted DNSBL mirror; +https://github.com/quorumbl/quorumbl)`;
 

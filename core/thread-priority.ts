@@ -5,9 +5,9 @@
 // instead of taking the CPU that the DNS thread or the DNS client was about to use.
 
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from './package-root.ts';
 
-export const THREAD_PRIO_PATH = fileURLToPath(new URL('../server/native/build/Release/thread_prio.node', import.meta.url));
+export const THREAD_PRIO_PATH = packagePath('server/native/build/Release/thread_prio.node');
 
 interface ThreadPrio {
   /** 0, or the errno of sched_setscheduler (ENOSYS without SCHED_IDLE). */

@@ -1,24 +1,32 @@
-// Starts worker threads on TypeScript modules. Workers cannot start from a .ts file directly,
-// and loader hooks are per thread: the eval'd entry loads the module through tsx's API inside
-// the worker.
+// Starts worker threads on the modules that answer jobs. Compiled (dist/), a worker runs the
+// .js module beside its .ts name. From the sources, workers cannot start from a .ts file
+// directly and loader hooks are per thread: the eval'd entry loads the module through tsx's API
+// inside the worker (tsx is then resolved, so a compiled install does not need it).
 
 import { Worker, parentPort, workerData, type Transferable } from 'node:worker_threads';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { lowerThisThread } from './thread-priority.ts';
-
-const TSX_API = import.meta.resolve('tsx/esm/api');
+import { COMPILED } from './package-root.ts';
 
 /** Nice value of worker threads: parsing and merging yield the CPU to the thread that answers
  *  DNS (on Linux setpriority without a pid applies to the calling thread only). */
 export const WORKER_NICE = 10;
 
+/** The module a worker runs: callers name the .ts source (new URL('./x.ts', import.meta.url));
+ *  compiled, that URL points into dist/, where the module is x.js. */
+export function workerEntry(moduleUrl: URL): URL {
+  return COMPILED ? new URL(moduleUrl.href.replace(/\.tsx?$/, '.js')) : moduleUrl;
+}
+
 export function tsWorker(moduleUrl: URL): Worker {
-  const url = JSON.stringify(moduleUrl.href);
+  const entry = workerEntry(moduleUrl);
+  const url = JSON.stringify(entry.href);
   const lower = `import('node:os').then((os) => { try { os.setPriority(${WORKER_NICE}); } catch {} })`;
-  return new Worker(`${lower}.then(() => import(${JSON.stringify(TSX_API)})).then((t) => t.tsImport(${url}, ${url}))`, {
+  const load = COMPILED ? `import(${url})` : `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => t.tsImport(${url}, ${url}))`;
+  return new Worker(`${lower}.then(() => ${load})`, {
     eval: true,
-    workerData: { entry: moduleUrl.href },
+    workerData: { entry: entry.href },
   });
 }
 

@@ -5,6 +5,7 @@
 
 import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
+import { packagePath } from '../core/package-root.ts';
 import type { LatencyHistogram } from './latency.ts';
 import type { Responder } from './responder.ts';
 import type { Rrl } from './rrl.ts';
@@ -23,7 +24,7 @@ export const SLOT = 4096;
 function loadNative(): NativeUdp | null {
   if (process.env.QUORUMBL_UDP_BATCH === '0') return null;
   try {
-    return createRequire(import.meta.url)('./native/build/Release/udp_batch.node') as NativeUdp;
+    return createRequire(import.meta.url)(packagePath('server/native/build/Release/udp_batch.node')) as NativeUdp;
   } catch {
     return null;
   }

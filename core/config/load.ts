@@ -3,11 +3,11 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument, parse as parseYamlValue, type Node } from 'yaml';
 import { configSchema, type Config } from './schema.ts';
+import { packagePath } from '../package-root.ts';
 
-export const DEFAULT_CONFIG = fileURLToPath(new URL('../../data/default.yaml', import.meta.url));
+export const DEFAULT_CONFIG = packagePath('data/default.yaml');
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -3,10 +3,10 @@
 // module with no global state, so a worker thread (where the merge runs) loads its own copy.
 
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../core/package-root.ts';
 
 /** Where node-gyp puts the addon (the npm install script builds it). */
-export const NATIVE_SWEEP_PATH = fileURLToPath(new URL('../../server/native/build/Release/merge_sweep.node', import.meta.url));
+export const NATIVE_SWEEP_PATH = packagePath('server/native/build/Release/merge_sweep.node');
 
 /** Return codes of sweep4. */
 export const SWEEP_DONE = 0;

@@ -6,11 +6,11 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../core/package-root.ts';
 import type { ProviderConfig } from '../../core/config/providers.ts';
 import { finishResult, type ProviderFeedResult } from './types.ts';
 
-export const BASELINE_DIR = fileURLToPath(new URL('../../data/providers/', import.meta.url));
+export const BASELINE_DIR = packagePath('data/providers/');
 
 const FORMAT = 1;
 

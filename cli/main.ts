@@ -26,7 +26,7 @@ import type { LoadSettings, ZoneSpec } from '../core/zones/spec.ts';
 import { VERSION } from './version.ts';
 import { specFromConfig } from './spec.ts';
 import { serve } from './serve.ts';
-import { reloadCommand } from './reload.ts';
+import { RELOAD, reloadCommand } from './reload.ts';
 
 const HELP = `quorumbl ${VERSION} - DNSBL mirror and reputation aggregator
 
@@ -241,7 +241,7 @@ function help(args: string[]): void {
   const { positionals: [name] } = parseCommand(HELP_SPEC, args);
   if (name === undefined) return void process.stdout.write(HELP + '\n');
   if (name === 'rbldnsd') return void process.stdout.write(RBLDNSD_USAGE + '\n');
-  const spec = [SERVE, STATUS, CHECK_CONFIG, SYNC, SOURCES, PROVIDERS, COLLISIONS, EXPLAIN, OVERRIDE, REPORT, TOKEN, BACKUP, RESTORE, HELP_SPEC].find((s) => s.name === name);
+  const spec = [SERVE, STATUS, CHECK_CONFIG, SYNC, SOURCES, PROVIDERS, COLLISIONS, EXPLAIN, OVERRIDE, REPORT, TOKEN, BACKUP, RESTORE, RELOAD, HELP_SPEC].find((s) => s.name === name);
   if (!spec) throw new ArgsError(HELP_SPEC, `no command "${name}" (quorumbl help lists them)`);
   process.stdout.write(spec.usage + '\n');
 }

@@ -5,12 +5,13 @@
 
 import { readFileSync, unlinkSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { ArgsError, HelpRequest, argsErrorText, parseCommand, type CommandSpec } from './args.ts';
 import { parseDocument } from 'yaml';
 import { ConfigError, DEFAULT_CONFIG, configPath, loadConfig } from '../core/config/load.ts';
 import { reloadStatusFile, type ReloadStatus } from './serve/reload.ts';
 
 export const RELOAD_USAGE = 'usage: quorumbl reload [--config FILE] [--wait] [--timeout SECONDS]';
+export const RELOAD: CommandSpec = { name: 'reload', usage: RELOAD_USAGE, options: { wait: { type: 'boolean' }, timeout: { type: 'string' } } };
 
 export function servePidFile(stateDir: string): string {
   return join(stateDir, 'serve.pid');
@@ -61,7 +62,7 @@ function stateDirOf(file: string | undefined): { stateDir: string; problems: str
     return { stateDir: configPath(cfg, cfg.config.state_dir), problems: [] };
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    const path = resolve(file ?? DEFAULT_CONFIG);
+    const path = resolve(file ?? process.env.QUORUMBL_CONFIG ?? DEFAULT_CONFIG);
     let dir: unknown = process.env.QUORUMBL_STATE_DIR;
     try {
       dir ??= parseDocument(readFileSync(path, 'utf8')).get('state_dir');
@@ -84,9 +85,14 @@ function readStatus(stateDir: string): ReloadStatus | null {
 export async function reloadCommand(args: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, wait: { type: 'boolean' }, timeout: { type: 'string' } } }));
+    ({ values } = parseCommand(RELOAD, args));
   } catch (e) {
-    process.stderr.write(`quorumbl reload: ${(e as Error).message}\n${RELOAD_USAGE}\n`);
+    if (e instanceof HelpRequest) {
+      process.stdout.write(`${RELOAD_USAGE}\n`);
+      return 0;
+    }
+    if (!(e instanceof ArgsError)) throw e;
+    process.stderr.write(argsErrorText(e));
     return 2;
   }
   const timeoutS = values.timeout === undefined ? 120 : Number(values.timeout);
@@ -94,7 +100,7 @@ export async function reloadCommand(args: string[]): Promise<number> {
     process.stderr.write(`quorumbl reload: --timeout takes a number of seconds, not "${values.timeout}"\n${RELOAD_USAGE}\n`);
     return 2;
   }
-  const { stateDir, problems } = stateDirOf(values.config);
+  const { stateDir, problems } = stateDirOf(values.config as string | undefined);
   if (problems.length) process.stderr.write(`quorumbl reload: the config file has errors; the running serve will refuse it:\n${problems.map((p) => `  ${p}\n`).join('')}`);
   const serve = runningServe(stateDir);
   if ('why' in serve) {

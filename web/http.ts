@@ -41,6 +41,12 @@ export function toResponse(c: Context, e: unknown, log?: (e: unknown) => void, d
     const what = fault === 'full' ? 'the state disk is full' : fault === 'readonly' ? 'the state directory is read-only' : 'the state disk reports I/O errors';
     return errorResponse(c, 503, `${what} (${diskCodeOf(e)}): the change was not saved`, undefined, { 'Retry-After': '10' });
   }
+  // Another process (a shell `quorumbl sync`, a backup) held the database's write lock longer
+  // than the busy timeout: nothing was written; the client should retry, not see a 500.
+  if ((e as { code?: string })?.code === 'SQLITE_BUSY') {
+    log?.(e);
+    return errorResponse(c, 503, 'the state database is busy (another process holds its write lock): nothing was saved; retry', undefined, { 'Retry-After': '1' });
+  }
   if (e instanceof HTTPException) return errorResponse(c, e.status as ContentfulStatusCode, e.message || 'request failed');
   log?.(e);
   return errorResponse(c, 500, 'internal error');

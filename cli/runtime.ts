@@ -24,6 +24,8 @@ export interface RuntimeSpec {
   /** rbldnsd -s: statistics file appended every check interval. */
   statsFile?: string;
   pidFile?: string;
+  /** A pid file that cannot be written is a warning, not a start-up failure (serve). */
+  pidFileOptional?: boolean;
   /** Called after every swap of the zone table (a reload, a new mirror copy). */
   onZonesChanged?: (zones: readonly LoadedZone[]) => void;
   /** rbldnsd -u: user[:group] to switch to after binding (only when running as root). */
@@ -134,7 +136,16 @@ export async function run(spec: RuntimeSpec, log: Logger): Promise<{ server: Dns
   }
   await server.start();
   log.info({ listen: server.addresses, zones: spec.zones.map((z) => z.name).filter(Boolean), fromSnapshots }, 'serving');
-  if (spec.pidFile) writeFileSync(spec.pidFile, `${process.pid}\n`);
+  if (spec.pidFile) {
+    try {
+      writeFileSync(spec.pidFile, `${process.pid}\n`);
+    } catch (err) {
+      // serve's pid file only lets `quorumbl reload` find it: a read-only or full state disk
+      // must not stop the start (DNS already answers; the merge and the API come next).
+      if (!spec.pidFileOptional) throw err;
+      log.warn({ file: spec.pidFile, err: (err as Error).message }, 'pid file not written: `quorumbl reload` cannot find this serve (SIGHUP still works)');
+    }
+  }
 
   // Snapshots (or nothing, with -q or only not-yet-synced mirrors) answered first; now read
   // the files.

@@ -27,6 +27,7 @@ export async function serve(args: string[]): Promise<void> {
   const stateDir = spec.stateDir!;
   // `quorumbl reload` finds the running serve by this file (written once DNS listens).
   spec.pidFile = servePidFile(stateDir);
+  spec.pidFileOptional = true;
   process.on('exit', () => removePidFile(spec.pidFile!));
   let merge: MergeService | undefined;
   // Every reload (a new mirror copy included) re-runs the merge, debounced.

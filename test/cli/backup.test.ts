@@ -165,8 +165,9 @@ describe('backup and restore with a real serve', { skip }, () => {
         let r = await api('POST', '/api/v1/overrides', { action: 'deny', key: `2001:db8::${i.toString(16)}`, reason: `load ${i}` });
         // A busy database (another process's write lock held past the busy timeout) is a 503
         // with Retry-After: the client retries, as an API client should.
-        for (let tries = 0; r.status === 503 && tries < 3; tries++) {
+        for (let tries = 0; r.status === 503 && tries < 10; tries++) {
           busy++;
+          await new Promise((res) => setTimeout(res, 1000)); // the 503's Retry-After: 1
           r = await api('POST', '/api/v1/overrides', { action: 'deny', key: `2001:db8::${i.toString(16)}`, reason: `load ${i}` });
         }
         if (r.status === 201) made++;

@@ -4,6 +4,7 @@
 
 import type { Loc, LoadState } from '../rbldnsd/state.ts';
 import type { RangeSet4, RangeSet6 } from '../ranges.ts';
+import type { MaterialiseOptions, ZoneRecord } from '../zones/records.ts';
 
 /** A parsed query name, relative to the zone (or a combined sub-zone) that is being searched. */
 export interface Query {
@@ -89,6 +90,11 @@ export interface Dataset {
    *  (exclusions, octet levels, longest prefix): what a merge of several sources sweeps over.
    *  `domains` is sorted; '*.x' lists every name strictly below x. */
   coverage?(): { v4: RangeSet4; v6: RangeSet6; domains: string[] };
+  /** The data records (A, TXT, MX; no SOA/NS: the zone adds those) a standard DNS server needs
+   *  to answer every key as this dataset does (core/zones/records.ts): names for single keys,
+   *  wildcards for octet-aligned IPv4 and nibble-aligned IPv6 blocks and for domain wildcards.
+   *  Reads one consistent state, taken when iteration starts; deterministic order. */
+  records?(opts: MaterialiseOptions): Iterable<ZoneRecord>;
 }
 
 /** Loader for one load of one dataset (all its files, in order). */

@@ -20,10 +20,10 @@ import { asFetchError, startAttempt, type Attempt } from './attempt.ts';
 import {
   absName, buildQuery, parseMessage, rcodeName, rdataText, readName, readSoa, relName, sameName, T, txtStrings, typeName,
   WireError, encodeName, type Message,
-} from './dnswire.ts';
+} from '../../core/dns/message.ts';
 import { withRetries } from './retry.ts';
 import { StagingFile } from './staging.ts';
-import { findTsig, prepareKey, signQuery, TSIG_ERRORS, TsigError, TsigVerifier, type PreparedKey } from './tsig.ts';
+import { findTsig, prepareKey, signQuery, TSIG_ERRORS, TsigError, TsigVerifier, type PreparedKey } from '../../core/dns/tsig.ts';
 import { FetchError, type FetchOptions, type FetchResult } from './types.ts';
 
 export function parseAxfrUrl(url: string): { host: string; port: number; zone: string } {

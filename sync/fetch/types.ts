@@ -6,14 +6,8 @@ export interface Validators {
   lastModified?: string;
 }
 
-export interface TsigKey {
-  /** key name, e.g. 'xfr-key' */
-  name: string;
-  /** 'hmac-sha256' (also hmac-sha1/224/384/512, hmac-md5) */
-  algorithm: string;
-  /** base64 secret, as in knot/BIND configs */
-  secret: string;
-}
+export type { TsigKey } from '../../core/dns/tsig.ts';
+import type { TsigKey } from '../../core/dns/tsig.ts';
 
 export interface FetchOptions {
   url: string;

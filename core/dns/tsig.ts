@@ -3,8 +3,16 @@
 // the previous MAC plus the unsigned messages between); the last message must be signed.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { canonicalWire, encodeName, readName, sameName, type Message, type RR, T } from './dnswire.ts';
-import type { TsigKey } from './types.ts';
+import { canonicalWire, encodeName, readName, sameName, type Message, type RR, T } from './message.ts';
+/** A TSIG key as configs write it (knot/BIND style). */
+export interface TsigKey {
+  /** key name, e.g. 'xfr-key' */
+  name: string;
+  /** 'hmac-sha256' (also hmac-sha1/224/384/512, hmac-md5) */
+  algorithm: string;
+  /** base64 secret, as in knot/BIND configs */
+  secret: string;
+}
 
 const ALGORITHMS: Record<string, { wire: string; hash: string }> = {
   'hmac-md5': { wire: 'hmac-md5.sig-alg.reg.int', hash: 'md5' },

@@ -38,7 +38,7 @@ test('IPv4: single addresses are exact names, octet-aligned blocks with a label 
   assert.deepEqual(names4(ip('192.0.2.1'), ip('192.0.2.1'), opts()), [{ name: '1.2.0.192', key: '192.0.2.1' }]);
   assert.deepEqual(names4(ip('192.0.2.0'), ip('192.0.2.255'), opts()), [{ name: '*.2.0.192', key: '192.0.2.0/24' }]);
   assert.deepEqual(names4(ip('10.0.0.0'), ip('10.255.255.255'), opts()), [{ name: '*.10', key: '10.0.0.0/8' }]);
-  assert.deepEqual(names4(ip('172.16.0.0'), ip('172.17.255.255'), opts()).map((n) => n.name), ['*.16.172', '*.17.172']);
+  assert.deepEqual(names4(ip('172.16.0.0'), ip('172.17.255.255'), opts())!.map((n) => n.name), ['*.16.172', '*.17.172']);
   // a /25 is not octet-aligned: 128 names
   assert.equal(names4(ip('192.0.2.0'), ip('192.0.2.127'), opts())!.length, 128);
   // a /22 splits to four /24s

@@ -19,7 +19,7 @@ import { evidencePath, readEvidenceFile, removeLeftovers, writeEvidenceFile } fr
 import type { Evidence } from './merge/types.ts';
 import { emptyEvidence } from './merge/evidence.ts';
 import { MergeView } from './merge/evaluate.ts';
-import { nextSerial } from './merge/serial.ts';
+import { keepSerial, nextSerial, readKeptSerial } from './merge/serial.ts';
 import { VerdictWatch, type ScoredKeys } from './merge/verdict-watch.ts';
 import { explain, type ExplainContext, type ExplainProvider, type ExplainSource, type Explanation, type ReputationEvent, type KeyKind } from './merge/explain.ts';
 import { weightsFor, type Policy } from './merge/policy.ts';
@@ -114,7 +114,8 @@ export class MergeService {
     // The SOA serial is the view's, which rises with every merge and overlay/policy swap (the
     // responder writes it into each SOA). It starts at max(now, lastSerial + 1, the SOA's own).
     // The SOA minimum is the negative TTL (RFC 2308: min(SOA TTL, MINIMUM)).
-    this.view.serial = nextSerial(Math.max(opts.lastSerial ?? 0, opts.soa.serial - 1));
+    this.view.serial = nextSerial(Math.max(opts.lastSerial ?? 0, opts.persist ? readKeptSerial(opts.stateDir) : 0, opts.soa.serial - 1));
+    if (opts.persist) this.view.onSerial = keepSerial(opts.stateDir, (msg, err) => opts.log.warn({ err: (err as Error).message }, msg));
     this.datasets = this.makeDatasets();
     this.evidenceFile = evidencePath(opts.stateDir);
     // Provider feeds: last good copy, else the shipped baseline (sync/providers/feeds.ts).

@@ -10,7 +10,6 @@
 import type { MergeView } from './evaluate.ts';
 import type { OverlayView } from './types.ts';
 import type { Verdict } from './policy.ts';
-import { nextSerial } from './serial.ts';
 
 /** The scored keys of an overlay (sync/local/overlay.ts ScoreIndex). */
 export interface ScoredKeys {
@@ -65,7 +64,7 @@ export class VerdictWatch {
       this.seen = next;
       // a swap during the check raised the serial after this state already
       if (!changed || view.serial !== serialAtStart) return false;
-      view.serial = nextSerial(view.serial);
+      view.bumpSerial();
       return true;
     } finally {
       this.running = false;

@@ -3,6 +3,10 @@
 
 import { expandTxt, type Substitutions, type Value } from '../rbldnsd/value.ts';
 import type { KeyedAnswer } from '../zones/walk.ts';
+import type { Dataset, RecordSink } from './types.ts';
+import { makeQuery } from '../query.ts';
+import { domainRecords, type NodeAnswer } from '../zones/domains.ts';
+import type { MaterialiseOptions, ZoneRecord } from '../zones/records.ts';
 
 /** Interns answers by their value indexes, so equal pieces compare by id and share one object. */
 export class ValueAnswers {
@@ -35,3 +39,43 @@ export class ValueAnswers {
     return ans;
   }
 }
+
+/** A domain dataset's answer for a name, asked through its own query() (A and TXT, as ANY). */
+export function askDomain(ds: Dataset, labels: readonly string[]): NodeAnswer | null {
+  const a: number[] = [];
+  const txt: string[] = [];
+  const sink: RecordSink = {
+    wantA: true,
+    wantTxt: true,
+    qtype: 255,
+    a: (ip) => a.push(ip),
+    txt: (t) => txt.push(t),
+    mx: () => {},
+  };
+  if (!ds.query(makeQuery(labels, 255, false), sink) || (a.length === 0 && txt.length === 0)) return null;
+  return { a, txt: txt.length ? txt[0]! : null, txts: txt };
+}
+
+/** The names of a domain dataset's entries as records (core/zones/domains.ts): its answer at
+ *  each entry and ancestor, and what each passes down at `*.`. Names whose labels hold a dot
+ *  (an escaped `\.`) or an empty label cannot be owner names: reported and left out. */
+export function domainDatasetRecords(ds: Dataset, names: Iterable<string>, opts: MaterialiseOptions): Iterable<ZoneRecord> {
+  const ok = function* (): Generator<string> {
+    for (const n of names) {
+      if (n === '' || n.includes('..') || n.startsWith('.') || n.endsWith('.')) {
+        opts.report(`${ds.type}: the name "${n}" cannot be an owner name: left out`);
+        continue;
+      }
+      yield n;
+    }
+  };
+  return domainRecords({
+    nodes: ok(),
+    at: (name) => askDomain(ds, name.split('.')),
+    below: (name) => askDomain(ds, [BELOW, ...name.split('.')]),
+    ttl: ds.ttl,
+  });
+}
+
+/** A label no query has: asks for "any name strictly below". */
+const BELOW = '\u0000';

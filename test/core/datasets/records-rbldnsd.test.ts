@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ip4set } from '../../../core/datasets/ip4set.ts';
 import { ip4trie } from '../../../core/datasets/ip4trie.ts';
+import { dnset } from '../../../core/datasets/dnset.ts';
 import { RecordsDataset } from '../../../core/datasets/records.ts';
 import type { Dataset, DatasetType } from '../../../core/datasets/types.ts';
 import type { MaterialiseOptions } from '../../../core/zones/records.ts';
@@ -127,4 +128,42 @@ test('ip4set: an exclusion inside a listed /24 is answered as not listed; a $ TX
   assert.ok(recs.some((x) => x.name === '*.10' && x.data === '127.0.0.4'));
   assert.ok(recs.some((x) => x.name === '*.a.0.2.0.0.2' && x.data === 'Big'), '6to4: 10/8 is 2002:a00::/24');
   assert.ok(recs.some((x) => x.name === '*.20.172' && x.data === 'Listed 172.20.0.0/16'), 'a $ TXT under a wildcard names its CIDR');
+});
+
+test('dnset records answer as dnset does: exact entries, *.x and .x, exclusions of both scopes, $ = the matched entry', () => {
+  const r = rng(31);
+  const L = ['a', 'b', 'c', 'www', 'mail'];
+  const lines = [':127.0.0.2:Listed $'];
+  const names: string[][] = [];
+  const used = new Set<string>();
+  for (let i = 0; i < 400; i++) {
+    const l = [['com', 'net', 'example'][i % 3]!];
+    for (let d = Math.floor(r() * 4); d > 0; d--) l.unshift(L[Math.floor(r() * L.length)]!);
+    const n = l.join('.');
+    const form = Math.floor(r() * 3);
+    const entry = form === 0 ? n : form === 1 ? `*.${n}` : `.${n}`;
+    if (used.has(entry)) continue;
+    used.add(entry);
+    const excl = r() < 0.15;
+    const value = !excl && r() < 0.3 ? ` :127.0.0.${3 + Math.floor(r() * 3)}:Code $ here` : '';
+    lines.push(`${excl ? '!' : ''}${entry}${value}`);
+    names.push(l, ['zz', ...l], ['a', 'b', ...l], l.slice(1));
+  }
+  lines.push('*.example', 'a.b.c.example', '!*.b.c.example', '!x.example'); // (random entries may repeat these)
+  names.push(['x', 'example'], ['y', 'x', 'example'], ['c', 'example'], ['b', 'c', 'example'], ['z', 'b', 'c', 'example'], ['example']);
+  const { ds } = loadTexts(dnset, [lines.join('\n') + '\n']);
+  const o = opts();
+  const recs = [...ds.records!(o)];
+  assert.deepEqual(o.problems, []);
+  const sec = new RecordsDataset(recs, {});
+  const listed = compareOn(ds, sec, names, true);
+  assert.ok(listed > 300, `${listed} listed of ${names.length}`);
+  // the fixed cases alone
+  const small = loadTexts(dnset, [':127.0.0.2:Listed $\n*.example\na.b.c.example\n!*.b.c.example\n!x.example\n']).ds;
+  const sec2 = new RecordsDataset([...small.records!(opts())], {});
+  assert.deepEqual(query(sec2, ['x', 'example'], 1).recs, [], 'an exact exclusion under *.example');
+  assert.deepEqual(query(sec2, ['y', 'x', 'example'], 16).recs.map((x) => x.data), ['Listed example'], 'names below it stay listed by *.example');
+  assert.deepEqual(query(sec2, ['z', 'b', 'c', 'example'], 1).recs, [], '!*.b.c.example');
+  assert.deepEqual(query(sec2, ['b', 'c', 'example'], 16).recs.map((x) => x.data), ['Listed example'], 'b.c.example itself: *.example');
+  assert.deepEqual(query(sec2, ['a', 'b', 'c', 'example'], 16).recs.map((x) => x.data), ['Listed a.b.c.example']);
 });

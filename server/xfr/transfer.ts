@@ -9,7 +9,7 @@ import { parseMessage, readName, readSoa, T, type Message } from '../../core/dns
 import { ResponseSigner, signError, tsigSpace, verifyRequest, TSIG_ERRORS, type RequestTsig } from '../../core/dns/tsig.ts';
 import type { ZoneRecord } from '../../core/zones/records.ts';
 import type { TransferAccess } from './access.ts';
-import { encodeRecord, MessageWriter } from './encode.ts';
+import { MessageWriter } from './encode.ts';
 import { serialGe } from './serial.ts';
 import type { ZoneVersions, JournalEntry } from './versions.ts';
 
@@ -155,7 +155,7 @@ export class TransferServer implements TransferHandler {
     const put = async (rs: Iterable<ZoneRecord>): Promise<boolean> => {
       for (const r of rs) {
         records++;
-        const done = w.add(encodeRecord(r));
+        const done = w.addRecord(r);
         if (done) {
           await send(done);
           if (!alive) return false;

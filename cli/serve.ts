@@ -18,6 +18,7 @@ import { startWebs } from './serve/web.ts';
 import { ConfigReloader } from './serve/reload.ts';
 import { servePidFile, removePidFile } from './reload.ts';
 import { recentEvents } from './explain.ts';
+import { startTransfer } from './serve/transfer.ts';
 
 export async function serve(args: string[]): Promise<void> {
   const cfg = loadConfig(parseServeArgs(args).config);
@@ -60,6 +61,7 @@ export async function serve(args: string[]): Promise<void> {
   s.local.watch(250);
   s.syncWatch = watchSyncState(s);
   s.merge.events = (key) => recentEvents(s.local, key);
+  startTransfer(s);
   if (cfg.config.web.enabled) await startWebs(s);
   await s.merge.start();
   log.info({ zones: s.merge.zoneNames }, 'merged zones served');

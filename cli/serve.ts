@@ -18,11 +18,14 @@ import { startWebs } from './serve/web.ts';
 import { ConfigReloader } from './serve/reload.ts';
 import { servePidFile, removePidFile } from './reload.ts';
 import { recentEvents } from './explain.ts';
+import { replicaWanted, serveReplica } from './serve/replica.ts';
 
 export async function serve(args: string[]): Promise<void> {
-  const cfg = loadConfig(parseServeArgs(args).config);
+  const flags = parseServeArgs(args);
+  const cfg = loadConfig(flags.config);
   const log = createLogger(cfg.config.log.level);
   log.info({ config: cfg.file }, `quorumbl ${VERSION} starting`);
+  if (replicaWanted(cfg, flags)) return serveReplica(cfg, flags, log);
   const spec = specFromConfig(cfg);
   const stateDir = spec.stateDir!;
   // `quorumbl reload` finds the running serve by this file (written once DNS listens).

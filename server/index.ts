@@ -35,6 +35,8 @@ export interface ServerOptions {
   queryLog?: (line: string) => void;
   /** rbldnsd mode: an OPT outside the additional section is ignored, not FORMERR. */
   skipMisplacedOpt?: boolean;
+  /** Replica mode: NOTIFY handler (responder.ts ResponderOptions.onNotify). */
+  onNotify?: (zone: string, client: string) => boolean;
   logger: Logger;
 }
 
@@ -73,6 +75,7 @@ export class DnsServer {
         counters: this.counters,
         queryLog: options.queryLog,
         skipMisplacedOpt: options.skipMisplacedOpt,
+        onNotify: options.onNotify,
       },
       zones,
     );

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  dig, freePort, LEVEL, makeTmpDir, poll, spawnQuorumbl, stopAll, toolsOrSkip, waitForLog, waitReady, writeConfig, type DigReply, type Proc,
+  dig, freePort, LEVEL, show, makeTmpDir, poll, spawnQuorumbl, stopAll, toolsOrSkip, waitForLog, waitReady, writeConfig, type DigReply, type Proc,
 } from './helpers.ts';
 import { KnotPrimary, type KnotZone } from './knot-primary.ts';
 
@@ -104,6 +104,17 @@ replica:
     const logs = replica.logs();
     assert.ok(logs.some((l) => l.msg === 'replica: AXFR received' && l.zone === CATALOG));
     assert.ok(logs.some((l) => l.msg === 'replica: AXFR received' && l.zone === 'bl.test'));
+  });
+
+  test('NOTIFY is answered NOERROR+AA from the primary, REFUSED from another address or for another zone', async () => {
+    const ok = await dig('127.0.0.1', replicaPort, ['+opcode=notify', 'bl.test', 'SOA']);
+    assert.equal(ok.status, 'NOERROR', show(ok));
+    assert.match(ok.raw, /opcode: NOTIFY/);
+    assert.ok(ok.flags.includes('aa'));
+    const stranger = await dig('127.0.0.1', replicaPort, ['-b', '127.0.0.2', '+opcode=notify', 'bl.test', 'SOA']);
+    assert.equal(stranger.status, 'REFUSED', show(stranger));
+    const unknown = await dig('127.0.0.1', replicaPort, ['+opcode=notify', 'nothere.test', 'SOA']);
+    assert.equal(unknown.status, 'REFUSED', show(unknown));
   });
 
   test('a change on knotd arrives by NOTIFY and IXFR carrying only the difference', async () => {

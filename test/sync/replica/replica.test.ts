@@ -17,7 +17,7 @@ import { Relay } from '../fetch/proxy.ts';
 const skip = toolsOrSkip(['knotd', 'knotc', 'dig']);
 
 function zone(serial: number, changed: number): string {
-  let z = `$ORIGIN big.test.\n$TTL 300\n@ IN SOA ns1 hostmaster ${serial} 3600 600 86400 60\n@ IN NS ns1\nns1 IN A 127.0.0.1\n`;
+  let z = `$ORIGIN big.test.\n$TTL 300\n@ IN SOA ns1 hostmaster ${serial} 3600 1 3 60\n@ IN NS ns1\nns1 IN A 127.0.0.1\n`;
   for (let i = 0; i < 3000; i++) {
     const v = i < changed ? 3 : 2;
     z += `${i & 255}.${i >> 8}.51.198 IN A 127.0.0.${v}\n${i & 255}.${i >> 8}.51.198 IN TXT "entry ${i} v${v}"\n`;
@@ -78,7 +78,7 @@ describe('Replica against knotd with faults in between', { skip }, () => {
     await knot.stop();
   });
 
-  test('AXFR, then a cut IXFR and a tampered one keep the last copy; the next refresh applies the IXFR', async () => {
+  test('AXFR, then a cut IXFR and a tampered one keep the last copy; the next refresh applies the IXFR; past expire it still serves', async () => {
     const served: { zones: readonly ServedZone[] } = { zones: [] };
     const c1 = captureLog();
     const r1 = replicaVia(knot.port, c1, served);
@@ -136,5 +136,12 @@ describe('Replica against knotd with faults in between', { skip }, () => {
     assert.equal(applied.obj.deleted, 3000);
     assert.deepEqual(a(served.zones[0]?.dataset, '5.0.51.198'), ['127.0.0.3']);
     assert.deepEqual(a(served.zones[0]?.dataset, '220.5.51.198'), ['127.0.0.2']);
+
+    // the primary gone past the SOA expire (3 s, retry 1 s): marked expired, still answering
+    await knot.stop();
+    assert.equal(r4.notify('big.test', '127.0.0.1'), true);
+    await poll(async () => (r4.status()[0]!.expired ? true : undefined), 'the zone to expire', { timeoutMs: 15000 });
+    assert.ok(c4.lines.some((l) => l.level === 'error' && l.msg.startsWith('replica: zone expired')));
+    assert.deepEqual(a(served.zones[0]?.dataset, '5.0.51.198'), ['127.0.0.3']);
   });
 });

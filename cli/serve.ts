@@ -19,6 +19,7 @@ import { ConfigReloader } from './serve/reload.ts';
 import { servePidFile, removePidFile } from './reload.ts';
 import { recentEvents } from './explain.ts';
 import { replicaWanted, serveReplica } from './serve/replica.ts';
+import { startTransfer } from './serve/transfer.ts';
 
 export async function serve(args: string[]): Promise<void> {
   const flags = parseServeArgs(args);
@@ -63,6 +64,7 @@ export async function serve(args: string[]): Promise<void> {
   s.local.watch(250);
   s.syncWatch = watchSyncState(s);
   s.merge.events = (key) => recentEvents(s.local, key);
+  startTransfer(s);
   if (cfg.config.web.enabled) await startWebs(s);
   await s.merge.start();
   log.info({ zones: s.merge.zoneNames }, 'merged zones served');

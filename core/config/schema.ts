@@ -8,6 +8,7 @@ import { validate as validCron } from 'node-cron';
 import { parseAValue } from '../rbldnsd/value.ts';
 import { providersSchema } from './providers.ts';
 import { replicaSchema } from './replica.ts';
+import { transferSchema } from './transfer.ts';
 
 /** `host:port` or `[v6]:port`. */
 const listenAddr = z.string().transform((v, ctx) => {
@@ -218,6 +219,8 @@ export const configSchema = z.strictObject({
   providers: providersSchema,
   /** Replica mode: serve a primary's zones by zone transfer (core/config/replica.ts). */
   replica: replicaSchema,
+  /** Outgoing zone transfers (AXFR/IXFR, TSIG, NOTIFY, catalog): core/config/transfer.ts; null = off. */
+  transfer: transferSchema.nullable().default(null),
 });
 
 export type Config = z.output<typeof configSchema>;

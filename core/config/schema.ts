@@ -7,6 +7,7 @@ import { parseCidr } from '../cidr.ts';
 import { validate as validCron } from 'node-cron';
 import { parseAValue } from '../rbldnsd/value.ts';
 import { providersSchema } from './providers.ts';
+import { transferSchema } from './transfer.ts';
 
 /** `host:port` or `[v6]:port`. */
 const listenAddr = z.string().transform((v, ctx) => {
@@ -215,6 +216,8 @@ export const configSchema = z.strictObject({
   sources: z.array(source).default([]),
   /** Outbound ranges of big mail providers (exemptions); defaults: Microsoft 365, Google, Amazon SES. */
   providers: providersSchema,
+  /** Outgoing zone transfers (AXFR/IXFR, TSIG, NOTIFY, catalog): core/config/transfer.ts; null = off. */
+  transfer: transferSchema.nullable().default(null),
 });
 
 export type Config = z.output<typeof configSchema>;

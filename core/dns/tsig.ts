@@ -162,3 +162,107 @@ export class TsigVerifier {
     this.lastSigned = true;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Server side: verify a signed request, sign every message of the response stream.
+
+export const TSIG_BADSIG = 16;
+export const TSIG_BADKEY = 17;
+export const TSIG_BADTIME = 18;
+
+/** What a request's TSIG said. `error` != 0: answer NOTAUTH with `errorResponse`. */
+export type RequestTsig =
+  | { signed: false }
+  | { signed: true; error: 0; keyName: string; key: PreparedKey; mac: Buffer; origId: number }
+  | { signed: true; error: number; keyName: string; key: PreparedKey | null; mac: Buffer; origId: number; timeSigned: number; nameWire: Buffer; algWire: Buffer };
+
+function labelsText(labels: Buffer[]): string {
+  return labels.map((l) => l.toString('latin1').toLowerCase()).join('.');
+}
+
+/** Checks the TSIG of a request against `keys` (by lowercase key name, no trailing dot). */
+export function verifyRequest(m: Message, keys: ReadonlyMap<string, PreparedKey>, now = Math.floor(Date.now() / 1000)): RequestTsig {
+  const t = findTsig(m);
+  if (!t) return { signed: false };
+  const keyName = labelsText(t.rr.name);
+  const key = keys.get(keyName) ?? null;
+  const base = { signed: true as const, keyName, mac: Buffer.from(t.mac), origId: t.origId, timeSigned: t.timeSigned, nameWire: canonicalWire(t.rr.name), algWire: canonicalWire(t.alg) };
+  if (!key || !canonicalWire(t.alg).equals(key.algWire)) return { ...base, error: TSIG_BADKEY, key: null };
+  const b = m.buf;
+  const bare = Buffer.from(b.subarray(0, t.rr.start));
+  bare.writeUInt16BE(t.origId, 0);
+  bare.writeUInt16BE(bare.readUInt16BE(10) - 1, 10);
+  const algEnd = readName(b, t.rr.rdOff).end;
+  const want = createHmac(key.hash, key.secret)
+    .update(bare)
+    .update(key.nameWire)
+    .update(u16(255))
+    .update(Buffer.alloc(4))
+    .update(key.algWire)
+    .update(b.subarray(algEnd, algEnd + 8)) // time signed + fudge, as sent
+    .update(u16(t.error))
+    .update(u16(t.other.length))
+    .update(t.other)
+    .digest();
+  // RFC 8945 5.2.2.1: a truncated MAC shorter than half the hash (or 10 bytes) is BADSIG.
+  if (t.mac.length < Math.max(10, want.length >> 1) || t.mac.length > want.length || !timingSafeEqual(t.mac, want.subarray(0, t.mac.length))) {
+    return { ...base, error: TSIG_BADSIG, key };
+  }
+  if (Math.abs(now - t.timeSigned) > t.fudge) return { ...base, error: TSIG_BADTIME, key };
+  return { signed: true, error: 0, keyName, key, mac: base.mac, origId: t.origId };
+}
+
+function tsigRr(nameWire: Buffer, rdata: Buffer): Buffer {
+  return Buffer.concat([nameWire, u16(T.TSIG), u16(255), Buffer.alloc(4), u16(rdata.length), rdata]);
+}
+
+function appendRr(msg: Buffer, rr: Buffer): Buffer {
+  const out = Buffer.concat([msg, rr]);
+  out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
+  return out;
+}
+
+/** The longest TSIG record a signer adds (name and algorithm at most 255 bytes each, SHA-512). */
+export function tsigSpace(key: PreparedKey): number {
+  return key.nameWire.length + 10 + key.algWire.length + 16 + 64 + 6 + 6;
+}
+
+/** Signs the messages of one response stream (RFC 8945 5.3, 5.3.1): the first against the
+ *  request MAC with all TSIG variables, each later one against the previous MAC with the timers. */
+export class ResponseSigner {
+  private prevMac: Buffer;
+  private first = true;
+
+  constructor(private readonly key: PreparedKey, requestMac: Buffer, private readonly origId: number, private readonly now = () => Math.floor(Date.now() / 1000)) {
+    this.prevMac = requestMac;
+  }
+
+  /** `msg` with its TSIG record appended (ARCOUNT + 1). */
+  sign(msg: Buffer, error = 0, other: Buffer = Buffer.alloc(0)): Buffer {
+    const k = this.key;
+    const time = u48(this.now());
+    const h = createHmac(k.hash, k.secret).update(withLen(this.prevMac)).update(msg);
+    if (this.first) {
+      h.update(k.nameWire).update(u16(255)).update(Buffer.alloc(4)).update(k.algWire);
+      h.update(time).update(u16(FUDGE)).update(u16(error)).update(u16(other.length)).update(other);
+    } else {
+      h.update(time).update(u16(FUDGE));
+    }
+    const mac = h.digest();
+    this.prevMac = mac;
+    this.first = false;
+    const rdata = Buffer.concat([k.algWire, time, u16(FUDGE), withLen(mac), u16(this.origId), u16(error), withLen(other)]);
+    return appendRr(msg, tsigRr(k.nameWire, rdata));
+  }
+}
+
+/** The TSIG record of a NOTAUTH answer to a request that failed verification (RFC 8945
+ *  5.2.2-5.2.3): BADKEY and BADSIG unsigned (empty MAC); BADTIME signed, with our time in
+ *  Other Data so the client sees the skew. */
+export function signError(msg: Buffer, req: Extract<RequestTsig, { signed: true; nameWire: Buffer }>, now = Math.floor(Date.now() / 1000)): Buffer {
+  if (req.error === TSIG_BADTIME && req.key) {
+    return new ResponseSigner(req.key, req.mac, req.origId, () => req.timeSigned).sign(msg, TSIG_BADTIME, u48(now));
+  }
+  const rdata = Buffer.concat([req.algWire, u48(now), u16(FUDGE), u16(0), u16(req.origId), u16(req.error), u16(0)]);
+  return appendRr(msg, tsigRr(req.nameWire, rdata));
+}

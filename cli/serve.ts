@@ -18,6 +18,7 @@ import { startWebs } from './serve/web.ts';
 import { ConfigReloader } from './serve/reload.ts';
 import { servePidFile, removePidFile } from './reload.ts';
 import { recentEvents } from './explain.ts';
+import { setupCatalog } from './serve/catalog.ts';
 
 export async function serve(args: string[]): Promise<void> {
   const cfg = loadConfig(parseServeArgs(args).config);
@@ -29,6 +30,9 @@ export async function serve(args: string[]): Promise<void> {
   spec.pidFile = servePidFile(stateDir);
   spec.pidFileOptional = true;
   process.on('exit', () => removePidFile(spec.pidFile!));
+  // transfer.catalog: the RFC 9432 catalog of the transferable zones, rebuilt on every zone change.
+  const catalog = setupCatalog(cfg, stateDir, log);
+  if (catalog) spec.extendZones = (zones) => catalog.extend(zones);
   let merge: MergeService | undefined;
   // Every reload (a new mirror copy included) re-runs the merge, debounced.
   let loadedZones: readonly LoadedZone[] = [];

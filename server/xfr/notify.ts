@@ -29,6 +29,7 @@ export interface NotifyOptions {
   /** Bumped once per NOTIFY given up (no answer after the last try, an error answer, a bad
    *  signature). */
   onFailure?: (target: string, zone: string, why: string) => void;
+  onAnswered?: (target: string, zone: string) => void;
   /** Tries and the first wait (ms; doubled after each try). Tests shorten them. */
   tries?: number;
   firstWaitMs?: number;
@@ -215,6 +216,7 @@ export class Notifier {
       return;
     }
     this.answered++;
+    this.opts.onAnswered?.(p.target.label, p.zone);
     this.opts.log.debug({ target: p.target.label, zone: p.zone, serial: p.serial, tries: p.tries }, 'NOTIFY answered');
     this.drop(p);
   }

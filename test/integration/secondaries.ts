@@ -30,6 +30,8 @@ export interface SecondaryOptions {
   /** Knot only: `refresh-min-interval`/`retry-max-interval` seconds (how soon it polls the SOA
    *  when a NOTIFY is lost). Default: leave Knot's defaults. */
   refreshSeconds?: number;
+  /** Port to listen on (a free one when absent): a primary's notify list may need it first. */
+  port?: number;
 }
 
 export class Secondary {
@@ -94,7 +96,7 @@ export function serialGte(a: number, b: number): boolean {
  *  transferring: use waitSerial). */
 export async function startSecondary(o: SecondaryOptions): Promise<Secondary> {
   const dir = makeTmpDir(`quorumbl-${o.kind}-`);
-  const port = await freePort();
+  const port = o.port ?? (await freePort());
   const sec = o.kind === 'knot' ? startKnot(dir, port, o) : startNsd(dir, port, o);
   await poll(
     async () => {

@@ -19,6 +19,9 @@ import {
   checkSecondary, describeMismatches, kdig, serialGte, soaSerial, startSecondary, udpAsker, type Question, type Secondary,
 } from './secondaries.ts';
 import { T } from '../../core/dns/message.ts';
+import { recipe } from './recipes.ts';
+import { execFile } from 'node:child_process';
+import { startKnotPrimary } from './secondaries.ts';
 
 const skip = toolsOrSkip(['knotd', 'nsd', 'kdig']);
 const BASE = 'xfr.test';
@@ -320,5 +323,71 @@ describe('Knot configured with only the catalog zone', { skip }, () => {
     assert.equal(r2.code, 0, r2.output);
     await knot.waitGone(EXTRA, 30000);
     assert.notEqual(await knot.serial(`bl.${BASE}`), null, 'bl stays');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The harness itself and the doc's configs, without quorumbl in the loop.
+
+function check(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
+  return new Promise((res) => execFile(cmd, args, (err, stdout, stderr) => res({ ok: !err, out: stdout + stderr })));
+}
+
+describe('docs/integration.md secondary configs pass the real checkers', { skip: toolsOrSkip(['knotc', 'nsd-checkconf', 'named-checkconf']) }, () => {
+  const cases: Array<[string, (text: string) => string, string, (f: string) => [string, string[]]]> = [
+    ['knot-secondary.conf', (t) => t, 'master:', (f) => ['knotc', ['-c', f, 'conf-check']]],
+    [
+      'knot-catalog.conf',
+      (t) => recipe('knot-secondary.conf').slice(0, recipe('knot-secondary.conf').search(/^zone:/m)) + t,
+      'catalog-role:',
+      (f) => ['knotc', ['-c', f, 'conf-check']],
+    ],
+    ['nsd-secondary.conf', (t) => t, 'request-xfr:', (f) => ['nsd-checkconf', [f]]],
+    ['bind-secondary.conf', (t) => t, 'primaries {', (f) => ['named-checkconf', [f]]],
+  ];
+  for (const [tag, frame, word, cmd] of cases) {
+    test(`${tag}: accepted as written; a misspelt copy is rejected`, async () => {
+      const dir = makeTmpDir('quorumbl-xfrdoc-');
+      const good = join(dir, 'good.conf');
+      const bad = join(dir, 'bad.conf');
+      writeFileSync(good, frame(recipe(tag)));
+      writeFileSync(bad, frame(recipe(tag)).replace(word, word.replace(/^(.)/, '$1x')));
+      const g = await check(...cmd(good));
+      assert.ok(g.ok, `${tag}:\n${g.out}`);
+      const b = await check(...cmd(bad));
+      assert.ok(!b.ok, `${tag}: the checker accepted a broken copy:\n${b.out}`);
+    });
+  }
+});
+
+describe('the harness against a knotd primary (no quorumbl)', { skip }, () => {
+  test('Knot and NSD transfer a zone with TSIG, answer as the primary, and follow its NOTIFY', async () => {
+    const zone = (serial: number, extra = '') =>
+      `$ORIGIN h.test.\n$TTL 60\n@ SOA ns.h.test. x.h.test. ${serial} 3600 600 86400 60\n@ NS ns.h.test.\nns A 127.0.0.1\n2.0.0.127 A 127.0.0.2\n2.0.0.127 TXT "hi"\n*.10 A 127.0.0.3\n${extra}`;
+    const kp = await freePort();
+    const np = await freePort();
+    const prim = await startKnotPrimary({ 'h.test': zone(1) }, KEY, [{ port: kp }, { port: np }]);
+    const k = await startSecondary({ kind: 'knot', primary: { host: '127.0.0.1', port: prim.port }, key: KEY, zones: ['h.test'], port: kp });
+    const n = await startSecondary({ kind: 'nsd', primary: { host: '127.0.0.1', port: prim.port }, key: KEY, zones: ['h.test'], port: np });
+    try {
+      assert.equal(await k.waitSerial('h.test'), 1);
+      assert.equal(await n.waitSerial('h.test'), 1);
+      const qs: Question[] = [];
+      for (let i = 0; i < 2000; i++) qs.push({ name: `${i % 256}.${i >> 8}.${i % 3 ? 10 : 0}.127.h.test`, type: i % 4 ? T.A : T.TXT });
+      for (const sec of [k, n]) {
+        const bad = await checkSecondary(sec.kind, udpAsker('127.0.0.1', sec.port), udpAsker('127.0.0.1', prim.port), qs);
+        assert.equal(bad.length, 0, describeMismatches(sec.kind, bad));
+      }
+      // a broken oracle is caught: the comparison can fail
+      const shifted = await checkSecondary('self', udpAsker('127.0.0.1', k.port), async (q) => (await udpAsker('127.0.0.1', k.port)(q)).map((a) => ({ ...a, rcode: a.rcode ^ 3 })), qs.slice(0, 10));
+      assert.equal(shifted.length, 10);
+      await prim.setZone('h.test', zone(2, '5.0.0.127 A 127.0.0.4\n'));
+      assert.equal(await k.waitSerial('h.test', 2, 20000), 2);
+      assert.equal(await n.waitSerial('h.test', 2, 20000), 2);
+      const [a] = await udpAsker('127.0.0.1', n.port)([{ name: '5.0.0.127.h.test', type: T.A }]);
+      assert.deepEqual(a!.a, ['127.0.0.4']);
+    } finally {
+      await Promise.all([k.stop(), n.stop(), prim.stop()]);
+    }
   });
 });

@@ -12,6 +12,7 @@ import { writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { Proc, freePort, makeTmpDir, poll } from './helpers.ts';
+import { recipe } from './recipes.ts';
 import { encodeName, parseMessage, readSoa, rdataText, T } from '../../core/dns/message.ts';
 import type { TsigKey } from '../../core/dns/tsig.ts';
 
@@ -24,12 +25,9 @@ export interface SecondaryOptions {
   key: TsigKey;
   /** Zones configured one by one (NSD needs this; Knot too unless `catalog` is given). */
   zones?: string[];
-  /** Knot only: a catalog zone (RFC 9432) to interpret; its members are transferred from the
-   *  same primary with the same key (a template). */
+  /** Knot only: a catalog zone (RFC 9432) to interpret (docs/integration.md knot-catalog.conf);
+   *  its members use the doc's template. */
   catalog?: string;
-  /** Knot only: `refresh-min-interval`/`retry-max-interval` seconds (how soon it polls the SOA
-   *  when a NOTIFY is lost). Default: leave Knot's defaults. */
-  refreshSeconds?: number;
   /** Port to listen on (a free one when absent): a primary's notify list may need it first. */
   port?: number;
 }
@@ -109,12 +107,27 @@ export async function startSecondary(o: SecondaryOptions): Promise<Secondary> {
   return sec;
 }
 
+/** A block of docs/integration.md with the example primary, key and secret replaced. */
+function docBlock(tag: string, o: SecondaryOptions): string {
+  const doc = recipe(tag);
+  const secret = /secret:? "?([A-Za-z0-9+/=]+)"?/.exec(doc)?.[1];
+  let t = doc.replaceAll('10.0.0.53@53', `${o.primary.host}@${o.primary.port}`).replaceAll('10.0.0.53', o.primary.host);
+  if (secret) t = t.replaceAll(secret, o.key.secret);
+  return t.replaceAll('xfr-key', o.key.name).replaceAll('hmac-sha256', o.key.algorithm);
+}
+
+/** The doc's block up to its zone list (the harness writes its own zones). */
+function beforeZones(text: string): string {
+  const i = text.search(/^zone:/m);
+  return i < 0 ? text : text.slice(0, i);
+}
+
 function startKnot(dir: string, port: number, o: SecondaryOptions): Secondary {
-  const p = o.primary;
-  const member = (zone: string) => `  - domain: ${zone}\n    template: secondary\n`;
-  const refresh = o.refreshSeconds
-    ? `    refresh-min-interval: ${o.refreshSeconds}\n    refresh-max-interval: ${o.refreshSeconds}\n    retry-min-interval: ${o.refreshSeconds}\n    retry-max-interval: ${o.refreshSeconds}\n`
-    : '';
+  // key, remote, acl and the member template exactly as docs/integration.md writes them
+  const doc = beforeZones(docBlock('knot-secondary.conf', o)).replace(/^template:\n/m, `template:\n  - id: default\n    storage: "${dir}/zones"\n`);
+  const zones = o.catalog
+    ? docBlock('knot-catalog.conf', o).replaceAll('catalog.dnsbl.internal', o.catalog)
+    : 'zone:\n' + (o.zones ?? []).map((z) => `  - domain: ${z}\n    template: quorumbl-zone\n`).join('');
   const conf = `server:
     rundir: "${dir}/run"
     listen: 127.0.0.1@${port}
@@ -123,34 +136,10 @@ function startKnot(dir: string, port: number, o: SecondaryOptions): Secondary {
     tcp-workers: 1
 database:
     storage: "${dir}/db"
-key:
-  - id: ${o.key.name}
-    algorithm: ${o.key.algorithm}
-    secret: ${o.key.secret}
-remote:
-  - id: primary
-    address: ${p.host}@${p.port}
-    key: ${o.key.name}
-acl:
-  - id: notify-from-primary
-    address: ${p.host}
-    key: ${o.key.name}
-    action: notify
-template:
-  - id: default
-    storage: "${dir}/zones"
-  - id: secondary
-    storage: "${dir}/zones"
-    master: primary
-    acl: notify-from-primary
-    zonefile-sync: -1
-    zonefile-load: none
-    journal-content: all
-${refresh}${o.catalog ? '  - id: catalog-member\n    storage: "' + dir + '/zones"\n    master: primary\n    acl: notify-from-primary\n    zonefile-sync: -1\n    zonefile-load: none\n    journal-content: all\n' + refresh : ''}zone:
-${(o.zones ?? []).map(member).join('')}${o.catalog ? `  - domain: ${o.catalog}\n    template: secondary\n    catalog-role: interpret\n    catalog-template: catalog-member\n` : ''}log:
+log:
   - target: stderr
     any: info
-`;
+${doc}${zones}`;
   for (const d of ['run', 'db', 'zones']) mkdirSync(join(dir, d), { recursive: true });
   const file = join(dir, 'knot.conf');
   writeFileSync(file, conf);
@@ -159,18 +148,10 @@ ${(o.zones ?? []).map(member).join('')}${o.catalog ? `  - domain: ${o.catalog}\n
 }
 
 function startNsd(dir: string, port: number, o: SecondaryOptions): Secondary {
-  const p = o.primary;
   const logFile = join(dir, 'nsd.log');
-  const zones = (o.zones ?? [])
-    .map(
-      (z) => `zone:
-    name: "${z}"
-    zonefile: "${z}.zone"
-    request-xfr: ${p.host}@${p.port} ${o.key.name}
-    allow-notify: ${p.host} ${o.key.name}
-`,
-    )
-    .join('');
+  // key and pattern exactly as docs/integration.md writes them
+  const doc = beforeZones(docBlock('nsd-secondary.conf', o));
+  const zones = (o.zones ?? []).map((z) => `zone:\n    name: "${z}"\n    include-pattern: "quorumbl"\n`).join('');
   const conf = `server:
     ip-address: 127.0.0.1@${port}
     port: ${port}
@@ -191,11 +172,7 @@ function startNsd(dir: string, port: number, o: SecondaryOptions): Secondary {
     rrl-whitelist-ratelimit: 0
 remote-control:
     control-enable: no
-key:
-    name: "${o.key.name}"
-    algorithm: ${o.key.algorithm}
-    secret: "${o.key.secret}"
-${zones}`;
+${doc}${zones}`;
   mkdirSync(join(dir, 'xfr'), { recursive: true });
   const file = join(dir, 'nsd.conf');
   writeFileSync(file, conf);

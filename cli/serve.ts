@@ -19,6 +19,8 @@ import { ConfigReloader } from './serve/reload.ts';
 import { servePidFile, removePidFile } from './reload.ts';
 import { recentEvents } from './explain.ts';
 import { setupCatalog } from './serve/catalog.ts';
+import { startTransfer } from './serve/transfer.ts';
+import { startNotify } from './serve/notify.ts';
 
 export async function serve(args: string[]): Promise<void> {
   const cfg = loadConfig(parseServeArgs(args).config);
@@ -64,6 +66,8 @@ export async function serve(args: string[]): Promise<void> {
   s.local.watch(250);
   s.syncWatch = watchSyncState(s);
   s.merge.events = (key) => recentEvents(s.local, key);
+  startTransfer(s);
+  startNotify(s); // transfer.notify: NOTIFY on every new version
   if (cfg.config.web.enabled) await startWebs(s);
   await s.merge.start();
   log.info({ zones: s.merge.zoneNames }, 'merged zones served');

@@ -11,6 +11,7 @@ import { TcpListener, type TcpOptions } from './tcp.ts';
 import type { PacketHooks } from './udp.ts';
 import { batchAvailable, createUdpListener, SLOT, type AnyUdpListener } from './udp-batch.ts';
 import type { ZoneTable } from './zones.ts';
+import type { TransferHandler } from './xfr/transfer.ts';
 
 export { Counters } from './counters.ts';
 export { ZoneTable, type ZoneSource } from './zones.ts';
@@ -55,6 +56,8 @@ export class DnsServer {
   private readonly hooks: PacketHooks;
   /** One table for every listener that rate-limits; null when none may. */
   private readonly rrl: Rrl | null;
+  /** AXFR/IXFR over TCP go to this handler (server/xfr) when set; shared by the TCP listeners. */
+  private readonly transferSlot: { handler: TransferHandler | null } = { handler: null };
   private lastFailureLog = 0;
   private suppressedFailures = 0;
 
@@ -117,7 +120,7 @@ export class DnsServer {
         this.addresses.push({ address, port: udpPort, proto: 'udp' });
         return;
       }
-      const tcp = new TcpListener(get, this.hooks, address, this.options.tcp, this.counters);
+      const tcp = new TcpListener(get, this.hooks, address, this.options.tcp, this.counters, this.transferSlot);
       try {
         const tcpPort = await tcp.listen(udpPort);
         this.udp.push(udp);
@@ -144,6 +147,16 @@ export class DnsServer {
   /** Atomic: the next query sees the new table. */
   swap(zones: ZoneTable): void {
     this.responder.setTable(zones);
+  }
+
+  /** The zone table answered from now. */
+  get zones(): ZoneTable {
+    return this.responder.zoneTable;
+  }
+
+  /** Zone transfers: a handler takes AXFR/IXFR over TCP; null = REFUSED (the default). */
+  setTransferHandler(handler: TransferHandler | null): void {
+    this.transferSlot.handler = handler;
   }
 
   async stop(): Promise<void> {

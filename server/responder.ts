@@ -84,6 +84,11 @@ export class Responder {
     this.versionTxt = opts.version === 'refuse' ? null : Buffer.from(v.slice(0, 255), 'latin1').toString('latin1');
   }
 
+  /** The table answered from now (zone transfers follow it). */
+  get zoneTable(): ZoneTable {
+    return this.table;
+  }
+
   setTable(table: ZoneTable): void {
     this.zoneCounters = table.zones.map((z) => this.opts.counters.forZone(z.name));
     this.table = table; // last: a query never sees the new table with the old counters
@@ -148,7 +153,11 @@ export class Responder {
       if (qclass === C_CH) return this.version(len, client);
       return this.fail(RCODE_REFUSED, 0x80 | (q.flags1 & 1), null, len, client);
     }
-    const qtype = q.qtype;
+    let qtype = q.qtype;
+    // Zone transfers reach here over TCP only when no transfer server (server/xfr) takes them:
+    // REFUSED. IXFR over UDP gets the SOA only (RFC 1995 2: the client then asks over TCP).
+    if (qtype === 251 && !tcp) qtype = q.qtype = T_SOA;
+    else if ((qtype === 251 || qtype === 252) && tcp) return this.fail(RCODE_REFUSED, 0x80 | (q.flags1 & 1), null, len, client);
     if (qtype >= 250 && qtype !== T_ANY) return this.fail(RCODE_NOTIMP, 0x80 | (q.flags1 & 1), null, len, client);
     const zi = table.find(q);
     if (zi < 0) return this.fail(RCODE_REFUSED, 0x80 | (q.flags1 & 1), null, len, client);

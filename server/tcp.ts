@@ -18,6 +18,7 @@ import type { Counters } from './counters.ts';
 import { parseIp6Text } from './peer.ts';
 import type { Responder } from './responder.ts';
 import type { PacketHooks } from './udp.ts';
+import { isTransferQuery, type TransferHandler, type TransferOut } from './xfr/transfer.ts';
 
 export interface TcpOptions {
   idleTimeoutMs: number;
@@ -51,6 +52,8 @@ class Conn {
   lastActive: number;
   paused = false;
   pausedSince = 0;
+  /** A zone transfer is streaming: not read, not idle; the transfer waits for drains itself. */
+  transfer = false;
 
   constructor(
     readonly socket: net.Socket,
@@ -86,6 +89,8 @@ export class TcpListener {
     readonly address: string,
     opts: TcpOptions,
     private readonly counters: Counters | null = null,
+    /** AXFR/IXFR go here (server/xfr) when set; else the responder answers them (REFUSED). */
+    private readonly transfer: { handler: TransferHandler | null } | null = null,
   ) {
     this.o = { ...TCP_DEFAULTS, ...stripUndefined(opts) } as Required<TcpOptions>;
     if (this.o.maxPendingBytes < MIN_PENDING) this.o.maxPendingBytes = MIN_PENDING;
@@ -119,7 +124,7 @@ export class TcpListener {
     socket.on('close', () => this.forget(c));
     socket.on('data', (chunk: Buffer) => {
       c.buf = c.buf ? Buffer.concat([c.buf, chunk]) : chunk;
-      if (!c.paused) this.process(c);
+      if (!c.paused && !c.transfer) this.process(c);
     });
     socket.on('drain', () => this.onDrain(c));
   }
@@ -172,6 +177,16 @@ export class TcpListener {
       const msg = buf.subarray(2, 2 + len);
       buf = buf.subarray(2 + len);
       done = true;
+      const xfr = this.transfer?.handler;
+      if (xfr && isTransferQuery(msg)) {
+        // Replies before it go first; queries after it wait until it is done.
+        c.buf = buf.length ? Buffer.from(buf) : null;
+        buf = Buffer.alloc(0);
+        if (corked) s.uncork();
+        corked = false;
+        this.startTransfer(c, xfr, Buffer.from(msg));
+        break;
+      }
       const reply = this.answer(msg, c.client);
       if (reply) {
         replies++;
@@ -193,6 +208,7 @@ export class TcpListener {
     // The replies of one read go out together at uncork: each waited for all of them.
     if (replies > 0 && this.counters) this.counters.latencyTcp.record(performance.now() - now, replies);
     if (done) c.lastActive = now;
+    if (c.transfer) return;
     if (buf.length === 0) {
       c.partialSince = 0;
       return;
@@ -205,6 +221,56 @@ export class TcpListener {
       c.buf = Buffer.from(buf);
       if (done || c.partialSince === 0) c.partialSince = now;
     }
+  }
+
+  /** Streams a transfer on `c`; the connection is not read meanwhile (pipelined queries stay
+   *  in the kernel buffers). A write that does not drain within drainTimeoutMs closes it. */
+  private startTransfer(c: Conn, xfr: TransferHandler, msg: Buffer): void {
+    const s = c.socket;
+    c.transfer = true;
+    c.partialSince = 0;
+    s.pause();
+    const out: TransferOut = {
+      write: (m) =>
+        new Promise<boolean>((resolve) => {
+          if (s.destroyed) return resolve(false);
+          const frame = Buffer.allocUnsafe(2);
+          frame.writeUInt16BE(m.length, 0);
+          s.write(frame);
+          s.write(m);
+          if (s.writableLength <= this.o.maxPendingBytes) return resolve(true);
+          const finish = (ok: boolean) => {
+            clearTimeout(timer);
+            s.off('drain', onDrain);
+            s.off('close', onClose);
+            if (ok) c.lastActive = performance.now();
+            resolve(ok);
+          };
+          const onDrain = () => finish(true);
+          const onClose = () => finish(false);
+          const timer = setTimeout(() => {
+            if (this.counters) this.counters.tcpStalled++;
+            s.destroy();
+            finish(false);
+          }, this.o.drainTimeoutMs);
+          s.once('drain', onDrain);
+          s.once('close', onClose);
+        }),
+    };
+    xfr.serve(msg, c.client, out).then(
+      (keep) => {
+        c.transfer = false;
+        c.lastActive = performance.now();
+        if (!keep) return void s.destroy();
+        if (s.destroyed) return;
+        this.process(c); // what the client sent after the transfer query
+        if (!c.paused && !c.transfer && !s.destroyed) s.resume();
+      },
+      (err) => {
+        this.hooks.failure(err);
+        s.destroy();
+      },
+    );
   }
 
   private onDrain(c: Conn): void {
@@ -224,6 +290,7 @@ export class TcpListener {
     const now = performance.now();
     const o = this.o;
     for (const c of this.open) {
+      if (c.transfer) continue;
       if (c.paused) {
         if (c.socket.writableLength <= o.maxPendingBytes >> 1) this.resume(c);
         else if (now - c.pausedSince > o.drainTimeoutMs) {

@@ -50,6 +50,9 @@ export class Zone {
   /** The SOA serial when it changes without a new table (merged zones): the responder writes
    *  it over the pre-encoded one (the last 20 bytes of an SOA block are serial .. minimum). */
   readonly liveSerial: { readonly serial: number } | null;
+  /** The SOA serial the table was built with (0 in `$SOA` = the newest mtime); 0 without SOA.
+   *  Zone transfers read `liveSerial` first (server/xfr). */
+  readonly soaSerial: number = 0;
   /** `$NS` names as written (rbldnsd keeps their case), duplicates removed. */
   readonly nsNames: string[] = [];
   nsTtl = 0;
@@ -78,6 +81,7 @@ export class Zone {
     this.liveSerial = soaMeta?.liveSerial ?? null;
     if (soa) {
       const serial = soa.serial === 0 ? src.newestMtime : soa.serial;
+      this.soaSerial = serial;
       const build = (ttl: number, internal: boolean): Block => {
         const b = new BlockBuilder(this.name, internal);
         b.zonePointer();

@@ -14,6 +14,7 @@ import type { SyncStateWatch } from '../../sync/watch.ts';
 import type { SyncSetup } from '../sync.ts';
 import type { ConfigReloader } from './reload.ts';
 import type { WebListeners } from './web.ts';
+import type { TransferService } from '../../server/xfr/index.ts';
 
 export interface Serving {
   cfg: LoadedConfig;
@@ -34,4 +35,6 @@ export interface Serving {
   /** The web listeners (unset while web.enabled is false). */
   web?: WebListeners;
   reloader?: ConfigReloader;
+  /** Zone transfers (set while `transfer:` is configured; cli/serve/transfer.ts). */
+  transfer?: TransferService;
 }

@@ -6,6 +6,7 @@ import { resolveTransferZone } from '../../core/config/transfer.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Counters } from '../../server/counters.ts';
 import { Notifier } from '../../server/xfr/notify.ts';
+import type { Serving } from './context.ts';
 
 /** null when there is no transfer config or no notify target. */
 export function setupNotify(cfg: LoadedConfig, log: Logger, counters: Counters): Notifier | null {
@@ -22,5 +23,21 @@ export function setupNotify(cfg: LoadedConfig, log: Logger, counters: Counters):
     log,
     onAnswered: () => counters.notifyAnswered++,
     onFailure: () => counters.notifyFailed++,
+  });
+}
+
+/** NOTIFY on every new version of a transferred zone; the targets follow config reloads
+ *  (rebuilt when `s.cfg` is a new config object). */
+export function startNotify(s: Serving): void {
+  if (!s.transfer) return;
+  let cfg = s.cfg;
+  let notifier = setupNotify(cfg, s.log, s.server.counters);
+  s.transfer.onNewVersion((zone, serial) => {
+    if (s.cfg !== cfg) {
+      notifier?.close();
+      cfg = s.cfg;
+      notifier = setupNotify(cfg, s.log, s.server.counters);
+    }
+    notifier?.notify(zone, serial);
   });
 }

@@ -20,6 +20,7 @@ import { zonesFromConfig } from '../spec.ts';
 import type { Serving } from './context.ts';
 import { makeScheduler, watchSyncState } from './sync.ts';
 import { prepareWeb } from './web.ts';
+import { reconfigureTransfer } from './transfer.ts';
 
 /** Read once at start: the listeners and the loader's settings are built from them. */
 export const RESTART_KEYS = ['state_dir', 'server', 'ttl', 'load', 'reload', 'background', 'web.enabled'] as const;
@@ -158,6 +159,7 @@ export class ConfigReloader {
       ns: mirrors[0]?.ns ?? ownNs(next),
     });
     await web.commit();
+    reconfigureTransfer(s);
     if (syncChanged && s.scheduler) s.scheduler.start();
     log.info({ config: next.file, zones: s.store.published.map((z) => z.name), sources: c.sources.map((x) => x.name), restart }, 'config reload applied');
     const st = this.record({ ok: true, errors: [], restart, merge: 'pending' });

@@ -74,7 +74,7 @@ export const replicaSchema = z
     notify_from: z.array(z.string().refine((a) => isIP(a) !== 0, 'not an IP address')).default([]),
     /** Between attempts while a zone has no copy yet (after that, its SOA retry). */
     first_retry: duration.default(10),
-    /** One exchange (SOA query and transfer) must finish within this. */
+    /** One exchange (an IXFR poll or a transfer) must finish within this. */
     timeout: duration.default(600),
     /** Folder of the zone copies and status.json, under state_dir. */
     dir: z.string().default('replica'),

@@ -1,6 +1,5 @@
-// Zone transfers for a replica: the primary's SOA serial, then IXFR (RFC 1995) from the serial
-// we hold or AXFR (RFC 5936), over one TCP connection, every response message TSIG-verified when
-// a key is set. Records come out as ZoneRecords (core/zones/records.ts), the SOA apart.
+// Zone transfers for a replica: IXFR (RFC 1995) from the serial we hold (a single SOA back =
+// current) or AXFR (RFC 5936) over TCP, every response message TSIG-verified when a key is set. Records come out as ZoneRecords (core/zones/records.ts), the SOA apart.
 // Anything wrong (a cut connection, a bad MAC, a malformed record, a zone that changed mid-way)
 // throws TransferError: the caller keeps its last copy.
 
@@ -36,7 +35,7 @@ export interface Primary {
   port: number;
   key: PreparedKey | null;
   connectTimeoutMs: number;
-  /** A whole exchange (SOA query + transfer) must finish within this. */
+  /** A whole exchange (one IXFR or AXFR) must finish within this. */
   timeoutMs: number;
   maxBytes: number;
 }
@@ -52,8 +51,10 @@ export function serialNewer(a: number, b: number): boolean {
   return a !== b && ((a - b) >>> 0) < 0x80000000;
 }
 
-/** One exchange with the primary: its SOA; when newer than `have` (or nothing held) the
- *  transfer, IXFR from `have` when we hold a copy. */
+/** One exchange with the primary: IXFR from `have` when we hold a copy (its answer is a single
+ *  SOA when we are current: that is the SOA poll, signed like the transfer), else AXFR. No
+ *  separate SOA query: a server need not sign plain queries (quorumbl's responder does not),
+ *  and an unsigned serial could be forged to hold updates back. */
 export async function refreshZone(p: Primary, zone: string, have: ZoneSoa | null): Promise<TransferResult> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(new TransferError(`timed out after ${p.timeoutMs} ms`)), p.timeoutMs);
@@ -63,8 +64,6 @@ export async function refreshZone(p: Primary, zone: string, have: ZoneSoa | null
       connectTimeoutMs: p.connectTimeoutMs, maxBytes: p.maxBytes, signal: ac.signal,
       error: (m, r) => new TransferError(m, r),
     });
-    const soa = await querySoa(conn, p, zone);
-    if (have && !serialNewer(soa.serial, have.serial)) return { kind: 'current', soa };
     return await transfer(conn, p, zone, have);
   } catch (err) {
     if (ac.signal.aborted && ac.signal.reason instanceof TransferError) throw ac.signal.reason;
@@ -117,15 +116,6 @@ async function receive(conn: DnsTcp, sent: Sent, what: string, got: number): Pro
   if (m.flags & 0x0200) throw new TransferError(`${what}: truncated (TC) response over TCP`);
   sent.verifier?.verify(m);
   return m;
-}
-
-async function querySoa(conn: DnsTcp, p: Primary, zone: string): Promise<ZoneSoa> {
-  const sent = send(conn, p, buildQuery(randomInt(0x10000), zone, T.SOA));
-  const m = await receive(conn, sent, 'SOA query', 0);
-  const apex = readName(encodeName(zone), 0).labels;
-  const rr = m.answers.find((r) => r.type === T.SOA && sameName(r.name, apex));
-  if (!rr) throw new TransferError(`SOA query: no SOA for ${zone} in the answer (not authoritative for it?)`, true);
-  return soaOf(m.buf, rr);
 }
 
 function soaOf(buf: Buffer, rr: RR): ZoneSoa {

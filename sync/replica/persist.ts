@@ -33,7 +33,7 @@ export async function saveCopy(dir: string, copy: ZoneCopy): Promise<void> {
     for (let i = 0; i < recs.length; i++) {
       const r = recs[i]!;
       chunk += JSON.stringify([r.name, r.type, r.ttl, r.data]) + '\n';
-      if (chunk.length > 1 << 20) {
+      if (chunk.length > 1 << 18) {
         hash.update(chunk);
         await fh.write(chunk);
         chunk = '';

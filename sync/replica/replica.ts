@@ -238,7 +238,7 @@ export class Replica {
       let next: ZoneCopy | null = null;
       if (r.kind === 'ixfr' && st.copy) {
         try {
-          next = applySteps(st.copy, r.soa, r.steps);
+          next = await applySteps(st.copy, r.soa, r.steps);
           log.info({ zone: st.zone, from: st.copy.soa.serial, serial: r.soa.serial, steps: r.steps.length,
             deleted: r.steps.reduce((n, s) => n + s.del.length, 0), added: r.steps.reduce((n, s) => n + s.add.length, 0) }, 'replica: IXFR applied');
         } catch (err) {

@@ -19,8 +19,8 @@ const base: ZoneCopy = {
   ],
 };
 
-test('IXFR steps apply in order; the apex SOA in a step is not a record of the copy', () => {
-  const next = applySteps(base, soa(3), [
+test('IXFR steps apply in order; the apex SOA in a step is not a record of the copy', async () => {
+  const next = await applySteps(base, soa(3), [
     { del: [soa(1).record, { name: '4.0.0.127', type: 1, ttl: 300, data: '127.0.0.4' }], add: [soa(2).record, { name: '5.0.0.127', type: 1, ttl: 300, data: '127.0.0.5' }] },
     { del: [{ name: '5.0.0.127', type: 1, ttl: 300, data: '127.0.0.5' }], add: [{ name: '6.0.0.127', type: 1, ttl: 300, data: '127.0.0.6' }] },
   ]);
@@ -29,11 +29,20 @@ test('IXFR steps apply in order; the apex SOA in a step is not a record of the c
   assert.equal(base.records.length, 3, 'the old copy is untouched (it keeps serving if anything fails)');
 });
 
-test('a deletion the copy does not hold is a TransferError (the caller falls back to AXFR)', () => {
-  assert.throws(
-    () => applySteps(base, soa(2), [{ del: [{ name: '9.0.0.127', type: 1, ttl: 300, data: '127.0.0.9' }], add: [] }]),
+test('a deletion the copy does not hold is a TransferError (the caller falls back to AXFR)', async () => {
+  await assert.rejects(
+    applySteps(base, soa(2), [{ del: [{ name: '9.0.0.127', type: 1, ttl: 300, data: '127.0.0.9' }], add: [] }]),
     (e: unknown) => e instanceof TransferError && /deletes a record the copy does not hold: 9\.0\.0\.127/.test(e.message),
   );
+});
+
+test('a record added then deleted cancels out; an added record already held is not doubled', async () => {
+  const x = { name: '7.0.0.127', type: 1, ttl: 300, data: '127.0.0.7' };
+  const next = await applySteps(base, soa(3), [
+    { del: [], add: [x, base.records[1]!] },
+    { del: [x], add: [] },
+  ]);
+  assert.deepEqual(next.records.map((r) => r.name), ['', '2.0.0.127', '4.0.0.127']);
 });
 
 test('meta: SOA fields and apex NS; data records leave the apex NS to the zone', () => {

@@ -247,6 +247,7 @@ export class Replica {
           if (st.removed || this.stopped) return;
         }
       }
+      if (st.removed || this.stopped) return; // dropped from the catalog meanwhile: no copy file
       if (r.kind === 'axfr') {
         next = { zone: st.zone, soa: r.soa, records: r.records };
         log.info({ zone: st.zone, serial: r.soa.serial, records: r.records.length }, 'replica: AXFR received');

@@ -9,6 +9,8 @@
 import { writeFileSync, renameSync, mkdirSync, rmSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset, DatasetMeta } from '../../core/datasets/types.ts';
+import { parseMessage } from '../../core/dns/message.ts';
+import { ResponseSigner, signError, TSIG_ERRORS, verifyRequest, type PreparedKey, type RequestTsig } from '../../core/dns/tsig.ts';
 import type { Logger } from '../../core/log.ts';
 import type { ZoneRecord } from '../../core/zones/records.ts';
 import { catalogMembers } from './catalog.ts';
@@ -26,6 +28,8 @@ export interface ReplicaOptions {
   log: Logger;
   /** Addresses a NOTIFY is accepted from (the primary's). */
   notifyFrom: string[];
+  /** Name of the TSIG key (`primary.key`): a NOTIFY signed with it is verified, its reply signed. */
+  keyName?: string | null;
   /** Seconds between attempts while a zone has no copy (its SOA retry is not known yet). */
   firstRetry: number;
   /** The served form of a copy (core/datasets/records.ts RecordsDataset). */
@@ -73,6 +77,15 @@ interface ZoneState {
 }
 
 const MAX_TIMER_S = 86_400;
+const RCODE_FORMERR = 1;
+const RCODE_REFUSED = 5;
+const RCODE_NOTAUTH = 9;
+
+/** The reply to a NOTIFY (server/responder.ts NotifyVerdict, which this matches). */
+export interface NotifyAnswer {
+  rcode: number;
+  sign?: (reply: Buffer) => Buffer;
+}
 const REJECT_LOG_EVERY_MS = 60_000;
 
 export class Replica {
@@ -81,9 +94,11 @@ export class Replica {
   private rejectedNotifies = 0;
   private lastRejectLog = 0;
   private readonly notifyFrom: Set<string>;
+  private readonly keys = new Map<string, PreparedKey>();
 
   constructor(private readonly o: ReplicaOptions) {
     this.notifyFrom = new Set(o.notifyFrom.map(plainAddress));
+    if (o.primary.key && o.keyName) this.keys.set(o.keyName.toLowerCase().replace(/\.$/, ''), o.primary.key);
   }
 
   /** Loads the saved copies (served at once), then starts refreshing every zone. */
@@ -114,22 +129,44 @@ export class Replica {
     for (const st of this.zones.values()) if (st.timer) clearTimeout(st.timer);
   }
 
-  /** NOTIFY for `zone` from `client`: true = accepted (a refresh follows at once). Never logs per
-   *  packet: rejected ones are counted and logged at most once a minute. */
-  notify(zone: string, client: string): boolean {
+  /** NOTIFY for `zone` from `client` (`query`: the whole message): accepted (NOERROR, a refresh
+   *  follows at once) only from the primary's addresses and for a zone we keep; a signed one
+   *  must verify with our key (NOTAUTH otherwise) and its reply is signed. Never logs per
+   *  packet: refusals are counted and logged at most once a minute. */
+  notify(zone: string, client: string, query?: Buffer): NotifyAnswer {
     const st = this.zones.get(zone);
-    if (!st || !this.notifyFrom.has(plainAddress(client))) {
-      this.rejectedNotifies++;
-      const now = Date.now();
-      if (now - this.lastRejectLog >= REJECT_LOG_EVERY_MS) {
-        this.lastRejectLog = now;
-        this.o.log.warn({ zone, client, rejected: this.rejectedNotifies },
-          st ? 'replica: NOTIFY from an address that is not the primary refused' : 'replica: NOTIFY for a zone this replica does not keep refused');
+    if (!st) return this.reject(zone, client, 'for a zone this replica does not keep', RCODE_REFUSED);
+    if (!this.notifyFrom.has(plainAddress(client))) return this.reject(zone, client, 'from an address that is not the primary', RCODE_REFUSED);
+    let sign: ((reply: Buffer) => Buffer) | undefined;
+    if (query) {
+      let tsig: RequestTsig;
+      try {
+        tsig = verifyRequest(parseMessage(query), this.keys);
+      } catch (err) {
+        return this.reject(zone, client, `malformed: ${(err as Error).message}`, RCODE_FORMERR);
       }
-      return false;
+      if (tsig.signed && 'nameWire' in tsig) {
+        const bad = tsig;
+        const r = this.reject(zone, client, `TSIG ${TSIG_ERRORS[bad.error] ?? bad.error} (key ${bad.keyName})`, RCODE_NOTAUTH);
+        return { ...r, sign: (reply) => signError(reply, bad) };
+      }
+      if (tsig.signed && tsig.key) {
+        const { key, mac, origId } = tsig;
+        sign = (reply) => new ResponseSigner(key, mac, origId).sign(reply);
+      }
     }
     setImmediate(() => this.kick(st));
-    return true;
+    return sign ? { rcode: 0, sign } : { rcode: 0 };
+  }
+
+  private reject(zone: string, client: string, why: string, rcode: number): NotifyAnswer {
+    this.rejectedNotifies++;
+    const now = Date.now();
+    if (now - this.lastRejectLog >= REJECT_LOG_EVERY_MS) {
+      this.lastRejectLog = now;
+      this.o.log.warn({ zone, client, why, rejected: this.rejectedNotifies }, 'replica: NOTIFY refused');
+    }
+    return { rcode };
   }
 
   status(): ZoneStatus[] {

@@ -27,7 +27,8 @@ export class KnotPrimary {
   proc: Proc | null = null;
   zones: KnotZone[] = [];
 
-  constructor(readonly catalog: string | null, private notifyTo: () => number | null) {}
+  /** notifyKey: NOTIFY is TSIG-signed with the transfer key (knotd then checks the reply's). */
+  constructor(readonly catalog: string | null, private notifyTo: () => number | null, private notifyKey = false) {}
 
   get tsigArg(): string {
     return `hmac-sha256:${this.keyName}:${this.secret}`;
@@ -53,7 +54,10 @@ export class KnotPrimary {
       `    key: ${this.keyName}`,
       '    action: transfer',
     ];
-    if (notify !== null) lines.push('remote:', '  - id: replica', `    address: 127.0.0.1@${notify}`);
+    if (notify !== null) {
+      lines.push('remote:', '  - id: replica', `    address: 127.0.0.1@${notify}`);
+      if (this.notifyKey) lines.push(`    key: ${this.keyName}`);
+    }
     lines.push(
       'template:',
       '  - id: default',

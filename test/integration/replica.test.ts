@@ -49,7 +49,7 @@ function gist(r: DigReply): string {
 
 describe('replica of a Knot DNS primary', { skip }, () => {
   let replicaPort = 0;
-  const knot = new KnotPrimary(CATALOG, () => replicaPort);
+  const knot = new KnotPrimary(CATALOG, () => replicaPort, true); // NOTIFY signed
   let replica: Proc | undefined;
   let other: Proc | undefined;
   let dir = '';
@@ -106,24 +106,30 @@ replica:
     assert.ok(logs.some((l) => l.msg === 'replica: AXFR received' && l.zone === 'bl.test'));
   });
 
-  test('NOTIFY is answered NOERROR+AA from the primary, REFUSED from another address or for another zone', async () => {
+  test('NOTIFY is answered NOERROR+AA from the primary, REFUSED from another address or for another zone, NOTAUTH with a wrong key', async () => {
     const ok = await dig('127.0.0.1', replicaPort, ['+opcode=notify', 'bl.test', 'SOA']);
     assert.equal(ok.status, 'NOERROR', show(ok));
     assert.match(ok.raw, /opcode: NOTIFY/);
     assert.ok(ok.flags.includes('aa'));
     const stranger = await dig('127.0.0.1', replicaPort, ['-b', '127.0.0.2', '+opcode=notify', 'bl.test', 'SOA']);
     assert.equal(stranger.status, 'REFUSED', show(stranger));
+    const badKey = await dig('127.0.0.1', replicaPort, ['-y', `hmac-sha256:${knot.keyName}:${Buffer.alloc(32, 9).toString('base64')}`, '+opcode=notify', 'bl.test', 'SOA']);
+    assert.equal(badKey.status, 'NOTAUTH', show(badKey));
     const unknown = await dig('127.0.0.1', replicaPort, ['+opcode=notify', 'nothere.test', 'SOA']);
     assert.equal(unknown.status, 'REFUSED', show(unknown));
   });
 
-  test('a change on knotd arrives by NOTIFY and IXFR carrying only the difference', async () => {
+  test('a change on knotd arrives by a signed NOTIFY (reply signed) and an IXFR carrying only the difference', async () => {
     const from = replica!.output().length;
+    const knotFrom = knot.proc!.output().length;
     // 4.0.0.127 delisted, 5.0.0.127 listed
     zones[0] = { ...zones[0]!, text: blZone(2, '5.0.0.127 IN A 127.0.0.5\n').replace('4.0.0.127   IN A    127.0.0.4\n', '') };
     knot.writeZone('bl.test', zones[0].text);
     await knot.ctl(['zone-reload', 'bl.test']);
     const applied = await waitForLog(replica!, from, (l) => l.msg === 'replica: IXFR applied' && l.zone === 'bl.test', 'the IXFR', 15000);
+    // knotd signed its NOTIFY and verified our signed reply
+    await knot.proc!.waitForOutput((o) => /\[bl\.test\.\] notify, outgoing, remote 127\.0\.0\.1@\d+(?: TSIG)?, serial 2/.test(o.slice(knotFrom)), 'knotd to log the NOTIFY answered');
+    assert.doesNotMatch(knot.proc!.output().slice(knotFrom), /notify, outgoing.*failed/);
     assert.equal(applied.serial, 2);
     assert.equal(applied.added, 1);
     assert.equal(applied.deleted, 1);

@@ -115,7 +115,7 @@ describe('a quorumbl replica of a quorumbl primary', { skip }, () => {
       'transfer:',
       `  keys: [{ name: ${KEY.name}, algorithm: ${KEY.algorithm}, secret: "${KEY.secret}" }]`,
       `  acl: { "*": { allow: [127.0.0.1/32], keys: [${KEY.name}] } }`,
-      `  notify: [{ address: "127.0.0.1:${rPort}", zones: ["*"] }]`,
+      `  notify: [{ address: "127.0.0.1:${rPort}", key: ${KEY.name}, zones: ["*"] }]`,
       '  delay: 1s',
       `  catalog: catalog.${BASE}`,
       '',
@@ -151,12 +151,13 @@ replica:
     assert.equal(bad.length, 0, describeMismatches('replica', bad));
   });
 
-  test('an override on the primary reaches the replica by NOTIFY and IXFR', async () => {
+  test('an override on the primary reaches the replica by a signed NOTIFY and IXFR', async () => {
     const key = '203.0.113.77';
     const name = `${ip4Labels(key)}.bl.${BASE}`;
     const ask = udpAsker('127.0.0.1', rPort);
     assert.equal((await ask([{ name, type: T.A }]))[0]!.rcode, 3);
     const from = replica!.output().length;
+    const pFrom = primary!.output().length;
     const o = await runQuorumbl(['override', 'add', 'deny', key, '--reason', 'replica test', '--config', pCfg]);
     assert.equal(o.code, 0, o.output);
     const applied = await waitForLog(replica!, from, (l) => l.msg === 'replica: IXFR applied' && l.zone === `bl.${BASE}`, 'the IXFR of bl', 60000);
@@ -164,5 +165,8 @@ replica:
     await poll(async () => ((await ask([{ name, type: T.A }]))[0]!.rcode === 0 ? true : undefined), 'the new verdict on the replica');
     const [p, r] = await Promise.all([udpAsker('127.0.0.1', pPort)([{ name, type: T.A }]), ask([{ name, type: T.A }])]);
     assert.deepEqual(r, p);
+    // the primary's signed NOTIFY got a reply whose TSIG verified
+    const failed = primary!.output().slice(pFrom).split('\n').filter((l) => l.includes(`NOTIFY of bl.${BASE} to`) && l.includes('failed'));
+    assert.deepEqual(failed, []);
   });
 });

@@ -70,7 +70,7 @@ export async function serveReplica(cfg: LoadedConfig, flags: { replicaOf?: strin
     notifyFrom,
     keyName: tsig?.name ?? null,
     firstRetry: rc.first_retry,
-    makeDataset: (records, meta) => new RecordsDataset(records, meta),
+    makeDataset: (records, meta) => RecordsDataset.build(records, meta),
     onChange: (served) => {
       const t = table(served, log);
       if (server) server.swap(t);
@@ -78,7 +78,7 @@ export async function serveReplica(cfg: LoadedConfig, flags: { replicaOf?: strin
     },
   });
   log.info({ primary: `${hp.host}:${hp.port}`, tsig: tsig?.name ?? null, zones: zones ?? `members of ${catalog}` }, 'replica mode');
-  replica.start(); // the saved copies are in `pending` now: the first packet is answered from them
+  await replica.start(); // the saved copies are in `pending` now: the first packet is answered from them
   server = new DnsServer({ ...spec.server, logger: log, onNotify: (zone, client, query) => replica.notify(zone, client, query) }, pending);
   await server.start();
   log.info({ listen: server.addresses, zones: replica.zoneNames }, 'serving (replica)');

@@ -33,7 +33,7 @@ export interface ReplicaOptions {
   /** Seconds between attempts while a zone has no copy (its SOA retry is not known yet). */
   firstRetry: number;
   /** The served form of a copy (core/datasets/records.ts RecordsDataset). */
-  makeDataset(records: ZoneRecord[], meta: DatasetMeta): Dataset;
+  makeDataset(records: ZoneRecord[], meta: DatasetMeta): Dataset | Promise<Dataset>;
   /** Called with every zone after any change: dataset null = no copy yet (SERVFAIL). */
   onChange(zones: readonly ServedZone[]): void;
 }
@@ -102,16 +102,16 @@ export class Replica {
   }
 
   /** Loads the saved copies (served at once), then starts refreshing every zone. */
-  start(): void {
+  async start(): Promise<void> {
     mkdirSync(this.o.dir, { recursive: true });
     for (const f of readdirSync(this.o.dir)) if (/\.copy\.tmp-\d+$/.test(f)) rmSync(join(this.o.dir, f), { force: true });
     const catalog = this.o.zones === null ? this.o.catalog : null;
     if (catalog) {
       const st = this.add(catalog, true);
-      this.loadSaved(st);
-      if (st.copy) for (const z of catalogMembers(st.copy).zones) this.loadSaved(this.add(z, false));
+      await this.loadSaved(st);
+      if (st.copy) for (const z of catalogMembers(st.copy).zones) await this.loadSaved(this.add(z, false));
     } else {
-      for (const z of this.o.zones ?? []) this.loadSaved(this.add(z, false));
+      for (const z of this.o.zones ?? []) await this.loadSaved(this.add(z, false));
     }
     // copies of zones we no longer keep (removed from the list or the catalog meanwhile)
     for (const z of listCopies(this.o.dir)) {
@@ -192,7 +192,7 @@ export class Replica {
     return st;
   }
 
-  private loadSaved(st: ZoneState): void {
+  private async loadSaved(st: ZoneState): Promise<void> {
     const file = copyFile(this.o.dir, st.zone);
     let copy: ZoneCopy;
     try {
@@ -208,7 +208,7 @@ export class Replica {
       return;
     }
     try {
-      this.install(st, copy, 'snapshot');
+      await this.install(st, copy, 'snapshot');
     } catch (err) {
       this.o.log.warn({ zone: st.zone, file, err: (err as Error).message }, 'replica: saved copy cannot be served: ignored');
       return;
@@ -217,10 +217,12 @@ export class Replica {
     this.o.log.info({ zone: st.zone, serial: copy.soa.serial, records: copy.records.length }, 'replica: answering from the saved copy');
   }
 
-  private install(st: ZoneState, copy: ZoneCopy, from: 'snapshot' | 'primary'): void {
+  private async install(st: ZoneState, copy: ZoneCopy, from: 'snapshot' | 'primary'): Promise<void> {
+    // indexed first (in slices: DNS answers the old copy meanwhile), then swapped in at once
+    const dataset = await this.o.makeDataset(dataRecords(copy), copyMeta(copy));
     st.copy = copy;
     st.from = from;
-    st.dataset = this.o.makeDataset(dataRecords(copy), copyMeta(copy));
+    st.dataset = dataset;
   }
 
   private publish(): void {
@@ -295,7 +297,7 @@ export class Replica {
       st.expired = false;
       st.from = 'primary';
       if (next) {
-        this.install(st, next, 'primary');
+        await this.install(st, next, 'primary');
         if (st.catalog) this.followCatalog(next);
         this.publish();
         await saveCopy(this.o.dir, next).catch((err) =>

@@ -70,3 +70,19 @@ test('snapshot round trip keeps records, meta and answers', () => {
   assert.deepEqual(back.meta, meta);
   assert.deepEqual(query(back, L('q.b'), QTYPE.A).recs.map((r) => r.data), ['127.0.0.2']);
 });
+
+test('build() in slices answers as the constructor does, and lets the event loop run meanwhile', async () => {
+  const list: ZoneRecord[] = [];
+  for (let i = 0; i < 50_000; i++) list.push(R(`${i & 255}.${(i >> 8) & 255}.2.10`, 1, '127.0.0.2'));
+  list.push(R('*.9.10', 16, 'wild'));
+  let turns = 0;
+  const tick = setInterval(() => turns++, 0);
+  const built = await RecordsDataset.build(list, {}, 1);
+  clearInterval(tick);
+  const direct = new RecordsDataset(list);
+  for (const name of ['5.0.2.10', '255.195.2.10', '1.1.9.10', '7.7.7.10']) {
+    assert.deepEqual(query(built, L(name), QTYPE.ANY), query(direct, L(name), QTYPE.ANY), name);
+  }
+  assert.ok(turns > 0, 'timers ran while it built');
+  await assert.rejects(RecordsDataset.build([R('x', 1, 'nope')]), /x A "nope"/);
+});

@@ -82,7 +82,7 @@ describe('Replica against knotd with faults in between', { skip }, () => {
     const served: { zones: readonly ServedZone[] } = { zones: [] };
     const c1 = captureLog();
     const r1 = replicaVia(knot.port, c1, served);
-    r1.start();
+    await r1.start();
     await poll(async () => (r1.status()[0]!.serial === 1 ? true : undefined), 'the AXFR');
     assert.deepEqual(a(served.zones[0]?.dataset, '5.0.51.198'), ['127.0.0.2']);
     r1.stop();
@@ -97,7 +97,7 @@ describe('Replica against knotd with faults in between', { skip }, () => {
     relays.push(cut);
     const c2 = captureLog();
     const r2 = replicaVia(cut.port, c2, served);
-    r2.start(); // loads the saved copy (serial 1), then tries the IXFR
+    await r2.start(); // loads the saved copy (serial 1), then tries the IXFR
     assert.deepEqual(a(served.zones[0]?.dataset, '5.0.51.198'), ['127.0.0.2'], 'served from the saved copy at once');
     await poll(async () => (r2.status()[0]!.lastError ? true : undefined), 'the cut transfer to fail');
     assert.match(r2.status()[0]!.lastError!, /IXFR: connection closed after \d+ records, before the closing SOA/);
@@ -116,7 +116,7 @@ describe('Replica against knotd with faults in between', { skip }, () => {
     relays.push(tamper);
     const c3 = captureLog();
     const r3 = replicaVia(tamper.port, c3, served);
-    r3.start();
+    await r3.start();
     await poll(async () => (r3.status()[0]!.lastError ? true : undefined), 'the tampered transfer to fail');
     assert.match(r3.status()[0]!.lastError!, /TSIG|malformed/);
     assert.equal(r3.status()[0]!.serial, 1);
@@ -128,7 +128,7 @@ describe('Replica against knotd with faults in between', { skip }, () => {
 
     const c4 = captureLog();
     const r4 = replicaVia(knot.port, c4, served);
-    r4.start();
+    await r4.start();
     await poll(async () => (r4.status()[0]!.serial === 2 ? true : undefined), 'the IXFR');
     const applied = c4.lines.find((l) => l.msg === 'replica: IXFR applied');
     assert.ok(applied, 'an IXFR, not an AXFR');

@@ -59,3 +59,20 @@ export function exportZoneOf(z: LoadedZone): ExportZone {
     },
   };
 }
+
+/** The served zone a user means by `arg`: its full name (trailing dot optional), or a short
+ *  name relative to the base (`bl`, `wl`, `dbl`, `<source>.mirror`); undefined when none. */
+export function resolveZoneName(names: readonly string[], arg: string, base: string): string | undefined {
+  const a = bare(arg);
+  if (names.includes(a)) return a;
+  const full = `${a}.${bare(base)}`;
+  return names.includes(full) ? full : undefined;
+}
+
+/** The file name an export of `zone` gets in a directory. */
+export function exportFileName(zone: string, format: ExportFormat): string {
+  return `${zone}.${format === 'zonefile' ? 'zone' : 'rbldnsd'}`;
+}
+
+export const EXPORT_FORMATS = ['rbldnsd', 'zonefile'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];

@@ -103,11 +103,16 @@ export interface RbldnsdExportStats {
   datasets: number;
 }
 
+/** Every this many steps of long work the writer yields '' (a point to let other work run). */
+const SLICE = 8192;
+
 /** Collects the zone's records by owner. Holds one small object per owner name (not the text). */
-function collect(records: Iterable<ZoneRecord>, report: (p: string) => void): { exact: Map<string, Point>; wild: Map<string, Point> } {
+function* collect(records: Iterable<ZoneRecord>, report: (p: string) => void): Generator<string, { exact: Map<string, Point>; wild: Map<string, Point> }> {
   const exact = new Map<string, Point>();
   const wild = new Map<string, Point>();
+  let steps = 0;
   for (const r of records) {
+    if (++steps % SLICE === 0) yield '';
     let map = exact;
     let name = r.name;
     if (name === '*' || name.startsWith('*.')) {
@@ -142,7 +147,7 @@ function valueTxt(owner: string, t: string, report: (p: string) => void): string
 /** The zone as one rbldnsd `combined` file (serve it as `ZONE:combined:FILE`), in chunks. */
 export function* rbldnsdChunks(zone: ExportZone, opts: MaterialiseOptions, stats?: RbldnsdExportStats): Generator<string> {
   const report = opts.report;
-  const { exact, wild } = collect(zone.records(opts), report);
+  const { exact, wild } = yield* collect(zone.records(opts), report);
 
   // IP zone (bl, wl, an ip mirror) when any exact name is an address; else every name is a domain.
   let ipZone = false;
@@ -245,7 +250,8 @@ export function* rbldnsdChunks(zone: ExportZone, opts: MaterialiseOptions, stats
         if (g) covering = new Set([...(covering ?? []), ...g]);
       }
     };
-    for (const n of exact.keys()) walk(n);
+    let steps = 0;
+    for (const n of exact.keys()) if ((walk(n), ++steps % SLICE === 0)) yield '';
     for (const n of wild.keys()) walk(n);
   }
 
@@ -261,7 +267,9 @@ export function* rbldnsdChunks(zone: ExportZone, opts: MaterialiseOptions, stats
     buf += `$DATASET ${type}:${info.kind}-${info.ttl}${info.kind === 'ip6' ? `-${info.layer}` : ''} @\n$TTL ${info.ttl}\n`;
     const e = excl.get(g);
     if (info.kind === 'gen') {
+      let steps = 0;
       for (const [n, p] of exact) {
+        if (++steps % SLICE === 0) yield '';
         if (!p.groups.includes(g)) continue;
         const o = n === '' ? '@' : ownerText(n);
         for (const a of p.a) buf += `${o} ${p.ttl} A ${a}\n`;
@@ -283,8 +291,10 @@ export function* rbldnsdChunks(zone: ExportZone, opts: MaterialiseOptions, stats
       if (info.kind === 'ip6') return ip6Key(l);
       return isWild ? `*.${dnKey(name)}` : dnKey(name);
     };
+    let steps = 0;
     for (const [map, isWild] of [[exact, false], [wild, true]] as const) {
       for (const [n, p] of map) {
+        if (++steps % SLICE === 0) yield '';
         if (!p.groups.includes(g)) continue;
         const shown = isWild ? `*.${n}` : n;
         const k = key(n, isWild);

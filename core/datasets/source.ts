@@ -8,6 +8,9 @@ import { contains4, contains6, type RangeSet4, type RangeSet6 } from '../ranges.
 import { expandTxt } from '../rbldnsd/value.ts';
 import { ip4Dotted, ip4ReverseName } from '../ip4.ts';
 import { formatIp6 } from '../ip6.ts';
+import type { MaterialiseOptions, ZoneRecord } from '../zones/records.ts';
+import { bigWords6, names4, names6, type AddressName } from '../zones/blocks.ts';
+import { answerRecords, domainRecords } from '../zones/domains.ts';
 
 export interface SourceAnswer {
   /** A record as uint32 (a 127.0.0.0/8 code). */
@@ -101,6 +104,30 @@ export class SourceDataset implements Dataset {
       write(`${ip4ReverseName(start[i]!, 4)}\tA\t${a}\t; ${ip4Dotted(start[i]!)}-${ip4Dotted(end[i]!)}`);
     }
     for (const d of this.domains) write(`${d}\tA\t${a}`);
+  }
+
+  /** Ranges as names (core/zones/blocks.ts), domains with their wildcards (core/zones/domains.ts).
+   *  TXT `$` is the address of an exact name, the CIDR of an address wildcard, and for domains
+   *  what query() says (the listed name, or the parent x of a matching `*.x`). */
+  *records(opts: MaterialiseOptions): Generator<ZoneRecord> {
+    const ttl = this.ttl;
+    const a = [this.answer.a];
+    const write = function* (this: SourceDataset, names: readonly AddressName[] | null): Generator<ZoneRecord> {
+      if (names) for (const n of names) yield* answerRecords(n.name, { a, txt: expandTxt(this.answer.txt, n.key, NO_SUBST) }, ttl);
+    };
+    const { start, end } = this.v4;
+    for (let i = 0; i < start.length; i++) yield* write.call(this, names4(start[i]!, end[i]!, opts));
+    const s6 = this.v6.start;
+    const e6 = this.v6.end;
+    for (let i = 0; i < s6.length; i += 4) yield* write.call(this, names6(bigWords6(s6, i), bigWords6(e6, i), opts));
+    if (!this.domains.length) return;
+    const of = (subject: string | null) => (subject === null ? null : { a, txt: expandTxt(this.answer.txt, subject, NO_SUBST) });
+    yield* domainRecords({
+      nodes: this.domains.map((d) => (d.startsWith('*.') ? d.slice(2) : d)),
+      at: (name) => of(this.domainMatch(name.split('.'))),
+      below: (name) => of(this.domainMatch(['\u0000', ...name.split('.')])),
+      ttl,
+    });
   }
 
   /** Already in merged form: its own ranges and names. */

@@ -157,6 +157,18 @@ export class ScoreIndex {
     for (const k of this.top.keys()) if (k[0] === 'd') yield k.slice(1);
   }
 
+  /** The scored IPv4 keys (uint32; a key of the layer may be there although its score is gone). */
+  *keys4(): Iterable<number> {
+    for (const k of this.base4.keys()) if (!this.top.has('4' + k)) yield k;
+    for (const [k, e] of this.top) if (k[0] === '4' && e) yield Number(k.slice(1));
+  }
+
+  /** The scored IPv6 keys as 16 bytes (as keys4). */
+  *keys6(): Iterable<Uint8Array> {
+    for (const k of this.base6.keys()) if (!this.top.has('6' + k)) yield keyBytes(k);
+    for (const [k, e] of this.top) if (k[0] === '6' && e) yield keyBytes(k.slice(1));
+  }
+
   /** Whether any domain (or anything at all in the layer) may have a score: lets lookups skip work. */
   get hasDomains(): boolean {
     return this.baseD.size > 0 || this.top.size > 0;
@@ -401,6 +413,17 @@ function bytesToBig(b: Uint8Array): bigint {
 function bytesKey(b: Uint8Array): string {
   return String.fromCharCode((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!, (b[4]! << 8) | b[5]!, (b[6]! << 8) | b[7]!,
     (b[8]! << 8) | b[9]!, (b[10]! << 8) | b[11]!, (b[12]! << 8) | b[13]!, (b[14]! << 8) | b[15]!);
+}
+
+/** Inverse of bytesKey. */
+function keyBytes(k: string): Uint8Array {
+  const b = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    const c = k.charCodeAt(i);
+    b[2 * i] = c >> 8;
+    b[2 * i + 1] = c & 255;
+  }
+  return b;
 }
 
 function ip6Of(key: string): string {

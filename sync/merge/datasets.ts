@@ -11,6 +11,8 @@ import { evidenceSnapshot } from './evidence.ts';
 import type { Verdict } from './policy.ts';
 import { ip4Dotted, ip4ReverseName } from '../../core/ip4.ts';
 import { formatIp6 } from '../../core/ip6.ts';
+import type { MaterialiseOptions, ZoneRecord } from '../../core/zones/records.ts';
+import { mergedRecords } from './materialise.ts';
 
 export type MergedKind = 'bl' | 'wl' | 'dbl';
 
@@ -102,6 +104,12 @@ export class MergedDataset implements Dataset {
       const last = i + 1 < s.length ? s[i + 1]! - 1 : 0xffffffff;
       for (const a of codes) write(`${ip4ReverseName(s[i]!, 4)}\tA\t${ip4Dotted(a)}\t; ${ip4Dotted(s[i]!)}-${ip4Dotted(last)}`);
     }
+  }
+
+  /** The zone as plain records (materialise.ts): the evidence, policy and overlay in force at
+   *  the first next(), whatever is swapped in meanwhile. */
+  records(opts: MaterialiseOptions): Iterable<ZoneRecord> {
+    return mergedRecords(this.kind, this.view, { base: this.options.base, lookupUrl: this.options.lookupUrl, ttl: this.ttl }, opts);
   }
 
   /** The evidence (the overlay and policy live in SQLite and the config). */

@@ -91,6 +91,20 @@ export class MergeView {
     return this.ov;
   }
 
+  /** A copy that keeps today's evidence, policy and overlay whatever is swapped into this view
+   *  later (a long materialisation reads one state). Its own policy engine: setPolicy changes
+   *  the shared one in place. */
+  frozen(): MergeView {
+    const f = Object.create(MergeView.prototype) as MergeView;
+    f.ev = this.ev;
+    f.engine = new PolicyEngine(this.engine.current, this.ev);
+    f.ov = this.ov;
+    f.parents = this.parents;
+    f.parentsGen = 0;
+    f.serial = this.serial;
+    return f;
+  }
+
   /** A new merge: class ids change, so the memo goes with the old engine. */
   setEvidence(e: Evidence): void {
     this.engine = new PolicyEngine(this.engine.current, e);

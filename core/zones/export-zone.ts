@@ -37,10 +37,11 @@ const bare = (n: string): string => n.replace(/\.$/, '').toLowerCase();
  *  records()). */
 export function exportZoneOf(z: LoadedZone): ExportZone {
   if (z.failed) throw new ExportError(`zone ${z.name} has no data to export (never loaded, expired, or the merge has not run yet)`);
-  const datasets: Dataset[] = z.datasets;
+  // 'zone-meta' holds only the SOA/NS of a zone quorumbl builds itself (core/zones/store.ts)
+  const datasets: Dataset[] = z.datasets.filter((d) => d.type !== 'zone-meta');
   const lacking = datasets.filter((d) => typeof d.records !== 'function');
   if (lacking.length) throw new ExportError(`zone ${z.name}: dataset type ${[...new Set(lacking.map((d) => d.type))].join(', ')} cannot be written as records yet`);
-  const soaMeta = datasets.find((d) => d.meta.soa)?.meta;
+  const soaMeta = z.datasets.find((d) => d.meta.soa)?.meta;
   const s = soaMeta?.soa;
   const soa: ExportSoa | null = s
     ? {
@@ -49,7 +50,7 @@ export function exportZoneOf(z: LoadedZone): ExportZone {
         refresh: s.refresh, retry: s.retry, expire: s.expire, minimum: s.minimum,
       }
     : null;
-  const ns = datasets.find((d) => d.meta.ns)?.meta.ns ?? null;
+  const ns = z.datasets.find((d) => d.meta.ns)?.meta.ns ?? null;
   return {
     name: bare(z.name),
     soa,

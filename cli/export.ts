@@ -72,9 +72,12 @@ async function loadZones(cfg: LoadedConfig, spec: RuntimeSpec): Promise<{ zones:
   return { zones: zones.filter((z) => z.name !== ''), close: () => db.close() };
 }
 
-/** Writes chunks to fd, all of them. */
+/** Writes chunks to fd, all of them (a short write is continued; a full disk throws). */
 function writeAll(fd: number, chunks: Iterable<string>): void {
-  for (const c of chunks) writeSync(fd, c);
+  for (const c of chunks) {
+    const b = Buffer.from(c, 'utf8');
+    for (let at = 0; at < b.length; ) at += writeSync(fd, b, at);
+  }
 }
 
 /** Writes chunks to stdout, waiting for it to drain (a slow pipe holds the export, not memory). */
@@ -147,6 +150,12 @@ export async function exportCommand(args: string[], cfg: LoadedConfig, spec: Run
         if (out === undefined) await writeStdout(chunks);
         else writeAtomically(toDir ? join(out, exportFileName(z.name, fmt)) : out, chunks);
       } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (out !== undefined && typeof code === 'string') {
+          // the disk: the file there (if any) is still the previous export, whole
+          process.stderr.write(`export: ${z.name}: cannot write ${out}: ${(e as Error).message}\n`);
+          return 1;
+        }
         if (!(e instanceof ExportError)) throw e;
         process.stderr.write(`export: ${e.message}${all ? ' (skipped)' : ''}\n`);
         status = 1;

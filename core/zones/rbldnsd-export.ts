@@ -31,13 +31,17 @@ type Kind = 'ip4' | 'ip6' | 'dn' | 'gen';
 
 interface Point {
   a: string[];
+  /** NONE until the first one (most points have no TXT or other records: one shared array). */
   txt: string[];
   other: ZoneRecord[];
   /** TTL of the A/TXT values (the smallest when they differ). */
   ttl: number;
-  /** Backend sub-datasets holding an entry for this point (group keys). */
+  /** Backend sub-datasets holding an entry for this point (group keys; interned: the few
+   *  distinct lists are shared by all points). */
   groups: string[];
 }
+
+const NONE: never[] = [];
 
 const DEC = /^(?:0|[1-9]\d{0,2})$/;
 const NIB = /^[0-9a-f]$/;
@@ -49,6 +53,10 @@ function ip4Shaped(labels: readonly string[]): boolean {
 function ip6Shaped(labels: readonly string[]): boolean {
   return labels.every((l) => NIB.test(l));
 }
+
+/** An IPv4 key (4 decimal labels) and an IPv6 key (32 nibbles) as whole names. */
+const IP4_NAME = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const IP6_NAME = /^(?:[0-9a-f]\.){31}[0-9a-f]$/;
 
 function labelsOf(name: string): string[] {
   return name === '' ? [] : name.split('.');
@@ -103,13 +111,50 @@ export interface RbldnsdExportStats {
   datasets: number;
 }
 
+/** A Map split in 64 by a cheap hash of the name: growing one never rehashes a million entries
+ *  at once (a pause of a few hundred ms at 1M names, in the middle of a download). */
+class Points {
+  private readonly shards: Map<string, Point>[] = Array.from({ length: 64 }, () => new Map());
+  private shard(name: string): Map<string, Point> {
+    const n = name.length;
+    return this.shards[n === 0 ? 0 : (name.charCodeAt(0) * 31 + name.charCodeAt(n - 1) + n) & 63]!;
+  }
+  get(name: string): Point | undefined {
+    return this.shard(name).get(name);
+  }
+  set(name: string, p: Point): void {
+    this.shard(name).set(name, p);
+  }
+  get size(): number {
+    return this.shards.reduce((n, m) => n + m.size, 0);
+  }
+  *keys(): IterableIterator<string> {
+    for (const m of this.shards) yield* m.keys();
+  }
+  *[Symbol.iterator](): IterableIterator<[string, Point]> {
+    for (const m of this.shards) yield* m;
+  }
+}
+
 /** Every this many steps of long work the writer yields '' (a point to let other work run). */
 const SLICE = 8192;
 
 /** Collects the zone's records by owner. Holds one small object per owner name (not the text). */
-function* collect(records: Iterable<ZoneRecord>, report: (p: string) => void): Generator<string, { exact: Map<string, Point>; wild: Map<string, Point> }> {
-  const exact = new Map<string, Point>();
-  const wild = new Map<string, Point>();
+function* collect(records: Iterable<ZoneRecord>, report: (p: string) => void): Generator<string, { exact: Points; wild: Points }> {
+  const exact = new Points();
+  const wild = new Points();
+  // The A and TXT sets repeat (a few reasons, a few texts): one shared, never changed array
+  // each, so a million points hold a million small objects, not three million.
+  const values = new Map<string, string[]>();
+  const plus = (list: string[], v: string): string[] => {
+    if (list.includes(v)) return list;
+    const next = list === NONE ? [v] : [...list, v];
+    const k = next.join('\n');
+    const got = values.get(k);
+    if (got) return got;
+    values.set(k, next);
+    return next;
+  };
   let steps = 0;
   for (const r of records) {
     if (++steps % SLICE === 0) yield '';
@@ -120,15 +165,16 @@ function* collect(records: Iterable<ZoneRecord>, report: (p: string) => void): G
       name = name === '*' ? '' : name.slice(2);
     }
     let p = map.get(name);
-    if (!p) map.set(name, (p = { a: [], txt: [], other: [], ttl: r.ttl, groups: [] }));
+    if (!p) map.set(name, (p = { a: NONE, txt: NONE, other: NONE, ttl: r.ttl, groups: NONE }));
     if (r.type === RR.A || r.type === RR.TXT) {
-      const list = r.type === RR.A ? p.a : p.txt;
-      if (!list.includes(r.data)) list.push(r.data);
+      if (r.type === RR.A) p.a = plus(p.a, r.data);
+      else p.txt = plus(p.txt, r.data);
       if (r.ttl !== p.ttl) {
         if (p.a.length + p.txt.length > 1) report(`${r.name || '@'}: records with TTLs ${p.ttl} and ${r.ttl}: rbldnsd gets ${Math.min(p.ttl, r.ttl)} for all`);
         p.ttl = Math.min(p.ttl, r.ttl);
       }
-    } else p.other.push(r);
+    } else if (p.other === NONE) p.other = [r];
+    else p.other.push(r);
   }
   return { exact, wild };
 }
@@ -152,8 +198,7 @@ export function* rbldnsdChunks(zone: ExportZone, opts: MaterialiseOptions, stats
   // IP zone (bl, wl, an ip mirror) when any exact name is an address; else every name is a domain.
   let ipZone = false;
   for (const n of exact.keys()) {
-    const l = labelsOf(n);
-    if ((l.length === 4 && ip4Shaped(l)) || (l.length === 32 && ip6Shaped(l))) {
+    if (IP4_NAME.test(n) || IP6_NAME.test(n)) {
       ipZone = true;
       break;
     }
@@ -164,18 +209,25 @@ export function* rbldnsdChunks(zone: ExportZone, opts: MaterialiseOptions, stats
   const join = (p: Point, kind: Kind, layer = 0): void => {
     const key = `${kind}|${p.ttl}|${layer}`;
     if (!groups.has(key)) groups.set(key, { kind, ttl: p.ttl, layer });
-    p.groups.push(key);
+    p.groups = p.groups === NONE ? [key] : [...p.groups, key];
+  };
+  const interned = new Map<string, string[]>();
+  const intern = (p: Point): void => {
+    if (p.groups === NONE) return;
+    const k = p.groups.join(' ');
+    const got = interned.get(k);
+    if (got) p.groups = got;
+    else interned.set(k, p.groups);
   };
   const place = (name: string, p: Point, isWild: boolean): void => {
     const shown = isWild ? (name === '' ? '*' : `*.${name}`) : name || '@';
-    const l = labelsOf(name);
     const aOk = p.a.length > 0 && p.a.every(validA);
     if (p.a.length > 0 && !aOk) report(`${shown}: A ${p.a.join(', ')} is not an address rbldnsd can serve`);
     const valueOnly = p.other.length === 0 && aOk;
     if (!isWild) {
       if (name !== '' && valueOnly) {
-        if (ipZone && l.length === 4 && ip4Shaped(l)) return join(p, 'ip4');
-        if (ipZone && l.length === 32 && ip6Shaped(l)) {
+        if (ipZone && IP4_NAME.test(name)) return join(p, 'ip4');
+        if (ipZone && IP6_NAME.test(name)) {
           for (let i = 0; i < entriesOf(p).length; i++) join(p, 'ip6', i);
           return;
         }
@@ -188,6 +240,7 @@ export function* rbldnsdChunks(zone: ExportZone, opts: MaterialiseOptions, stats
       report(`${shown}: a wildcard with ${p.a.length ? 'other types' : 'no A'} cannot be written for rbldnsd; left out`);
       return;
     }
+    const l = labelsOf(name);
     let placed = false;
     if (ipZone && l.length >= 1 && l.length <= 3 && ip4Shaped(l)) (join(p, 'ip4'), (placed = true));
     if (ipZone && name === '') report('*: a wildcard at the apex cannot be written for IPv4 names (ip4set has no /0); IPv6 names get ::/0');
@@ -198,8 +251,13 @@ export function* rbldnsdChunks(zone: ExportZone, opts: MaterialiseOptions, stats
     if (!placed && (!ipZone || !(ip4Shaped(l) || ip6Shaped(l))) && name !== '') (join(p, 'dn'), (placed = true));
     if (!placed) report(`${shown}: no rbldnsd type answers this wildcard as DNS does; left out`);
   };
-  for (const [n, p] of exact) place(n, p, false);
-  for (const [n, p] of wild) place(n, p, true);
+  let placed = 0;
+  for (const [n, p] of exact) {
+    place(n, p, false);
+    intern(p);
+    if (++placed % SLICE === 0) yield '';
+  }
+  for (const [n, p] of wild) (place(n, p, true), intern(p));
 
   // Exclusions: existing names below a sub-dataset's wildcard without an entry of their own there.
   const excl = new Map<string, { exact: Set<string>; wild: Set<string> }>();
@@ -207,7 +265,7 @@ export function* rbldnsdChunks(zone: ExportZone, opts: MaterialiseOptions, stats
   for (const [n, p] of wild) if (p.groups.length) wb.set(n, p.groups);
   let exclusions = 0;
   if (wb.size) {
-    const has = (map: Map<string, Point>, n: string, g: string): boolean => !!map.get(n)?.groups.includes(g);
+    const has = (map: Points, n: string, g: string): boolean => !!map.get(n)?.groups.includes(g);
     const visited = new Set<string>();
     const consider = (m: string, covering: Set<string>): void => {
       const l = labelsOf(m);

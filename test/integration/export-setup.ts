@@ -106,8 +106,9 @@ export interface Ask {
   name: string;
 }
 
-/** `n` random keys as questions: listed, exempt (provider ranges), overridden, unlisted; IPv4
- *  and IPv6 in bl and wl, domains in dbl. Seeded: the same sample on every run. */
+/** `n` distinct random keys as questions: listed, exempt (provider ranges), overridden,
+ *  unlisted; IPv4 and IPv6 asked in bl and wl, domains in dbl. Seeded: the same sample on every
+ *  run. */
 export function sampleKeys(n: number, seed = 20261206): Ask[] {
   const r = rng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
@@ -141,8 +142,11 @@ export function sampleKeys(n: number, seed = 20261206): Ask[] {
     () => `clean-${byte()}-${byte()}.example.org`,
   ];
   const out: Ask[] = [];
-  while (out.length < n) {
+  const seen = new Set<string>();
+  while (seen.size < n) {
     const key = pick(gens)();
+    if (seen.has(key)) continue;
+    seen.add(key);
     if (key.includes(':')) {
       const name = hex6(key).split('').reverse().join('.');
       out.push({ key, zone: 'bl', name }, { key, zone: 'wl', name });
@@ -151,5 +155,5 @@ export function sampleKeys(n: number, seed = 20261206): Ask[] {
       out.push({ key, zone: 'bl', name }, { key, zone: 'wl', name });
     } else out.push({ key, zone: 'dbl', name: key });
   }
-  return out.slice(0, n);
+  return out;
 }

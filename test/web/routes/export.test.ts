@@ -111,3 +111,44 @@ test('unknown zone 404, bad format 400, a zone without data 409: each named', as
   assert.equal(b.status, 409);
   assert.match(b.text, /broken\.example has no data/);
 });
+
+test('a download cut off halfway: the zone is no longer read, the next download is whole', async () => {
+  const { db } = tmpDb();
+  const store = new LocalStore(db, { reputation: { half_life: 7 * 86400, cap: 10 }, onChange: () => {} });
+  const token = store.tokens.create('fleet', 'reports', 'test').token;
+  const state = { reading: 0, closed: 0, served: 0 };
+  const big = {
+    type: 'test', ttl: 300, size: 200_000, meta: { soa: SOA },
+    query: () => false, dump: () => {}, snapshot: () => ({ type: 'test', meta: null, arrays: [] }),
+    *records() {
+      state.reading++;
+      try {
+        for (let i = 0; i < 200_000; i++) {
+          state.served = i;
+          yield R(`${i & 255}.${(i >> 8) & 255}.${i >> 16}.10`, '127.0.0.2');
+        }
+      } finally {
+        state.closed++;
+      }
+    },
+  };
+  const zones: LoadedZone[] = [{ name: 'bl.example', datasets: [big], newestMtime: 0, failed: false }];
+  const app = createApp({ store, export: { zones: () => zones, base: 'example' } });
+  const server = await startWeb({ app, listen: { address: '127.0.0.1', port: 0 } });
+  servers.push(server);
+  const url = `http://127.0.0.1:${server.port}/api/v1/export/bl?format=zonefile`;
+  const ac = new AbortController();
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: ac.signal });
+  assert.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  await reader.read();
+  ac.abort();
+  await reader.read().catch(() => undefined);
+  const deadline = Date.now() + 10_000;
+  while (state.closed === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(state.closed, 1, 'the records iteration was ended when the client went away');
+  assert.ok(state.served < 199_999, `stopped early (at record ${state.served})`);
+  const whole = await (await fetch(url, { headers: { authorization: `Bearer ${token}` } })).text();
+  assert.equal(whole.split('\n').filter((l) => l.includes('\tA\t')).length, 200_000);
+  assert.equal(state.reading, 2);
+});

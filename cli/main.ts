@@ -18,6 +18,7 @@ import { OVERRIDE, overrideCommand } from './override.ts';
 import { REPORT, reportCommand } from './report.ts';
 import { TOKEN, tokenCommand } from './token.ts';
 import { EXPLAIN, explainCommand } from './explain.ts';
+import { EXPORT, exportCommand } from './export.ts';
 import { SOURCES, sourcesCommand } from './sources.ts';
 import { PROVIDERS, providersCommand } from './providers.ts';
 import { COLLISIONS, collisionsCommand } from './collisions.ts';
@@ -56,6 +57,9 @@ Commands:
                                listed keys of each source inside each provider feed's
                                ranges (exempted), samples, sharp-rise alerts
   explain KEY [--json]         why an IP or domain is, or is not, in bl/wl/dbl
+  export --format rbldnsd|zonefile [--out FILE|DIR] [ZONE...]
+                               the zones as rbldnsd data files or RFC 1035 zone files
+                               (for rbldnsd fleets fed by rsync, any DNS server)
   override add allow|deny KEY --reason R [--expires 2d|ISO] [--author A] [--force]
   override list [--json] | rm ID | expire ID 2d|ISO|never
                                manual allow/deny of an IP, CIDR, domain or *.domain
@@ -113,12 +117,12 @@ async function sync(args: string[]): Promise<number> {
 /** Commands on the local state. Each module parses its own arguments with its spec (cli/args.ts);
  *  the first parse here only finds --config (a flag mistake is the same ArgsError either way). */
 async function local(cmd: string, args: string[]): Promise<number> {
-  const spec = { override: OVERRIDE, report: REPORT, token: TOKEN, explain: EXPLAIN }[cmd as 'override']!;
+  const spec = { override: OVERRIDE, report: REPORT, token: TOKEN, explain: EXPLAIN, export: EXPORT }[cmd as 'override']!;
   let config: string | undefined;
   try {
     config = parseCommand(spec, args).config;
   } catch (e) {
-    if (cmd === 'explain' || !(e instanceof ArgsError || e instanceof HelpRequest)) throw e;
+    if (cmd === 'explain' || cmd === 'export' || !(e instanceof ArgsError || e instanceof HelpRequest)) throw e;
     // override/report/token print their own usage (exit 2; --help: exit 0) and open nothing
     return cmd === 'override' ? overrideCommand(args, { dbPath: '' }) : cmd === 'report' ? reportCommand(args, { dbPath: '' }) : tokenCommand(args, { dbPath: '' });
   }
@@ -128,6 +132,7 @@ async function local(cmd: string, args: string[]): Promise<number> {
     case 'override': return overrideCommand(args, { ...ctx, limits: cfg.config.policy.override_limits });
     case 'report': return reportCommand(args, { ...ctx, reputation: cfg.config.policy.reputation });
     case 'token': return tokenCommand(args, ctx);
+    case 'export': return exportCommand(args, cfg, specFromConfig(cfg));
     default: return explainCommand(args, cfg, specFromConfig(cfg));
   }
 }
@@ -241,7 +246,7 @@ function help(args: string[]): void {
   const { positionals: [name] } = parseCommand(HELP_SPEC, args);
   if (name === undefined) return void process.stdout.write(HELP + '\n');
   if (name === 'rbldnsd') return void process.stdout.write(RBLDNSD_USAGE + '\n');
-  const spec = [SERVE, STATUS, CHECK_CONFIG, SYNC, SOURCES, PROVIDERS, COLLISIONS, EXPLAIN, OVERRIDE, REPORT, TOKEN, BACKUP, RESTORE, RELOAD, HELP_SPEC].find((s) => s.name === name);
+  const spec = [SERVE, STATUS, CHECK_CONFIG, SYNC, SOURCES, PROVIDERS, COLLISIONS, EXPLAIN, EXPORT, OVERRIDE, REPORT, TOKEN, BACKUP, RESTORE, RELOAD, HELP_SPEC].find((s) => s.name === name);
   if (!spec) throw new ArgsError(HELP_SPEC, `no command "${name}" (quorumbl help lists them)`);
   process.stdout.write(spec.usage + '\n');
 }
@@ -262,7 +267,7 @@ async function main(argv: string[]): Promise<void> {
       case 'collisions': process.exitCode = collisions(rest); return;
       case 'backup': process.exitCode = await backupCommand(rest, { version: VERSION }); return;
       case 'restore': process.exitCode = await restoreCommand(rest); return;
-      case 'override': case 'report': case 'token': case 'explain': process.exitCode = await local(cmd, rest); return;
+      case 'override': case 'report': case 'token': case 'explain': case 'export': process.exitCode = await local(cmd, rest); return;
       case undefined: case '--help': case '-h':
         process.stdout.write(HELP + '\n');
         return;

@@ -9,6 +9,7 @@
 //   GET    /api/v1/reputation         reports, overrides   recent events and the top keys
 //   GET    /api/v1/removals, GET /:id, POST /:id/approve, POST /:id/reject   overrides   (web/routes/removals.ts)
 //   GET    /api/v1/explain/:key       any token   (when deps.explain is given)
+//   GET    /api/v1/export/:zone       any token   ?format=rbldnsd|zonefile, conditional GET (when deps.export is given; web/routes/export.ts)
 //   GET    /api/v1/providers          any token   provider feed state (when deps.providers is given)
 //   GET    /api/v1/collisions         any token   listed keys inside provider ranges (when deps.collisionReport is given)
 //   GET    /api/v1/status             any token   what the dashboard shows (when the console has dashboard data)
@@ -49,6 +50,7 @@ import { collisionRoutes } from './routes/collisions.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { reputationRoutes } from './routes/reputation.ts';
 import { explainRoutes } from './routes/explain.ts';
+import { exportRoutes, type ExportDeps } from './routes/export.ts';
 import { sourceRoutes, type SourcesDeps } from './routes/sources.ts';
 import { apiRouter, documentConfig, jsonOnly, registerSecurity } from './openapi.ts';
 import { metricsRoutes, type MetricsRouteOptions } from './routes/metrics.ts';
@@ -60,6 +62,8 @@ export interface AppDeps {
   /** The verdict trace of a key (the lead's explain); the route exists only when given. It may
    *  throw InputError for a bad key (400) and return null for "nothing to explain" (404). */
   explain?: (key: string) => unknown;
+  /** The zones for GET /api/v1/export/{zone} (`quorumbl export` over HTTP); the route exists only when given. */
+  export?: ExportDeps;
   /** Provider feed state (`quorumbl providers --json`); the route exists only when given. */
   providers?: () => unknown[];
   /** The latest collision report (null before the first merge); the route exists only when given. */
@@ -115,6 +119,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   if (con?.dashboard) api.route('/status', statusRoutes(con.dashboard, con.rate));
   if (deps.collisionReport) api.route('/collisions', collisionRoutes(deps.collisionReport));
   if (deps.explain) api.route('/explain', explainRoutes(deps.explain));
+  if (deps.export) api.route('/export', exportRoutes(deps.export));
   if (deps.sources) api.route('/sources', sourceRoutes(deps.sources));
   app.route('/api/v1', api);
   // The OpenAPI 3.1 document of every route declared through web/openapi.ts (no token needed:

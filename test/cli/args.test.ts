@@ -11,7 +11,7 @@ const dir = makeTmpDir('quorumbl-args-');
 // Nothing here may touch a real state directory, whatever the parsing does.
 const env = { QUORUMBL_STATE_DIR: `${dir}/state` };
 
-const COMMANDS = ['serve', 'sync', 'sources', 'explain', 'override', 'report', 'token', 'providers', 'collisions', 'check-config', 'rbldnsd', 'help', 'status', 'backup', 'restore', 'reload'];
+const COMMANDS = ['serve', 'sync', 'sources', 'explain', 'override', 'report', 'token', 'providers', 'collisions', 'check-config', 'rbldnsd', 'help', 'status', 'backup', 'restore', 'reload', 'export'];
 
 function noTrace(out: string): void {
   assert.doesNotMatch(out, /^\s+at .+\(.*:\d+:\d+\)$|node:internal|ERR_PARSE_ARGS|TypeError/m, `a stack trace:\n${out}`);

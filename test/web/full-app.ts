@@ -1,5 +1,5 @@
 // The app as `serve` builds it, with EVERY optional part (console, explain, providers,
-// collisions, health, metrics, sources, the public page under its prefix), over real HTTP on loopback (port 0) with a real SQLite file:
+// collisions, export, health, metrics, sources, the public page under its prefix), over real HTTP on loopback (port 0) with a real SQLite file:
 // what the OpenAPI and security tests enumerate routes of. Users of each role and tokens of
 // each scope.
 
@@ -15,6 +15,7 @@ import { PW, type Fixture } from './auth/helpers.ts';
 import { SourcesService } from '../../sync/sources-service.ts';
 import { Removals } from '../../sync/local/removals.ts';
 import { mkdtempSync } from 'node:fs';
+import { RecordsDataset } from '../../core/datasets/records.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -45,6 +46,7 @@ export async function fullApp(): Promise<FullFixture> {
     explain: (key) => ({ key, verdict: 'pass' }),
     providers: () => [],
     collisionReport: () => null,
+    export: { zones: () => [{ name: 'bl.test', datasets: [new RecordsDataset([{ name: '2.0.0.127', type: 1, ttl: 300, data: '127.0.0.2' }], { soa: { ttl: 300, mname: 'ns.test', rname: 'hm.test', serial: 1, refresh: 600, retry: 300, expire: 86400, minimum: 60 } })], newestMtime: 0, failed: false }], base: 'test' },
     health: { dns: () => ({ listening: true, addresses: [] }), zones: () => ({ served: 3, failed: [] }) },
     metrics: { registry: new Registry(), token: null },
     console: { now: clock.now, logFailure: (f) => failures.push(f) },

@@ -20,6 +20,8 @@ export interface NodeAnswer {
   readonly txt: string | null;
   /** Several TXT strings (rbldnsd values), when there are more than one; `txt` is the first. */
   readonly txts?: readonly string[];
+  /** Ready records (type, TTL, data; any type): written as they are instead of a / txt. */
+  readonly records?: readonly { readonly type: number; readonly ttl: number; readonly data: string }[];
 }
 
 /** The marker of an unlisted node that must exist (see above). */
@@ -100,6 +102,10 @@ export function* domainRecords(src: DomainSource): Generator<ZoneRecord> {
 
 /** A and TXT records of one owner; identical records once (a zone holds a set). */
 export function* answerRecords(name: string, a: NodeAnswer, ttl: number): Generator<ZoneRecord> {
+  if (a.records) {
+    for (const r of a.records) yield { name, type: r.type, ttl: r.ttl, data: r.data };
+    return;
+  }
   for (let i = 0; i < a.a.length; i++) if (a.a.indexOf(a.a[i]!) === i) yield { name, type: RR.A, ttl, data: dotted(a.a[i]!) };
   const t = a.txts ?? (a.txt === null ? [] : [a.txt]);
   for (let i = 0; i < t.length; i++) if (t.indexOf(t[i]!) === i) yield { name, type: RR.TXT, ttl, data: t[i]! };

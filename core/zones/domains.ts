@@ -41,48 +41,53 @@ function dotted(ip: number): string {
   return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
 }
 
-/** The records, nodes in DNS canonical order (a parent before its children). Only the node
- *  names are collected and sorted before the first record; each node is evaluated as the
- *  iteration reaches it. */
+/** The records, nodes in the order `nodes` first names them (each after its ancestors). Fully
+ *  streamed: a next() evaluates at most one name and its ancestors not seen yet. */
 export function* domainRecords(src: DomainSource): Generator<ZoneRecord> {
-  // canonical keys: labels right to left, joined by \u0001 (below every label byte), so a
-  // parent's key is a prefix of its children's and sorts first
-  const keys = new Set<string>();
-  for (const n of src.nodes) {
-    if (n === '') continue;
-    const rev = n.split('.').reverse();
-    // join() makes flat strings: sorting concatenated (rope) strings is several times slower
-    for (let i = rev.length; i > 0; i--) {
-      const k = i === rev.length ? rev.join('\u0001') : rev.slice(0, i).join('\u0001');
-      if (keys.has(k)) break; // its ancestors are in already
-      keys.add(k);
-    }
-  }
-  const sorted = [...keys];
-  keys.clear();
-  sorted.sort();
+  // per node seen: NONE (nothing written: exists on a secondary only if something below does),
+  // PLAIN (exists: records or a hole, no wildcard), WILD (exists with a listed `*.node`)
+  const state = new Map<string, number>();
   const ttl = src.ttl;
-  // nodes known to exist on a secondary (own records, a wildcard or a hole) on the path from the
-  // apex to the current node, with whether each has a listed wildcard
-  const stack: { key: string; wild: boolean }[] = [];
-  for (const key of sorted) {
-    while (stack.length) {
-      const top = stack[stack.length - 1]!.key;
-      if (key.length > top.length && key.charCodeAt(top.length) === 1 && key.startsWith(top)) break;
-      stack.pop();
+  const chain: string[] = [];
+  for (const n of src.nodes) {
+    if (n === '' || state.has(n)) continue;
+    chain.length = 0;
+    for (let x = n; x !== '' && !state.has(x); x = parentOf(x)) chain.push(x);
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const name = chain[i]!;
+      // the nearest ancestor known to exist (one with nothing written may still exist through
+      // a later descendant: then a hole below it is merely redundant, never wrong)
+      let above = NONE;
+      for (let p = parentOf(name); p !== ''; p = parentOf(p)) {
+        const s = state.get(p)!;
+        if (s !== NONE) {
+          above = s;
+          break;
+        }
+      }
+      const own = src.at(name);
+      const wild = src.below(name);
+      let hole = false;
+      if (own) yield* answerRecords(name, own, ttl);
+      else if (!wild && above === WILD) {
+        // unlisted with nothing listed below, under a listed wildcard: must exist, or that
+        // wildcard answers for it
+        hole = true;
+        yield { name, type: HOLE.type, ttl, data: HOLE.data };
+      }
+      if (wild) yield* answerRecords('*.' + name, wild, ttl);
+      state.set(name, wild ? WILD : own || hole ? PLAIN : NONE);
     }
-    const name = key.split('\u0001').reverse().join('.');
-    const own = src.at(name);
-    const wild = src.below(name);
-    if (own) yield* answerRecords(name, own, ttl);
-    else if (!wild && stack.length && stack[stack.length - 1]!.wild) {
-      // unlisted, nothing below, but the closest existing node above has a listed wildcard: it
-      // must exist, or that wildcard answers for it (harmless where it exists anyway)
-      yield { name, type: HOLE.type, ttl, data: HOLE.data };
-    }
-    if (wild) yield* answerRecords('*.' + name, wild, ttl);
-    if (own || wild || (stack.length && stack[stack.length - 1]!.wild)) stack.push({ key, wild: wild !== null });
   }
+}
+
+const NONE = 0;
+const PLAIN = 1;
+const WILD = 2;
+
+function parentOf(name: string): string {
+  const i = name.indexOf('.');
+  return i < 0 ? '' : name.slice(i + 1);
 }
 
 /** A and TXT records of one owner; identical records once (a zone holds a set). */

@@ -20,6 +20,8 @@ export interface NodeAnswer {
   readonly txt: string | null;
   /** Several TXT strings (rbldnsd values), when there are more than one; `txt` is the first. */
   readonly txts?: readonly string[];
+  /** Ready records (type, TTL, data; any type): written as they are instead of a / txt. */
+  readonly records?: readonly { readonly type: number; readonly ttl: number; readonly data: string }[];
 }
 
 /** The marker of an unlisted node that must exist (see above). */
@@ -39,67 +41,61 @@ function dotted(ip: number): string {
   return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
 }
 
-function depth(name: string): number {
-  let n = 1;
-  for (let i = name.indexOf('.'); i >= 0; i = name.indexOf('.', i + 1)) n++;
-  return n;
+/** The records, nodes in the order `nodes` first names them (each after its ancestors). Fully
+ *  streamed: a next() evaluates at most one name and its ancestors not seen yet. */
+export function* domainRecords(src: DomainSource): Generator<ZoneRecord> {
+  // per node seen: NONE (nothing written: exists on a secondary only if something below does),
+  // PLAIN (exists: records or a hole, no wildcard), WILD (exists with a listed `*.node`)
+  const state = new Map<string, number>();
+  const ttl = src.ttl;
+  const chain: string[] = [];
+  for (const n of src.nodes) {
+    if (n === '' || state.has(n)) continue;
+    chain.length = 0;
+    for (let x = n; x !== '' && !state.has(x); x = parentOf(x)) chain.push(x);
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const name = chain[i]!;
+      // the nearest ancestor known to exist (one with nothing written may still exist through
+      // a later descendant: then a hole below it is merely redundant, never wrong)
+      let above = NONE;
+      for (let p = parentOf(name); p !== ''; p = parentOf(p)) {
+        const s = state.get(p)!;
+        if (s !== NONE) {
+          above = s;
+          break;
+        }
+      }
+      const own = src.at(name);
+      const wild = src.below(name);
+      let hole = false;
+      if (own) yield* answerRecords(name, own, ttl);
+      else if (!wild && above === WILD) {
+        // unlisted with nothing listed below, under a listed wildcard: must exist, or that
+        // wildcard answers for it
+        hole = true;
+        yield { name, type: HOLE.type, ttl, data: HOLE.data };
+      }
+      if (wild) yield* answerRecords('*.' + name, wild, ttl);
+      state.set(name, wild ? WILD : own || hole ? PLAIN : NONE);
+    }
+  }
 }
+
+const NONE = 0;
+const PLAIN = 1;
+const WILD = 2;
 
 function parentOf(name: string): string {
   const i = name.indexOf('.');
   return i < 0 ? '' : name.slice(i + 1);
 }
 
-/** The records, nodes in sorted order (deterministic). */
-export function* domainRecords(src: DomainSource): Generator<ZoneRecord> {
-  const all = new Set<string>();
-  for (const n of src.nodes) {
-    if (n === '' || all.has(n)) continue;
-    all.add(n);
-    for (let i = n.indexOf('.'); i >= 0; i = n.indexOf('.', i + 1)) {
-      const p = n.slice(i + 1);
-      if (all.has(p)) break; // its ancestors are in too
-      all.add(p);
-    }
-  }
-  const names = [...all].sort((x, y) => depth(x) - depth(y) || (x < y ? -1 : x > y ? 1 : 0));
-  const own = new Map<string, NodeAnswer>();
-  const wild = new Map<string, NodeAnswer>();
-  const exists = new Set<string>();
-  const mark = (n: string): void => {
-    for (let x = n; x !== '' && !exists.has(x); x = parentOf(x)) exists.add(x);
-  };
-  for (const n of names) {
-    const a = src.at(n);
-    const w = src.below(n);
-    if (a) own.set(n, a);
-    if (w) wild.set(n, w);
-    if (a || w) mark(n);
-  }
-  // Holes, shallow first (a hole above makes the ones below it answer NXDOMAIN already).
-  const holes = new Set<string>();
-  for (const n of names) {
-    if (exists.has(n)) continue;
-    let c = parentOf(n);
-    while (c !== '' && !exists.has(c)) c = parentOf(c);
-    if (c !== '' && wild.has(c)) {
-      holes.add(n);
-      mark(n);
-    }
-  }
-  const ttl = src.ttl;
-  const sorted = [...names].sort();
-  for (const n of sorted) {
-    const a = own.get(n);
-    if (a) yield* answerRecords(n, a, ttl);
-    else if (holes.has(n)) yield { name: n, type: HOLE.type, ttl, data: HOLE.data };
-    const w = wild.get(n);
-    if (w) yield* answerRecords('*.' + n, w, ttl);
-  }
-}
-
 /** A and TXT records of one owner; identical records once (a zone holds a set). */
 export function* answerRecords(name: string, a: NodeAnswer, ttl: number): Generator<ZoneRecord> {
+  if (a.records) {
+    for (const r of a.records) yield { name, type: r.type, ttl: r.ttl, data: r.data };
+    return;
+  }
   for (let i = 0; i < a.a.length; i++) if (a.a.indexOf(a.a[i]!) === i) yield { name, type: RR.A, ttl, data: dotted(a.a[i]!) };
   const t = a.txts ?? (a.txt === null ? [] : [a.txt]);
   for (let i = 0; i < t.length; i++) if (t.indexOf(t[i]!) === i) yield { name, type: RR.TXT, ttl, data: t[i]! };

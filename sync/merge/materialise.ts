@@ -44,6 +44,11 @@ const MAPPED = 0xffff00000000n;
 /** The records of one merged zone; `view` is frozen here, at the first next(). */
 export function* mergedRecords(kind: MaterialKind, live: MergeView, o: TxtOptions & { ttl: number }, opts: MaterialiseOptions): Generator<ZoneRecord> {
   const view = live.frozen();
+  const ov = view.overlay;
+  if (ov !== null && !(ov as Overlay).index && !(ov.isEmpty?.() ?? false)) {
+    // only sync/local's Overlay tells where its facts start and stop
+    opts.report('the overlay has no override index: overrides and scores are not materialised');
+  }
   if (kind === 'dbl') {
     yield* domains(view, o);
     return;

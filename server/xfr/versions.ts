@@ -48,6 +48,8 @@ export interface VersionsOptions {
   log: Logger;
   /** CPU per slice before yielding (ms). */
   sliceMs?: number;
+  /** A materialisation threw (counted in the server's counters). */
+  onFailure?: (zone: string) => void;
 }
 
 export interface ZoneState {
@@ -269,6 +271,7 @@ export class ZoneVersions {
     } catch (err) {
       t.state.failures++;
       t.state.lastError = (err as Error).message;
+      this.o.onFailure?.(z.name);
       log.error({ zone: z.name, err: (err as Error).message, failures: t.state.failures }, 'zone transfer: materialising the zone failed; the previous version stays');
       // Do not retry the same content in a loop: wait for the next change.
       t.zone = z;

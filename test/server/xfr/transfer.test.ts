@@ -90,6 +90,9 @@ describe('zone transfers (AXFR/IXFR) with TSIG and the acl', { skip }, () => {
       assert.equal(i.records.length, 0, `${what} (IXFR)`);
       assert.match(i.errors.join('\n'), answer, `${what} (IXFR): ${i.out}`);
     }
+    // counted for /metrics: every one refused, none served
+    assert.equal(p.server.counters.xfrRefused, cases.length * 2);
+    assert.equal(p.server.counters.xfrAxfr + p.server.counters.xfrIxfr, 0);
   });
 
   test('a request signed outside the time window: NOTAUTH, BADTIME, signed, with our time', async () => {
@@ -176,6 +179,7 @@ describe('zone transfers (AXFR/IXFR) with TSIG and the acl', { skip }, () => {
     await p.svc.versions.settle();
     assert.equal(p.svc.versions.current('bl.test')!.serial, 5);
     assert.equal(p.svc.versions.state('bl.test')!.failures, 1);
+    assert.equal(p.server.counters.xfrMaterialiseFailed, 1);
     const r = await kdig(p.port, 'bl.test', keyArg(), ['AXFR']);
     assert.equal(r.records.length, 23);
     assert.match(r.records[0]!.data, / 5 3600/);
@@ -206,6 +210,7 @@ describe('zone transfers (AXFR/IXFR) with TSIG and the acl', { skip }, () => {
     const whole = 300_000 * 28;
     assert.ok((cut.bytes as number) < whole / 2, `bytes handed over ${cut.bytes} of ~${whole}`);
     assert.equal(p.server.counters.tcpStalled, 1);
+    assert.equal(p.server.counters.xfrFailed, 1);
     s.destroy();
     // and the server still transfers to others
     const r = await kdig(p.port, 'bl.test', keyArg(), ['IXFR=3']);

@@ -10,7 +10,7 @@ import { TransferAccess } from './access.ts';
 import { TransferServer } from './transfer.ts';
 import { ZoneVersions } from './versions.ts';
 
-export { ZoneVersions, type ZoneVersion, type JournalEntry, type ZoneState } from './versions.ts';
+export { ZoneVersions, recordFromKey, type ZoneVersion, type JournalEntry, type ZoneState } from './versions.ts';
 export { TransferServer, isTransferQuery, type TransferHandler, type TransferOut } from './transfer.ts';
 export { TransferAccess } from './access.ts';
 export { serialGt, serialGe } from './serial.ts';

@@ -187,7 +187,7 @@ export class TransferServer implements TransferHandler {
         if (ok) await put([v.soa]);
       } else {
         style = q.qtype === T_IXFR ? `full (journal does not reach ${clientSerial})` : 'full';
-        (await put([v.soa])) && (await put(v.records.values())) && (await put([v.soa]));
+        (await put([v.soa])) && (await put(v.records())) && (await put([v.soa]));
       }
       if (alive && !w.empty) await send(w.finish());
     } catch (err) {

@@ -145,7 +145,7 @@ describe('zone transfers (AXFR/IXFR) with TSIG and the acl', { skip }, () => {
     assert.deepEqual(two.records.filter((r) => r.type === 'SOA').map((r) => r.data.split(' ')[2]), ['13', '11', '12', '12', '13', '13']);
   });
 
-  test('IXFR over UDP answers the SOA only; AXFR over UDP is NOTIMP', async () => {
+  test('IXFR over UDP answers the SOA only (NOTIMP without transfers); AXFR over UDP is NOTIMP', async () => {
     const p = await primary([zone('bl.test', aRecords(50), 10)], defaultTransfer);
     const r = parseMessage((await udpExchange(p.port, buildQuery(5, 'bl.test', 251)))!);
     assert.equal(r.rcode, 0);
@@ -153,6 +153,10 @@ describe('zone transfers (AXFR/IXFR) with TSIG and the acl', { skip }, () => {
     const a = parseMessage((await udpExchange(p.port, buildQuery(6, 'bl.test', 252)))!);
     assert.equal(a.rcode, 4);
     assert.equal(a.answers.length, 0);
+    // without transfers IXFR over UDP stays NOTIMP (rbldnsd's answer)
+    p.server.setTransferHandler(null);
+    const off = parseMessage((await udpExchange(p.port, buildQuery(7, 'bl.test', 251)))!);
+    assert.equal(off.rcode, 4);
   });
 
   test('a serial raised in place (the merged zones) gives a new version and an IXFR of the change', async () => {

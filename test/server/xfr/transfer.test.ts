@@ -221,6 +221,25 @@ describe('zone transfers (AXFR/IXFR) with TSIG and the acl', { skip }, () => {
     assert.equal(r.records.length, 1);
   });
 
+  test('a client that hangs up mid-transfer: the transfer stops, is logged as cut off, others go on', async () => {
+    const p = await primary([zone('bl.test', aRecords(100_000), 3)], defaultTransfer);
+    const key = prepareKey({ name: 'xfr-key', algorithm: 'hmac-sha256', secret: SECRET });
+    const { msg } = signQuery(buildQuery(9, 'bl.test', 252), key);
+    const s = new Socket();
+    await new Promise<void>((res) => s.connect(p.port, '127.0.0.1', res));
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(msg.length);
+    s.write(Buffer.concat([len, msg]));
+    await new Promise<void>((res) => s.once('data', () => res()));
+    s.destroy(); // after the first bytes
+    await waitFor(() => p.log.find('zone transfer cut off: the connection closed or stopped reading').length > 0, 'cut off');
+    assert.equal(p.server.counters.xfrFailed, 1);
+    assert.equal(p.server.counters.xfrAxfr, 0);
+    const r = await kdig(p.port, 'bl.test', keyArg(), ['AXFR']);
+    assert.equal(r.records.length, 100_003);
+    assert.equal(p.server.counters.xfrAxfr, 1);
+  });
+
   test('without a transfer handler AXFR/IXFR over TCP are REFUSED', async () => {
     const p = await primary([zone('bl.test', aRecords(5), 10)], defaultTransfer);
     p.server.setTransferHandler(null);

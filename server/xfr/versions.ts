@@ -323,6 +323,16 @@ export class ZoneVersions {
     if (entry) {
       t.journal.push(entry);
       if (t.journal.length > this.o.journal) t.journal.splice(0, t.journal.length - this.o.journal);
+      // The journal never holds more records than the zone: past that an AXFR is as cheap as
+      // the IXFR, and a few full-zone changes (a reload replacing everything) would otherwise
+      // keep `journal` copies of the zone. The oldest differences go first.
+      const bound = Math.max(records.size, 1000);
+      let total = 0;
+      for (const e of t.journal) total += e.removed.length + e.added.length;
+      while (t.journal.length && total > bound) {
+        const old = t.journal.shift()!;
+        total -= old.removed.length + old.added.length;
+      }
     } else if (!prev || serial !== prev.serial) {
       t.journal = []; // the chain is broken (first version, serial went back, or journal 0)
     }

@@ -88,3 +88,18 @@ test('materialising a large zone leaves the event loop to others (work in slices
   assert.ok(turns > 20, `other work ran ${turns} times while 200k records were materialised`);
   await v.stop();
 });
+
+test('the journal holds at most as many records as the zone: a full replacement is not journaled', async () => {
+  let t = new ZoneTable([zone('bl.test', aRecords(2000), 1)]);
+  const v = versions(() => t, () => true, 10);
+  await v.settle();
+  t = new ZoneTable([zone('bl.test', aRecords(2000, 1), 2)]); // one out, one in
+  await v.settle();
+  assert.equal(v.journalFrom('bl.test', 1)!.length, 1);
+  t = new ZoneTable([zone('bl.test', aRecords(2000, 5000), 3)]); // everything replaced: 4000 > 2001
+  await v.settle();
+  assert.equal(v.current('bl.test')!.serial, 3);
+  assert.equal(v.journalFrom('bl.test', 2), null, 'a difference larger than the zone is not kept');
+  assert.equal(v.journalFrom('bl.test', 1), null);
+  await v.stop();
+});

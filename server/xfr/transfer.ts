@@ -98,7 +98,7 @@ export class TransferServer implements TransferHandler {
     } catch (err) {
       this.count('refused');
       log.info({ client, why: `malformed transfer request: ${(err as Error).message}` }, 'zone transfer refused');
-      return out.write(header(msg.readUInt16BE(0), RCODE_FORMERR, null));
+      return out.write(header(msg, msg.readUInt16BE(0), RCODE_FORMERR, null));
     }
     const kind = q.qtype === T_AXFR ? 'AXFR' : 'IXFR';
     const id = m.id;
@@ -109,13 +109,13 @@ export class TransferServer implements TransferHandler {
     } catch (err) {
       this.count('refused');
       log.info({ zone: q.zone, client, kind, why: `bad TSIG record: ${(err as Error).message}` }, 'zone transfer refused');
-      return out.write(header(id, RCODE_FORMERR, q.question));
+      return out.write(header(msg, id, RCODE_FORMERR, q.question));
     }
     if (tsig.signed && tsig.error !== 0) {
       this.count('notauth');
       const why = TSIG_ERRORS[tsig.error] ?? String(tsig.error);
       log.warn({ zone: q.zone, client, kind, key: tsig.keyName, why }, `zone transfer refused: TSIG ${why}`);
-      return out.write(signError(header(id, RCODE_NOTAUTH, q.question), tsig as Extract<RequestTsig, { nameWire: Buffer }>));
+      return out.write(signError(header(msg, id, RCODE_NOTAUTH, q.question), tsig as Extract<RequestTsig, { nameWire: Buffer }>));
     }
     const key = tsig.signed && tsig.error === 0 ? tsig.key : null;
     const signer = tsig.signed && key ? new ResponseSigner(key, tsig.mac, tsig.origId) : null;
@@ -124,7 +124,7 @@ export class TransferServer implements TransferHandler {
       if (rcode === RCODE_REFUSED) this.count('refused');
       else this.count('failed');
       log.info({ zone: q.zone, client, kind, key: keyName, why }, 'zone transfer refused');
-      const h = header(id, rcode, q.question);
+      const h = header(msg, id, rcode, q.question);
       return out.write(signer ? signer.sign(h) : h);
     };
     if (!this.o.served(q.zone)) return refuse(RCODE_REFUSED, 'not a zone this server serves');
@@ -144,7 +144,7 @@ export class TransferServer implements TransferHandler {
       if (!serialGe(clientSerial, v.serial)) chain = this.o.versions.journalFrom(q.zone, clientSerial);
     }
     const started = performance.now();
-    const w = new MessageWriter(id, 0x8400, q.question, key ? tsigSpace(key) : 0);
+    const w = new MessageWriter(id, 0x8400 | (msg[2]! & 1) << 8, q.question, key ? tsigSpace(key) : 0);
     let bytes = 0;
     let records = 0;
     let messages = 0;
@@ -208,10 +208,11 @@ export class TransferServer implements TransferHandler {
 }
 
 /** A response with no records: header (QR, AA when NOERROR) + the question when known. */
-function header(id: number, rcode: number, question: Buffer | null): Buffer {
+/** `query`: RD is copied from it (RFC 1035 4.1.1). */
+function header(query: Buffer, id: number, rcode: number, question: Buffer | null): Buffer {
   const b = Buffer.alloc(12 + (question?.length ?? 0));
   b.writeUInt16BE(id, 0);
-  b.writeUInt16BE(0x8000 | rcode, 2);
+  b.writeUInt16BE(0x8000 | ((query[2]! & 1) << 8) | rcode, 2);
   if (question) {
     b.writeUInt16BE(1, 4);
     question.copy(b, 12);

@@ -4,6 +4,7 @@
 // `--config FILE` (-c) and `--help` (-h) are accepted by every command that reads a config.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseHostPort, parseTsigSpec } from '../core/config/replica.ts';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -95,14 +96,25 @@ export function argsErrorText(e: ArgsError): string {
 
 export const SERVE: CommandSpec = {
   name: 'serve',
-  usage: `usage: quorumbl serve [--config FILE]
+  usage: `usage: quorumbl serve [--config FILE] [--replica-of HOST[:PORT] [--tsig [ALGORITHM:]NAME:SECRET]]
   runs the DNS server, the source sync, the merge and the web listener.
-  FILE: the YAML config (default: $QUORUMBL_CONFIG, else the embedded data/default.yaml).`,
-  options: {},
+  FILE: the YAML config (default: $QUORUMBL_CONFIG, else the embedded data/default.yaml).
+  --replica-of: replica mode: serve copies of that primary's zones, kept current by zone
+    transfers (no sync, no merge, no console); the config's replica: section says which zones.
+  --tsig: the key the transfers are signed with, as dig -y writes it (default hmac-sha256).`,
+  options: { 'replica-of': { type: 'string' }, tsig: { type: 'string' } },
 };
 
 /** `quorumbl serve` flags: { config } (undefined: QUORUMBL_CONFIG or the embedded default,
- *  which loadConfig picks). Throws ArgsError / HelpRequest like every command. */
-export function parseServeArgs(args: string[]): { config: string | undefined } {
-  return { config: parseCommand(SERVE, args).config };
+ *  which loadConfig picks), and the replica flags. Throws ArgsError / HelpRequest like every command. */
+export function parseServeArgs(args: string[]): { config: string | undefined; replicaOf?: string; tsig?: string } {
+  const p = parseCommand(SERVE, args);
+  const replicaOf = p.values['replica-of'] as string | undefined;
+  const tsig = p.values.tsig as string | undefined;
+  if (tsig !== undefined && replicaOf === undefined) throw new ArgsError(SERVE, '--tsig needs --replica-of');
+  const hp = replicaOf === undefined ? null : parseHostPort(replicaOf);
+  if (typeof hp === 'string') throw new ArgsError(SERVE, `--replica-of: ${hp}`);
+  const key = tsig === undefined ? null : parseTsigSpec(tsig);
+  if (typeof key === 'string') throw new ArgsError(SERVE, `--tsig: ${key}`);
+  return { config: p.config, ...(replicaOf !== undefined ? { replicaOf } : {}), ...(tsig !== undefined ? { tsig } : {}) };
 }

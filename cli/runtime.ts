@@ -38,6 +38,8 @@ export interface RuntimeSpec {
   /** serve: SIGHUP also re-reads the config file (cli/serve/reload.ts), before the data check.
    *  Read at signal time: set once the server is ready for it. */
   onHangup?: () => Promise<unknown>;
+  /** serve: zones appended to every published list (the catalog zone, cli/serve/catalog.ts). */
+  extendZones?: (zones: LoadedZone[]) => LoadedZone[];
 }
 
 export class StartupError extends Error {}
@@ -97,7 +99,8 @@ export async function run(spec: RuntimeSpec, log: Logger): Promise<{ server: Dns
     stateDir: spec.stateDir,
     log,
     cpuShare: spec.cpuShare,
-    onChange(zones) {
+    onChange(loaded) {
+      const zones = spec.extendZones ? spec.extendZones(loaded) : loaded;
       const table = toTable(zones, log);
       if (server) server.swap(table);
       else pending = table;

@@ -18,18 +18,26 @@ import { startWebs } from './serve/web.ts';
 import { ConfigReloader } from './serve/reload.ts';
 import { servePidFile, removePidFile } from './reload.ts';
 import { recentEvents } from './explain.ts';
+import { replicaWanted, serveReplica } from './serve/replica.ts';
+import { setupCatalog } from './serve/catalog.ts';
 import { startTransfer } from './serve/transfer.ts';
+import { startNotify } from './serve/notify.ts';
 
 export async function serve(args: string[]): Promise<void> {
-  const cfg = loadConfig(parseServeArgs(args).config);
+  const flags = parseServeArgs(args);
+  const cfg = loadConfig(flags.config);
   const log = createLogger(cfg.config.log.level);
   log.info({ config: cfg.file }, `quorumbl ${VERSION} starting`);
+  if (replicaWanted(cfg, flags)) return serveReplica(cfg, flags, log);
   const spec = specFromConfig(cfg);
   const stateDir = spec.stateDir!;
   // `quorumbl reload` finds the running serve by this file (written once DNS listens).
   spec.pidFile = servePidFile(stateDir);
   spec.pidFileOptional = true;
   process.on('exit', () => removePidFile(spec.pidFile!));
+  // transfer.catalog: the RFC 9432 catalog of the transferable zones, rebuilt on every zone change.
+  const catalog = setupCatalog(cfg, stateDir, log);
+  if (catalog) spec.extendZones = (zones) => catalog.extend(zones);
   let merge: MergeService | undefined;
   // Every reload (a new mirror copy included) re-runs the merge, debounced.
   let loadedZones: readonly LoadedZone[] = [];
@@ -62,6 +70,7 @@ export async function serve(args: string[]): Promise<void> {
   s.syncWatch = watchSyncState(s);
   s.merge.events = (key) => recentEvents(s.local, key);
   startTransfer(s);
+  startNotify(s); // transfer.notify: NOTIFY on every new version
   if (cfg.config.web.enabled) await startWebs(s);
   await s.merge.start();
   log.info({ zones: s.merge.zoneNames }, 'merged zones served');

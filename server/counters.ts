@@ -70,6 +70,10 @@ export class Counters {
   tcpEvicted = 0;
   tcpTimedOut = 0;
   tcpStalled = 0;
+  /** NOTIFYs to secondaries answered, and given up after the last try or refused
+   *  (server/xfr/notify.ts). */
+  notifyAnswered = 0;
+  notifyFailed = 0;
   /** Answer latency per transport (server/latency.ts), recorded once per batch. */
   readonly latencyUdp = new LatencyHistogram();
   readonly latencyTcp = new LatencyHistogram();

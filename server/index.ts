@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { ClientAcl } from './acl.ts';
 import { Counters } from './counters.ts';
-import { Responder, type VersionMode } from './responder.ts';
+import { Responder, type ResponderOptions, type VersionMode } from './responder.ts';
 import { isPrivateAddress, Rrl, type RrlOptions } from './rrl.ts';
 import { TcpListener, type TcpOptions } from './tcp.ts';
 import type { PacketHooks } from './udp.ts';
@@ -36,6 +36,8 @@ export interface ServerOptions {
   queryLog?: (line: string) => void;
   /** rbldnsd mode: an OPT outside the additional section is ignored, not FORMERR. */
   skipMisplacedOpt?: boolean;
+  /** Replica mode: NOTIFY handler (responder.ts ResponderOptions.onNotify). */
+  onNotify?: ResponderOptions['onNotify'];
   logger: Logger;
 }
 
@@ -76,6 +78,7 @@ export class DnsServer {
         counters: this.counters,
         queryLog: options.queryLog,
         skipMisplacedOpt: options.skipMisplacedOpt,
+        onNotify: options.onNotify,
       },
       zones,
     );

@@ -19,7 +19,7 @@ import type { Dataset } from '../core/datasets/types.ts';
 import {
   C_ANY, C_CH, C_IN, PARSE_BADVERS, PARSE_DROP, PARSE_FORMERR, ParsedQuery, RCODE_BADVERS, RCODE_FORMERR,
   RCODE_NOERROR, RCODE_NOTIMP, RCODE_NXDOMAIN, RCODE_REFUSED, RCODE_SERVFAIL, T_A, T_ANY, T_MX, T_NS, T_OPT,
-  T_SOA, T_TXT, className, encodeNameAsWritten, parseQuery, questionName, rcodeName, typeName,
+  T_SOA, T_TXT, className, encodeNameAsWritten, normalizeName, parseQuery, questionName, rcodeName, typeName,
 } from './wire.ts';
 
 export type VersionMode = 'version' | 'hide' | 'refuse';
@@ -36,6 +36,16 @@ export interface ResponderOptions {
   /** rbldnsd mode: an OPT record in the answer or authority section is ignored (rbldnsd
    *  answers such a query as one without EDNS) instead of FORMERR. */
   skipMisplacedOpt?: boolean;
+  /** Replica mode: a NOTIFY (RFC 1996) for `zone` (lowercase, no trailing dot) from `client`,
+   *  the whole query in `query`: the reply's rcode (NOERROR = accepted, AA set; REFUSED;
+   *  NOTAUTH for a bad TSIG) and, for a signed NOTIFY, how to sign the reply (TSIG last).
+   *  Absent: NOTIFY is NOTIMP like other opcodes. */
+  onNotify?: (zone: string, client: string, query: Buffer) => NotifyVerdict;
+}
+
+export interface NotifyVerdict {
+  rcode: number;
+  sign?: (reply: Buffer) => Buffer;
 }
 
 /** Largest DNS message (TCP); the buffer has room for the longest record past it. */
@@ -148,6 +158,16 @@ export class Responder {
     if (res === PARSE_BADVERS) return this.fail(RCODE_BADVERS, 0x80 | (q.flags1 & 1), null, len, client);
     if (this.opts.acl !== null && !this.opts.acl.allows(client)) {
       return this.fail(RCODE_REFUSED, 0x80 | (q.flags1 & 1), null, len, client);
+    }
+    if ((q.flags1 & 0x78) === 0x20 && this.opts.onNotify !== undefined) {
+      // NOTIFY: the reply echoes the opcode and question, AA set when accepted (rare: allocates)
+      const v = this.opts.onNotify(normalizeName(questionName(q)), client, msg.subarray(0, len));
+      let n = this.fail(v.rcode, v.rcode === RCODE_NOERROR ? 0xa4 : 0xa0, null, len, client);
+      if (v.sign !== undefined) {
+        const signed = v.sign(this.out.subarray(0, n));
+        if (signed.length <= MAX_MESSAGE) n = signed.copy(this.out, 0);
+      }
+      return n;
     }
     // Opcode other than QUERY, or AA/TC set by the client: NOTIMP, flags just QR (rbldnsd).
     if ((q.flags1 & 0x7e) !== 0) return this.fail(RCODE_NOTIMP, 0x80, null, len, client);

@@ -7,6 +7,7 @@ import { parseCidr } from '../cidr.ts';
 import { validate as validCron } from 'node-cron';
 import { parseAValue } from '../rbldnsd/value.ts';
 import { providersSchema } from './providers.ts';
+import { replicaSchema } from './replica.ts';
 import { transferSchema } from './transfer.ts';
 
 /** `host:port` or `[v6]:port`. */
@@ -216,6 +217,8 @@ export const configSchema = z.strictObject({
   sources: z.array(source).default([]),
   /** Outbound ranges of big mail providers (exemptions); defaults: Microsoft 365, Google, Amazon SES. */
   providers: providersSchema,
+  /** Replica mode: serve a primary's zones by zone transfer (core/config/replica.ts). */
+  replica: replicaSchema,
   /** Outgoing zone transfers (AXFR/IXFR, TSIG, NOTIFY, catalog): core/config/transfer.ts; null = off. */
   transfer: transferSchema.nullable().default(null),
 });

@@ -15,8 +15,8 @@
 // serial is 'not-modified' without a transfer.
 
 import { randomInt } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
-import { asFetchError, startAttempt, type Attempt } from './attempt.ts';
+import { DnsTcp } from '../../core/dns/tcp.ts';
+import { asFetchError, startAttempt } from './attempt.ts';
 import {
   absName, buildQuery, parseMessage, rcodeName, rdataText, readName, readSoa, relName, sameName, T, txtStrings, typeName,
   WireError, encodeName, type Message,
@@ -52,7 +52,11 @@ async function attempt(opts: FetchOptions): Promise<FetchResult> {
   let conn: DnsTcp | null = null;
   let staging: StagingFile | null = null;
   try {
-    conn = await DnsTcp.open(target.host, target.port, opts, att);
+    att.check();
+    conn = await DnsTcp.open(target.host, target.port, {
+      connectTimeoutMs: opts.connectTimeoutMs, maxBytes: opts.maxBytes, signal: att.signal,
+      error: (m, retryable) => new FetchError(opts.url, m, retryable),
+    });
     const known = opts.validators?.etag;
     if (known !== undefined && /^\d+$/.test(known)) {
       const serial = await soaSerial(conn, target.zone, key, opts.url);
@@ -191,100 +195,4 @@ function recordLine(msg: Buffer, rr: Parameters<typeof rdataText>[1], zone: Buff
   }
   if (rr.type === T.NS && owner === '@') return ''; // collected into $NS
   return `# ${owner} ${rr.ttl} IN ${typeName(rr.type)} ${rdataText(msg, rr)}\n`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// DNS over TCP: length-prefixed messages
-
-class DnsTcp {
-  private buf: Buffer = Buffer.alloc(0);
-  private queue: Buffer[] = [];
-  private ended = false;
-  private failure: Error | null = null;
-  private wake: (() => void) | null = null;
-  private received = 0;
-
-  private constructor(private sock: Socket, private opts: FetchOptions) {}
-
-  static open(host: string, port: number, opts: FetchOptions, att: Attempt): Promise<DnsTcp> {
-    return new Promise((resolve, reject) => {
-      att.check();
-      const sock = connect({ host, port });
-      const c = new DnsTcp(sock, opts);
-      const timer = setTimeout(
-        () => sock.destroy(new FetchError(opts.url, `connect timed out after ${opts.connectTimeoutMs} ms`, true)),
-        opts.connectTimeoutMs,
-      );
-      const onAbort = () => sock.destroy(att.signal.reason);
-      att.signal.addEventListener('abort', onAbort, { once: true });
-      sock.once('connect', () => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-      sock.on('error', (err) => {
-        clearTimeout(timer);
-        c.fail(err);
-        reject(err);
-      });
-      sock.on('data', (d: Buffer) => c.onData(d));
-      sock.on('close', () => {
-        clearTimeout(timer);
-        att.signal.removeEventListener('abort', onAbort);
-        c.ended = true;
-        c.poke();
-      });
-    });
-  }
-
-  private fail(err: Error): void {
-    this.failure ??= err;
-    this.poke();
-  }
-
-  private poke(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  private onData(d: Buffer): void {
-    this.received += d.length;
-    if (this.received > this.opts.maxBytes) {
-      this.sock.destroy(new FetchError(this.opts.url, `transfer exceeds the size cap of ${this.opts.maxBytes} bytes`, false));
-      return;
-    }
-    this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
-    while (this.buf.length >= 2) {
-      const n = this.buf.readUInt16BE(0);
-      if (this.buf.length < 2 + n) break;
-      this.queue.push(this.buf.subarray(2, 2 + n));
-      this.buf = this.buf.subarray(2 + n);
-    }
-    if (this.queue.length > 64) this.sock.pause(); // the writer is behind: let TCP push back
-    this.poke();
-  }
-
-  send(msg: Buffer): void {
-    const len = Buffer.alloc(2);
-    len.writeUInt16BE(msg.length, 0);
-    this.sock.write(Buffer.concat([len, msg]));
-  }
-
-  /** Next message; null when the peer closed the connection (a partial message is dropped). */
-  async next(): Promise<Buffer | null> {
-    for (;;) {
-      if (this.queue.length) {
-        const m = this.queue.shift()!;
-        if (this.queue.length < 16) this.sock.resume();
-        return m;
-      }
-      if (this.failure) throw this.failure;
-      if (this.ended) return null;
-      await new Promise<void>((r) => (this.wake = r));
-    }
-  }
-
-  close(): void {
-    this.sock.destroy();
-  }
 }

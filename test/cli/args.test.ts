@@ -106,3 +106,10 @@ test('parseServeArgs: --config or nothing; anything else is a usage error', () =
   assert.throws(() => parseServeArgs(['q.yaml']), (e) => e instanceof ArgsError && /unexpected argument 'q\.yaml'/.test(e.message));
   assert.throws(() => parseServeArgs(['--help']), HelpRequest);
 });
+
+test('parseServeArgs: --replica-of HOST[:PORT] and --tsig [ALG:]NAME:SECRET, checked before anything starts', () => {
+  assert.deepEqual(parseServeArgs(['--replica-of', '192.0.2.1:5300', '--tsig', 'xfr-key:c2VjcmV0']), { config: undefined, replicaOf: '192.0.2.1:5300', tsig: 'xfr-key:c2VjcmV0' });
+  assert.throws(() => parseServeArgs(['--tsig', 'k:c2VjcmV0']), (e) => e instanceof ArgsError && /--tsig needs --replica-of/.test(e.message));
+  assert.throws(() => parseServeArgs(['--replica-of', '192.0.2.1:99999']), (e) => e instanceof ArgsError && /--replica-of: .*port must be 1-65535/.test(e.message));
+  assert.throws(() => parseServeArgs(['--replica-of', 'h', '--tsig', 'only-a-name']), (e) => e instanceof ArgsError && /--tsig: expected \[ALGORITHM:\]NAME:SECRET/.test(e.message));
+});

@@ -190,6 +190,11 @@ export function createMetricsRegistry(deps: MetricsDeps): Registry {
       set({ reason: 'timed_out' }, c.tcpTimedOut);
       set({ reason: 'stalled' }, c.tcpStalled);
     });
+    counter('quorumbl_xfr_notify_total', 'NOTIFYs to secondaries (transfer.notify): answered, or failed (no answer after the last try, an error answer, a bad signature; each logged with target and zone).', ['outcome'], (set) => {
+      const c = dns();
+      set({ outcome: 'answered' }, c.notifyAnswered);
+      set({ outcome: 'failed' }, c.notifyFailed);
+    });
     reg.registerMetric(new ExportedHistogram(
       'quorumbl_dns_answer_duration_seconds',
       'Server-side answer time per reply: from the listener starting on the batch (UDP recvmmsg batch, TCP read) the query came in until the batch\'s replies are handed to the kernel; each reply counts its whole batch\'s time. Excludes time in socket buffers and waiting for the event loop (see nodejs_eventloop_lag_seconds).',

@@ -160,6 +160,7 @@ export class DnsServer {
   /** Zone transfers: a handler takes AXFR/IXFR over TCP; null = REFUSED (the default). */
   setTransferHandler(handler: TransferHandler | null): void {
     this.transferSlot.handler = handler;
+    this.responder.transfersOn = handler !== null;
   }
 
   async stop(): Promise<void> {

@@ -94,6 +94,9 @@ export class Responder {
     this.versionTxt = opts.version === 'refuse' ? null : Buffer.from(v.slice(0, 255), 'latin1').toString('latin1');
   }
 
+  /** A transfer server is set (DnsServer.setTransferHandler): IXFR over UDP answers the SOA. */
+  transfersOn = false;
+
   /** The table answered from now (zone transfers follow it). */
   get zoneTable(): ZoneTable {
     return this.table;
@@ -175,8 +178,9 @@ export class Responder {
     }
     let qtype = q.qtype;
     // Zone transfers reach here over TCP only when no transfer server (server/xfr) takes them:
-    // REFUSED. IXFR over UDP gets the SOA only (RFC 1995 2: the client then asks over TCP).
-    if (qtype === 251 && !tcp) qtype = q.qtype = T_SOA;
+    // REFUSED. With transfers on, IXFR over UDP gets the SOA only (RFC 1995 2: the client then
+    // asks over TCP); off, it stays NOTIMP as in rbldnsd.
+    if (qtype === 251 && !tcp && this.transfersOn) qtype = q.qtype = T_SOA;
     else if ((qtype === 251 || qtype === 252) && tcp) return this.fail(RCODE_REFUSED, 0x80 | (q.flags1 & 1), null, len, client);
     if (qtype >= 250 && qtype !== T_ANY) return this.fail(RCODE_NOTIMP, 0x80 | (q.flags1 & 1), null, len, client);
     const zi = table.find(q);

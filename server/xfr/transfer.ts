@@ -55,6 +55,8 @@ export interface TransferServerOptions {
   served: (zone: string) => boolean;
   log: Logger;
   sliceMs?: number;
+  /** Each outcome, for the server's counters (/metrics). */
+  onOutcome?: (o: keyof TransferStats) => void;
 }
 
 /** Transfer counters (metrics). */
@@ -69,9 +71,16 @@ export interface TransferStats {
 const yieldTurn = () => new Promise<void>((r) => setImmediate(r));
 
 export class TransferServer implements TransferHandler {
-  readonly stats: TransferStats = { axfr: 0, ixfr: 0, refused: 0, notauth: 0, failed: 0 };
+  private readonly counts: TransferStats = { axfr: 0, ixfr: 0, refused: 0, notauth: 0, failed: 0 };
+  /** Outcomes since start. */
+  readonly stats: Readonly<TransferStats> = this.counts;
 
   constructor(private readonly o: TransferServerOptions) {}
+
+  private count(o: keyof TransferStats): void {
+    this.counts[o]++;
+    this.o.onOutcome?.(o);
+  }
 
   async serve(msg: Buffer, client: string, out: TransferOut): Promise<boolean> {
     const log = this.o.log;
@@ -87,9 +96,9 @@ export class TransferServer implements TransferHandler {
         question: Buffer.from(msg.subarray(12, n.end + 4)),
       };
     } catch (err) {
-      this.stats.refused++;
+      this.count('refused');
       log.info({ client, why: `malformed transfer request: ${(err as Error).message}` }, 'zone transfer refused');
-      return out.write(header(msg.readUInt16BE(0), RCODE_FORMERR, null));
+      return out.write(header(msg, msg.readUInt16BE(0), RCODE_FORMERR, null));
     }
     const kind = q.qtype === T_AXFR ? 'AXFR' : 'IXFR';
     const id = m.id;
@@ -98,24 +107,24 @@ export class TransferServer implements TransferHandler {
     try {
       tsig = verifyRequest(m, access.keys);
     } catch (err) {
-      this.stats.refused++;
+      this.count('refused');
       log.info({ zone: q.zone, client, kind, why: `bad TSIG record: ${(err as Error).message}` }, 'zone transfer refused');
-      return out.write(header(id, RCODE_FORMERR, q.question));
+      return out.write(header(msg, id, RCODE_FORMERR, q.question));
     }
     if (tsig.signed && tsig.error !== 0) {
-      this.stats.notauth++;
+      this.count('notauth');
       const why = TSIG_ERRORS[tsig.error] ?? String(tsig.error);
       log.warn({ zone: q.zone, client, kind, key: tsig.keyName, why }, `zone transfer refused: TSIG ${why}`);
-      return out.write(signError(header(id, RCODE_NOTAUTH, q.question), tsig as Extract<RequestTsig, { nameWire: Buffer }>));
+      return out.write(signError(header(msg, id, RCODE_NOTAUTH, q.question), tsig as Extract<RequestTsig, { nameWire: Buffer }>));
     }
     const key = tsig.signed && tsig.error === 0 ? tsig.key : null;
     const signer = tsig.signed && key ? new ResponseSigner(key, tsig.mac, tsig.origId) : null;
     const keyName = tsig.signed ? tsig.keyName : null;
     const refuse = async (rcode: number, why: string) => {
-      if (rcode === RCODE_REFUSED) this.stats.refused++;
-      else this.stats.failed++;
+      if (rcode === RCODE_REFUSED) this.count('refused');
+      else this.count('failed');
       log.info({ zone: q.zone, client, kind, key: keyName, why }, 'zone transfer refused');
-      const h = header(id, rcode, q.question);
+      const h = header(msg, id, rcode, q.question);
       return out.write(signer ? signer.sign(h) : h);
     };
     if (!this.o.served(q.zone)) return refuse(RCODE_REFUSED, 'not a zone this server serves');
@@ -135,7 +144,7 @@ export class TransferServer implements TransferHandler {
       if (!serialGe(clientSerial, v.serial)) chain = this.o.versions.journalFrom(q.zone, clientSerial);
     }
     const started = performance.now();
-    const w = new MessageWriter(id, 0x8400, q.question, key ? tsigSpace(key) : 0);
+    const w = new MessageWriter(id, 0x8400 | (msg[2]! & 1) << 8, q.question, key ? tsigSpace(key) : 0);
     let bytes = 0;
     let records = 0;
     let messages = 0;
@@ -178,31 +187,32 @@ export class TransferServer implements TransferHandler {
         if (ok) await put([v.soa]);
       } else {
         style = q.qtype === T_IXFR ? `full (journal does not reach ${clientSerial})` : 'full';
-        (await put([v.soa])) && (await put(v.records.values())) && (await put([v.soa]));
+        (await put([v.soa])) && (await put(v.records())) && (await put([v.soa]));
       }
       if (alive && !w.empty) await send(w.finish());
     } catch (err) {
-      this.stats.failed++;
+      this.count('failed');
       log.error({ zone: q.zone, client, kind, err: (err as Error).message }, 'zone transfer failed; connection closed');
       return false;
     }
     if (!alive) {
-      this.stats.failed++;
+      this.count('failed');
       log.warn({ zone: q.zone, client, kind, key: keyName, serial: v.serial, records, bytes, ms: Math.round(performance.now() - started) }, 'zone transfer cut off: the connection closed or stopped reading');
       return false;
     }
-    if (q.qtype === T_AXFR) this.stats.axfr++;
-    else this.stats.ixfr++;
+    if (q.qtype === T_AXFR) this.count('axfr');
+    else this.count('ixfr');
     log.info({ zone: q.zone, client, kind, style, key: keyName, serial: v.serial, records, messages, bytes, ms: Math.round(performance.now() - started) }, 'zone transfer');
     return true;
   }
 }
 
 /** A response with no records: header (QR, AA when NOERROR) + the question when known. */
-function header(id: number, rcode: number, question: Buffer | null): Buffer {
+/** `query`: RD is copied from it (RFC 1035 4.1.1). */
+function header(query: Buffer, id: number, rcode: number, question: Buffer | null): Buffer {
   const b = Buffer.alloc(12 + (question?.length ?? 0));
   b.writeUInt16BE(id, 0);
-  b.writeUInt16BE(0x8000 | rcode, 2);
+  b.writeUInt16BE(0x8000 | ((query[2]! & 1) << 8) | rcode, 2);
   if (question) {
     b.writeUInt16BE(1, 4);
     question.copy(b, 12);

@@ -64,7 +64,7 @@ export async function startPrimary(zones: ZoneSource[], transfer: unknown, tcp: 
   const log = new LogSink();
   const server = new DnsServer(options({ logger: log.logger, tcp: { enabled: true, idleTimeoutMs: 10_000, maxConnections: 64, ...tcp } }), new ZoneTable(zones));
   await server.start();
-  const svc = new TransferService(transferSchema.parse(transfer), 'test', () => server.zones, log.logger);
+  const svc = new TransferService(transferSchema.parse(transfer), 'test', () => server.zones, log.logger, server.counters);
   server.setTransferHandler(svc.handler);
   svc.start();
   await svc.versions.settle();

@@ -90,6 +90,9 @@ describe('zone transfers (AXFR/IXFR) with TSIG and the acl', { skip }, () => {
       assert.equal(i.records.length, 0, `${what} (IXFR)`);
       assert.match(i.errors.join('\n'), answer, `${what} (IXFR): ${i.out}`);
     }
+    // counted for /metrics: every one refused, none served
+    assert.equal(p.server.counters.xfrRefused, cases.length * 2);
+    assert.equal(p.server.counters.xfrAxfr + p.server.counters.xfrIxfr, 0);
   });
 
   test('a request signed outside the time window: NOTAUTH, BADTIME, signed, with our time', async () => {
@@ -142,7 +145,7 @@ describe('zone transfers (AXFR/IXFR) with TSIG and the acl', { skip }, () => {
     assert.deepEqual(two.records.filter((r) => r.type === 'SOA').map((r) => r.data.split(' ')[2]), ['13', '11', '12', '12', '13', '13']);
   });
 
-  test('IXFR over UDP answers the SOA only; AXFR over UDP is NOTIMP', async () => {
+  test('IXFR over UDP answers the SOA only (NOTIMP without transfers); AXFR over UDP is NOTIMP', async () => {
     const p = await primary([zone('bl.test', aRecords(50), 10)], defaultTransfer);
     const r = parseMessage((await udpExchange(p.port, buildQuery(5, 'bl.test', 251)))!);
     assert.equal(r.rcode, 0);
@@ -150,6 +153,10 @@ describe('zone transfers (AXFR/IXFR) with TSIG and the acl', { skip }, () => {
     const a = parseMessage((await udpExchange(p.port, buildQuery(6, 'bl.test', 252)))!);
     assert.equal(a.rcode, 4);
     assert.equal(a.answers.length, 0);
+    // without transfers IXFR over UDP stays NOTIMP (rbldnsd's answer)
+    p.server.setTransferHandler(null);
+    const off = parseMessage((await udpExchange(p.port, buildQuery(7, 'bl.test', 251)))!);
+    assert.equal(off.rcode, 4);
   });
 
   test('a serial raised in place (the merged zones) gives a new version and an IXFR of the change', async () => {
@@ -176,6 +183,7 @@ describe('zone transfers (AXFR/IXFR) with TSIG and the acl', { skip }, () => {
     await p.svc.versions.settle();
     assert.equal(p.svc.versions.current('bl.test')!.serial, 5);
     assert.equal(p.svc.versions.state('bl.test')!.failures, 1);
+    assert.equal(p.server.counters.xfrMaterialiseFailed, 1);
     const r = await kdig(p.port, 'bl.test', keyArg(), ['AXFR']);
     assert.equal(r.records.length, 23);
     assert.match(r.records[0]!.data, / 5 3600/);
@@ -206,10 +214,30 @@ describe('zone transfers (AXFR/IXFR) with TSIG and the acl', { skip }, () => {
     const whole = 300_000 * 28;
     assert.ok((cut.bytes as number) < whole / 2, `bytes handed over ${cut.bytes} of ~${whole}`);
     assert.equal(p.server.counters.tcpStalled, 1);
+    assert.equal(p.server.counters.xfrFailed, 1);
     s.destroy();
     // and the server still transfers to others
     const r = await kdig(p.port, 'bl.test', keyArg(), ['IXFR=3']);
     assert.equal(r.records.length, 1);
+  });
+
+  test('a client that hangs up mid-transfer: the transfer stops, is logged as cut off, others go on', async () => {
+    const p = await primary([zone('bl.test', aRecords(100_000), 3)], defaultTransfer);
+    const key = prepareKey({ name: 'xfr-key', algorithm: 'hmac-sha256', secret: SECRET });
+    const { msg } = signQuery(buildQuery(9, 'bl.test', 252), key);
+    const s = new Socket();
+    await new Promise<void>((res) => s.connect(p.port, '127.0.0.1', res));
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(msg.length);
+    s.write(Buffer.concat([len, msg]));
+    await new Promise<void>((res) => s.once('data', () => res()));
+    s.destroy(); // after the first bytes
+    await waitFor(() => p.log.find('zone transfer cut off: the connection closed or stopped reading').length > 0, 'cut off');
+    assert.equal(p.server.counters.xfrFailed, 1);
+    assert.equal(p.server.counters.xfrAxfr, 0);
+    const r = await kdig(p.port, 'bl.test', keyArg(), ['AXFR']);
+    assert.equal(r.records.length, 100_003);
+    assert.equal(p.server.counters.xfrAxfr, 1);
   });
 
   test('without a transfer handler AXFR/IXFR over TCP are REFUSED', async () => {

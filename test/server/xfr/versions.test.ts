@@ -28,7 +28,11 @@ test('only covered zones are materialised; records of several datasets once each
   await v.settle();
   const bl = v.current('bl.test')!;
   assert.equal(bl.serial, 4);
-  assert.equal(bl.records.size, 1 + 15); // NS + 10 + 5 new
+  assert.equal(bl.keys.size, 1 + 15); // NS + 10 + 5 new
+  // the records come back as they were given
+  const got = [...bl.records()];
+  assert.deepEqual(got[0], { name: '', type: 2, ttl: 300, data: 'ns1.example.' });
+  assert.deepEqual(got.slice(1, 11), shared);
   assert.equal(v.current('private.test'), undefined);
   assert.equal(v.state('private.test'), undefined);
   await v.stop();
@@ -43,7 +47,7 @@ test('a reload that widens the acl materialises the newly covered zone', async (
   open = true;
   v.configure({});
   await v.settle();
-  assert.equal(v.current('private.test')!.records.size, 4);
+  assert.equal(v.current('private.test')!.keys.size, 4);
   await v.stop();
 });
 
@@ -80,7 +84,22 @@ test('materialising a large zone leaves the event loop to others (work in slices
   v.start();
   await v.settle();
   on = false;
-  assert.equal(v.current('bl.test')!.records.size, 200_001);
+  assert.equal(v.current('bl.test')!.keys.size, 200_001);
   assert.ok(turns > 20, `other work ran ${turns} times while 200k records were materialised`);
+  await v.stop();
+});
+
+test('the journal holds at most as many records as the zone: a full replacement is not journaled', async () => {
+  let t = new ZoneTable([zone('bl.test', aRecords(2000), 1)]);
+  const v = versions(() => t, () => true, 10);
+  await v.settle();
+  t = new ZoneTable([zone('bl.test', aRecords(2000, 1), 2)]); // one out, one in
+  await v.settle();
+  assert.equal(v.journalFrom('bl.test', 1)!.length, 1);
+  t = new ZoneTable([zone('bl.test', aRecords(2000, 5000), 3)]); // everything replaced: 4000 > 2001
+  await v.settle();
+  assert.equal(v.current('bl.test')!.serial, 3);
+  assert.equal(v.journalFrom('bl.test', 2), null, 'a difference larger than the zone is not kept');
+  assert.equal(v.journalFrom('bl.test', 1), null);
   await v.stop();
 });

@@ -157,10 +157,12 @@ export class DnsServer {
     return this.responder.zoneTable;
   }
 
-  /** Zone transfers: a handler takes AXFR/IXFR over TCP; null = REFUSED (the default). */
-  setTransferHandler(handler: TransferHandler | null): void {
+  /** Zone transfers: a handler takes AXFR/IXFR over TCP; null = REFUSED (the default).
+   *  `signAnswer` signs the answers to queries signed with a transfer key (Responder.signAnswer). */
+  setTransferHandler(handler: TransferHandler | null, signAnswer: Responder['signAnswer'] = null): void {
     this.transferSlot.handler = handler;
     this.responder.transfersOn = handler !== null;
+    this.responder.signAnswer = handler !== null ? signAnswer : null;
   }
 
   async stop(): Promise<void> {

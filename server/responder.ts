@@ -96,6 +96,12 @@ export class Responder {
 
   /** A transfer server is set (DnsServer.setTransferHandler): IXFR over UDP answers the SOA. */
   transfersOn = false;
+  /** Signs the answer to a TSIG-signed query (server/xfr/sign-answer.ts, set with transfers):
+   *  a secondary's SOA refresh is signed and an unsigned answer fails it. Returns the signed
+   *  reply (or a NOTAUTH for a bad signature), null to send the reply as it is. Only signed
+   *  queries pay for it. */
+  signAnswer: ((query: Buffer, reply: Buffer, qEnd: number, limit: number) => Buffer | null) | null = null;
+  private limit = 512;
 
   /** The table answered from now (zone transfers follow it). */
   get zoneTable(): ZoneTable {
@@ -124,6 +130,15 @@ export class Responder {
    *  `peer`: the client address as 4 or 16 bytes when the transport has them (rbldnsd ACLs
    *  look them up; without them `client` is parsed, and only when an ACL exists). */
   respond(msg: Buffer, len: number, client: string, tcp: boolean, peer: Uint8Array | null = null): number {
+    const n = this.respondUnsigned(msg, len, client, tcp, peer);
+    const q = this.q;
+    // a signed ordinary query (not a NOTIFY: the replica's hook signs those itself)
+    if (n === 0 || !q.tsig || this.signAnswer === null || (q.flags1 & 0x78) !== 0) return n;
+    const signed = this.signAnswer(msg.subarray(0, len), this.out.subarray(0, n), q.qEnd, this.limit);
+    return signed === null || signed.length > this.out.length ? n : signed.copy(this.out, 0);
+  }
+
+  private respondUnsigned(msg: Buffer, len: number, client: string, tcp: boolean, peer: Uint8Array | null): number {
     const q = this.q;
     const table = this.table;
     const aclOn = table.aclInUse;
@@ -151,6 +166,7 @@ export class Responder {
       if (q.edns) limit = q.ednsSize < this.opts.maxUdpPayload ? q.ednsSize : this.opts.maxUdpPayload;
       if (limit < 512) limit = 512;
     }
+    this.limit = limit;
     if (res === PARSE_FORMERR) {
       q.edns = false; // the reply to a broken OPT carries none
       return this.fail(RCODE_FORMERR, 0x80 | (q.flags1 & 1), null, len, client);

@@ -9,6 +9,7 @@ export const T_MX = 15;
 export const T_TXT = 16;
 export const T_AAAA = 28;
 export const T_OPT = 41;
+export const T_TSIG = 250;
 export const T_ANY = 255;
 
 export const C_IN = 1;
@@ -56,6 +57,8 @@ export class ParsedQuery {
   edns = false;
   /** Requester's UDP payload size from the OPT record (already raised to 512). */
   ednsSize = 0;
+  /** A TSIG record ends the additional section (RFC 8945): the answer must be signed. */
+  tsig = false;
 }
 
 function u16(b: Buffer, o: number): number {
@@ -111,6 +114,8 @@ function parseEdns(q: ParsedQuery, an: number, ns: number, ar: number, skipMispl
       if (b[o + 5] !== 0) return PARSE_BADVERS; // version
     } else if (next > len) {
       return PARSE_OK;
+    } else if (type === T_TSIG && i === total - 1 && i >= an + ns) {
+      q.tsig = true;
     }
     o = next;
   }
@@ -124,6 +129,7 @@ export function parseQuery(q: ParsedQuery, buf: Buffer, len: number, skipMisplac
   q.len = len;
   q.edns = false;
   q.ednsSize = 0;
+  q.tsig = false;
   if (len < 17) return PARSE_DROP; // header + root name + type + class
   const f1 = buf[2]!;
   if (f1 & 0x80) return PARSE_DROP; // a response

@@ -9,7 +9,7 @@ export function startTransfer(s: Serving): void {
   const t = s.cfg.config.transfer;
   if (!t || s.transfer) return;
   const svc = new TransferService(t, s.cfg.config.base, () => s.server.zones, s.log, s.server.counters);
-  s.server.setTransferHandler(svc.handler);
+  s.server.setTransferHandler(svc.handler, svc.signAnswer);
   svc.start();
   s.transfer = svc;
   s.log.info({ keys: t.keys.map((k) => k.name), acl: Object.keys(t.acl), journal: t.journal }, 'zone transfers (AXFR/IXFR over TCP) enabled');

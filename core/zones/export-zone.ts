@@ -5,6 +5,7 @@
 import type { Dataset, NsSet } from '../datasets/types.ts';
 import type { LoadedZone } from './store.ts';
 import type { MaterialiseOptions, ZoneRecord } from './records.ts';
+import { zoneRecords } from './union.ts';
 
 export interface ExportSoa {
   ttl: number;
@@ -56,7 +57,7 @@ export function exportZoneOf(z: LoadedZone): ExportZone {
     soa,
     ns: ns ? { ttl: ns.ttl, names: [...new Set(ns.names.map(bare))] } : null,
     *records(opts) {
-      for (const d of datasets) yield* d.records!(opts);
+      yield* zoneRecords(datasets, opts)!;
     },
   };
 }

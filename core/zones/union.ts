@@ -91,7 +91,9 @@ export function* unionRecords(parts: readonly UnionPart[], opts: MaterialiseOpti
 
 /** The records of a zone served by `datasets` (in zone order): one dataset's own records(), or
  *  their union. Null when a dataset cannot be written as records (the zone is not transferable). */
-export function zoneRecords(datasets: readonly Dataset[], opts: MaterialiseOptions): Iterable<ZoneRecord> | null {
+export function zoneRecords(all: readonly Dataset[], opts: MaterialiseOptions): Iterable<ZoneRecord> | null {
+  // 'zone-meta' only carries the SOA/NS of a zone quorumbl builds (core/zones/store.ts)
+  const datasets = all.filter((d) => d.type !== 'zone-meta');
   if (datasets.some((d) => !d.records)) return null;
   if (datasets.length === 1) return datasets[0]!.records!(opts);
   return unionRecords([{ labels: [], datasets }], opts, datasets[0]?.ttl ?? 0);

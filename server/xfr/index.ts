@@ -9,6 +9,7 @@ import type { Counters } from '../counters.ts';
 import { TransferAccess } from './access.ts';
 import { TransferServer } from './transfer.ts';
 import { ZoneVersions } from './versions.ts';
+import { answerSigner } from './sign-answer.ts';
 
 export { ZoneVersions, recordFromKey, type ZoneVersion, type JournalEntry, type ZoneState } from './versions.ts';
 export { TransferServer, isTransferQuery, type TransferHandler, type TransferOut } from './transfer.ts';
@@ -45,6 +46,9 @@ export class TransferService {
       },
     });
   }
+
+  /** Responder.signAnswer: answers to queries signed with a transfer key are signed. */
+  readonly signAnswer = answerSigner(() => this.access);
 
   /** Same as `versions.onNewVersion`: NOTIFY hooks here. */
   onNewVersion(listener: (zone: string, serial: number) => void): void {

@@ -14,6 +14,7 @@
 import type { Logger } from '../../core/log.ts';
 import type { Dataset } from '../../core/datasets/types.ts';
 import { RR, recordKey, type ZoneRecord } from '../../core/zones/records.ts';
+import { zoneRecords } from '../../core/zones/union.ts';
 import type { Zone, ZoneTable } from '../zones.ts';
 import { serialGt } from './serial.ts';
 
@@ -235,7 +236,7 @@ export class ZoneVersions {
   private async materialise(z: Zone): Promise<void> {
     const t = this.track(z);
     const log = this.o.log;
-    const lacking = z.datasets.find((d) => typeof d.records !== 'function');
+    const lacking = z.datasets.find((d) => d.type !== 'zone-meta' && typeof d.records !== 'function');
     const soaMeta = z.datasets.find((d) => d.meta.soa)?.meta;
     const problem = lacking ? `its ${lacking.type} dataset cannot list its records` : !soaMeta?.soa ? 'it has no SOA' : null;
     if (problem) {
@@ -266,7 +267,8 @@ export class ZoneVersions {
       // The serial and the datasets' states are read in the same turn (records() captures its
       // state when iteration starts: the first next()).
       serial = this.serialOf(z);
-      const iters = z.datasets.map((d) => d.records!(opts)[Symbol.iterator]());
+      // one record set for the zone (several datasets: union.ts re-states RFC 4592 cuts)
+      const iters = [zoneRecords(z.datasets, opts)![Symbol.iterator]()];
       const firsts = iters.map((it) => it.next());
       const ns = soaMeta!.ns ?? z.datasets.find((d) => d.meta.ns)?.meta.ns;
       if (ns) for (const n of ns.names) add(records, { name: '', type: RR.NS, ttl: ns.ttl, data: absolute(n) });

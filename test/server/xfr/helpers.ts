@@ -65,7 +65,7 @@ export async function startPrimary(zones: ZoneSource[], transfer: unknown, tcp: 
   const server = new DnsServer(options({ logger: log.logger, tcp: { enabled: true, idleTimeoutMs: 10_000, maxConnections: 64, ...tcp } }), new ZoneTable(zones));
   await server.start();
   const svc = new TransferService(transferSchema.parse(transfer), 'test', () => server.zones, log.logger, server.counters);
-  server.setTransferHandler(svc.handler);
+  server.setTransferHandler(svc.handler, svc.signAnswer);
   svc.start();
   await svc.versions.settle();
   const port = server.addresses.find((a) => a.proto === 'tcp')!.port;

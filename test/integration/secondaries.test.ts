@@ -260,8 +260,13 @@ describe('Knot and NSD as secondaries of quorumbl serve', { skip }, () => {
     const c = countRecords(ixfr.out);
     assert.equal(c.soa, 4, `IXFR: new SOA, old SOA (deletions), new SOA (additions), new SOA\n${ixfr.out}`);
     const body = c.lines.filter((l) => !/\sSOA\s/.test(l));
-    assert.ok(body.length >= 1 && body.length <= 4, `only the override's records:\n${ixfr.out}`);
-    for (const l of body) assert.ok(l.toLowerCase().startsWith(ip4Labels(ip) + '.bl.'), `record of the override only: ${l}`);
+    assert.ok(body.length >= 1 && body.length <= 8, `only the override's records:\n${ixfr.out}`);
+    // the override's name, and its IPv4-mapped IPv6 name (::ffff:203.0.113.77), nothing else
+    const mapped = 'cb00714d'.split('').reverse().join('.') + '.f.f.f.f' + '.0'.repeat(20);
+    for (const l of body) {
+      const owner = l.toLowerCase().split(/\s/)[0]!;
+      assert.ok(owner === `${ip4Labels(ip)}.bl.${BASE}.` || owner === `${mapped}.bl.${BASE}.`, `record of the override only: ${l}`);
+    }
   });
 
   test('a wrong key, no key, or an address outside the ACL: the transfer is refused', async () => {
@@ -293,7 +298,8 @@ describe('Knot configured with only the catalog zone', { skip }, () => {
     const knotPort = await freePort();
     p = await startPrimary([knotPort], { transfer: [`  catalog: ${CATALOG}`] }, dir);
     knot = await startSecondary({ kind: 'knot', primary: { host: '127.0.0.1', port: p.dns }, key: KEY, catalog: CATALOG, port: knotPort });
-    await inStep(p, knot, [CATALOG, ...ZONES]);
+    // Knot does not answer queries for a catalog it interprets: its members show it took it
+    await inStep(p, knot, ZONES);
   });
 
   after(async () => {

@@ -75,7 +75,7 @@ export class Secondary {
     });
   }
 
-  tail(n = 4000): string {
+  tail(n = Number(process.env.SECONDARY_LOG_TAIL ?? 4000)): string {
     const l = this.log();
     return l.length > n ? '...' + l.slice(-n) : l;
   }

@@ -18,6 +18,8 @@ import {
 import { isDefaultValue, valueStart } from '../ip4.ts';
 import { dumpValue, emitValue, valuesFromJson, valuesToJson } from './ip4list.ts';
 import { emptyRangeSet4, emptyRangeSet6, type RangeSet4, type RangeSet6 } from '../ranges.ts';
+import type { MaterialiseOptions, ZoneRecord } from '../zones/records.ts';
+import { domainDatasetRecords } from './materialise.ts';
 
 const EXCL = -1;
 const MAX_WIRE = 255;
@@ -266,6 +268,26 @@ class DnsetDataset implements Dataset {
     }
     out.sort();
     return { v4: emptyRangeSet4(), v6: emptyRangeSet6(), domains: out };
+  }
+
+  /** Every entry (exclusions too: they cut what a wildcard above says) and its ancestors, each
+   *  answered by query() itself (core/zones/domains.ts): exact entries deciding alone, the
+   *  longest wildcard otherwise, `$` = the matched entry, as rbldnsd does. */
+  records(opts: MaterialiseOptions): Iterable<ZoneRecord> {
+    const names: string[] = [];
+    for (const t of [this.exact, this.wild]) {
+      const { keys, offsets } = t;
+      for (let i = 0; i < t.count; i++) {
+        const labels: string[] = [];
+        for (let p = offsets[i]!; p < offsets[i + 1]!; p += 1 + keys[p]!) {
+          let l = '';
+          for (let c = p + 1; c <= p + keys[p]!; c++) l += String.fromCharCode(keys[c]!);
+          labels.push(l.includes('.') ? '' : l);
+        }
+        names.push(labels.reverse().join('.'));
+      }
+    }
+    return domainDatasetRecords(this, names, opts);
   }
 
   snapshot(): SnapshotPart {

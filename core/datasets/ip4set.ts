@@ -8,6 +8,9 @@ import type { LoadState, Loc } from '../rbldnsd/state.ts';
 import { substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
 import { IP4SET_KEYS, Ip4Key, ip4Dotted, ip4ReverseName, parseIp4QuadBytes } from '../ip4.ts';
 import { emptyRangeSet6, RangeAppender4, type RangeSet4, type RangeSet6 } from '../ranges.ts';
+import type { MaterialiseOptions, ZoneRecord } from '../zones/records.ts';
+import { ip4Runs, points4, type KeyedAnswer } from '../zones/walk.ts';
+import { ValueAnswers } from './materialise.ts';
 import {
   EXCLUDED, EntryList, ValueColumn, columnFromSnapshot, columnsToSnapshot, compactIndexes, dedupKeys, dumpValue, emitValue, fit,
   lowerBound, parseIp4Line, valueAt, valuesFromJson, valuesToJson, type KeyedColumn, type SortedEntries,
@@ -64,6 +67,34 @@ class Ip4SetDataset implements Dataset {
       return true;
     }
     return false;
+  }
+
+  /** Every level's blocks start and end a piece; each piece answers as query() does (the
+   *  finest level holding the address decides, an exclusion there = not listed). */
+  records(opts: MaterialiseOptions): Iterable<ZoneRecord> {
+    const SIZE = [1, 0x100, 0x10000, 0x1000000];
+    const pts: number[] = [];
+    for (let l = 0; l < 4; l++) for (const k of this.levels[l]!.keys) pts.push(k, k + SIZE[l]!);
+    const answers = new ValueAnswers(this.values, this.subs);
+    const at = (ip: number): KeyedAnswer | null => {
+      for (let l = 0; l < 4; l++) {
+        const level = this.levels[l]!;
+        const keys = level.keys;
+        if (keys.length === 0) continue;
+        const key = (ip & LEVEL_MASKS[l]!) >>> 0;
+        const lo = lowerBound(keys, key);
+        if (lo >= keys.length || keys[lo] !== key) continue;
+        const idx: number[] = [];
+        for (let i = lo; i < keys.length && keys[i] === key; i++) {
+          const v = valueAt(level, i);
+          if (v === EXCLUDED) return null;
+          idx.push(v);
+        }
+        return answers.of(idx);
+      }
+      return null;
+    };
+    return ip4Runs(points4(pts), at, this.ttl, opts, ['mapped', '6to4']);
   }
 
   dump(_zone: string, write: (line: string) => void): void {

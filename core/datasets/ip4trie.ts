@@ -8,6 +8,9 @@ import type { LoadState, Loc } from '../rbldnsd/state.ts';
 import { substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
 import { IP4TRIE_KEYS, Ip4Key, ip4Dotted, parseIp4QuadBytes } from '../ip4.ts';
 import { emptyRangeSet6, RangeAppender4, type RangeSet4, type RangeSet6 } from '../ranges.ts';
+import type { MaterialiseOptions, ZoneRecord } from '../zones/records.ts';
+import { ip4Runs, points4, type KeyedAnswer } from '../zones/walk.ts';
+import { ValueAnswers } from './materialise.ts';
 import {
   EXCLUDED, EntryList, ValueColumn, columnFromSnapshot, columnsToSnapshot, compactIndexes, dumpValue, emitValue, fit, lowerBound,
   parseIp4Line, valueAt, valuesFromJson, valuesToJson, type KeyedColumn, type SortedEntries,
@@ -70,6 +73,25 @@ class Ip4TrieDataset implements Dataset {
       return true;
     }
     return false;
+  }
+
+  /** Every prefix starts and ends a piece; each piece answers its longest prefix's value (an
+   *  exclusion there = not listed), as query() does. */
+  records(opts: MaterialiseOptions): Iterable<ZoneRecord> {
+    const pts: number[] = [];
+    for (const p of this.byLength) for (const k of p.keys) pts.push(k, k + 2 ** (32 - p.bits));
+    const answers = new ValueAnswers(this.values, this.subs);
+    const at = (ip: number): KeyedAnswer | null => {
+      for (const p of this.byLength) {
+        const key = (ip & p.mask) >>> 0;
+        const i = lowerBound(p.keys, key);
+        if (i >= p.keys.length || p.keys[i] !== key) continue;
+        const v = valueAt(p, i);
+        return v === EXCLUDED ? null : answers.of([v]);
+      }
+      return null;
+    };
+    return ip4Runs(points4(pts), at, this.ttl, opts, ['mapped', '6to4']);
   }
 
   dump(_zone: string, write: (line: string) => void): void {

@@ -258,3 +258,19 @@ export function namesMapped(a: number, b: number): AddressName[] {
   for (const [s, p] of cidrs4(a, b)) mappedBlock(s, p, out);
   return out;
 }
+
+/** The IPv4 range [a, b] as the 32-nibble names a zone with IPv4 datasets also answers as IPv4
+ *  (core/query.ts): `mapped` ::ffff:a.b.c.d, `6to4` 2002:aabb:ccdd::/48. Each name's key is the
+ *  IPv4 text of its CIDR block (the address itself for one address: what rbldnsd's `$` shows). */
+export function namesEmbedded4(a: number, b: number, kind: 'mapped' | '6to4'): AddressName[] {
+  const out: AddressName[] = [];
+  const all = { maxExpansion: Infinity, report: () => {} };
+  for (const [s, p] of cidrs4(a, b)) {
+    const key = p === 32 ? dotted(s) : `${dotted(s)}/${p}`;
+    const base = kind === 'mapped' ? 0xffff00000000n + BigInt(s) : (0x2002n << 112n) | (BigInt(s) << 80n);
+    const len = kind === 'mapped' ? 96 + p : 16 + p;
+    const names = names6(base, base + (1n << BigInt(128 - len)) - 1n, all)!;
+    for (const n of names) out.push({ name: n.name, key });
+  }
+  return out;
+}

@@ -18,6 +18,8 @@ import { RR, type ZoneRecord } from './records.ts';
 export interface NodeAnswer {
   readonly a: readonly number[];
   readonly txt: string | null;
+  /** Several TXT strings (rbldnsd values), when there are more than one; `txt` is the first. */
+  readonly txts?: readonly string[];
 }
 
 /** The marker of an unlisted node that must exist (see above). */
@@ -96,7 +98,9 @@ export function* domainRecords(src: DomainSource): Generator<ZoneRecord> {
   }
 }
 
+/** A and TXT records of one owner; identical records once (a zone holds a set). */
 export function* answerRecords(name: string, a: NodeAnswer, ttl: number): Generator<ZoneRecord> {
-  for (const ip of a.a) yield { name, type: RR.A, ttl, data: dotted(ip) };
-  if (a.txt !== null) yield { name, type: RR.TXT, ttl, data: a.txt };
+  for (let i = 0; i < a.a.length; i++) if (a.a.indexOf(a.a[i]!) === i) yield { name, type: RR.A, ttl, data: dotted(a.a[i]!) };
+  const t = a.txts ?? (a.txt === null ? [] : [a.txt]);
+  for (let i = 0; i < t.length; i++) if (t.indexOf(t[i]!) === i) yield { name, type: RR.TXT, ttl, data: t[i]! };
 }

@@ -294,7 +294,7 @@ describe('Knot configured with only the catalog zone', { skip }, () => {
 
   before(async () => {
     dir = makeTmpDir();
-    writeFileSync(join(dir, 'extra.txt'), '192.0.2.9\n');
+    writeFileSync(join(dir, 'extra.txt'), `$SOA 300 ns.${BASE}. hostmaster.${BASE}. 0 3600 600 86400 60\n$NS 300 ns.${BASE}.\n192.0.2.9\n`);
     const knotPort = await freePort();
     p = await startPrimary([knotPort], { transfer: [`  catalog: ${CATALOG}`] }, dir);
     knot = await startSecondary({ kind: 'knot', primary: { host: '127.0.0.1', port: p.dns }, key: KEY, catalog: CATALOG, port: knotPort });

@@ -283,6 +283,18 @@ describe('Knot and NSD as secondaries of quorumbl serve', { skip }, () => {
     const ok = await kdig(['-y', `hmac-sha256:${KEY.name}:${KEY.secret}`, ...base]);
     assert.ok(countRecords(ok.out).soa === 2, `the right key from 127.0.0.1 transfers:\n${ok.out.slice(0, 2000)}`);
   });
+  test('the primary down: both secondaries keep answering their last copy, alike', async () => {
+    const qs = sample().slice(0, 3000);
+    const before = await udpAsker('127.0.0.1', knot.port)(qs);
+    await p.serve.stop();
+    assert.equal(await soaSerial('127.0.0.1', p.dns, `bl.${BASE}`), null, 'the primary is gone');
+    const bad = await checkSecondary('nsd', udpAsker('127.0.0.1', nsd.port), udpAsker('127.0.0.1', knot.port), qs);
+    assert.equal(bad.length, 0, describeMismatches('nsd vs knot, primary down', bad));
+    const after = await udpAsker('127.0.0.1', knot.port)(qs);
+    assert.deepEqual(after, before, 'Knot answers as it did with the primary up');
+    const [o] = await udpAsker('127.0.0.1', nsd.port)([{ name: `${ip4Labels('203.0.113.77')}.bl.${BASE}`, type: T.A }]);
+    assert.equal(o!.rcode, 0, 'the override made before is still listed');
+  });
 });
 
 describe('Knot configured with only the catalog zone', { skip }, () => {

@@ -283,6 +283,17 @@ describe('Knot and NSD as secondaries of quorumbl serve', { skip }, () => {
     const ok = await kdig(['-y', `hmac-sha256:${KEY.name}:${KEY.secret}`, ...base]);
     assert.ok(countRecords(ok.out).soa === 2, `the right key from 127.0.0.1 transfers:\n${ok.out.slice(0, 2000)}`);
   });
+  // Knot refreshes an unchanged zone with a signed SOA query (UDP) and rejects an unsigned reply
+  // ("failed to verify TSIG": primary not usable until the retry); left so, a zone that does not
+  // change for soa.expire (1 week) expires on Knot. Kept as todo until the responder signs.
+  test('a TSIG-signed SOA query gets a signed answer (Knot refreshing an unchanged zone)', { todo: 'server/responder.ts answers signed SOA queries unsigned (ws/xfr)' }, async () => {
+    for (const tcp of [[], ['+tcp']]) {
+      const r = await kdig([...tcp, '-p', String(p.dns), '@127.0.0.1', '-y', `hmac-sha256:${KEY.name}:${KEY.secret}`, `bl.${BASE}`, 'SOA']);
+      assert.match(r.out, /status: NOERROR/, r.out);
+      assert.doesNotMatch(r.out, /expected a TSIG|reply verification/i, r.out);
+    }
+  });
+
   test('the primary down: both secondaries keep answering their last copy, alike', async () => {
     const qs = sample().slice(0, 3000);
     const before = await udpAsker('127.0.0.1', knot.port)(qs);

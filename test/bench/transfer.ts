@@ -152,7 +152,7 @@ function run(cmd: string, args: string[]): Promise<{ code: number; out: string }
 function kdigAxfr(port: number): Promise<{ ms: number; bytes: number; records: number; messages: number; ok: boolean; tail: string }> {
   return new Promise((res) => {
     const t0 = performance.now();
-    const c = spawn('kdig', ['-p', String(port), '@127.0.0.1', '-y', `hmac-sha256:${KEY.name}:${KEY.secret}`, ZONE, 'AXFR'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn('kdig', ['+timeout=60', '-p', String(port), '@127.0.0.1', '-y', `hmac-sha256:${KEY.name}:${KEY.secret}`, ZONE, 'AXFR'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let tail = '';
     const keep = (b: Buffer) => (tail = (tail + b.toString('latin1')).slice(-2000));
     c.stdout.on('data', keep);

@@ -403,7 +403,7 @@ function migrate(db: Db, migrations: readonly Migration[]): void {
         throw new DbError(`migration ${v} (${m.name}) failed: ${errText(e)}`, { cause: e });
       }
       record.run(v, m.name, Date.now());
-    })();
+    }).immediate();
   }
 }
 

@@ -57,6 +57,13 @@ export class Counters {
    *  bytesOut above counts them at their full size. */
   rrlDropped = 0;
   rrlSlipped = 0;
+  /** Zone transfers (server/xfr): served (AXFR, IXFR), refused (acl, unsigned, TSIG error),
+   *  failed (cut off or broken halfway), and materialisations that threw (previous version kept). */
+  xfrAxfr = 0;
+  xfrIxfr = 0;
+  xfrRefused = 0;
+  xfrFailed = 0;
+  xfrMaterialiseFailed = 0;
   /** TCP connections the server closed: over the per-client limit or evicted to keep slots
    *  free, a message not complete by its deadline, replies never read (server/tcp.ts). */
   tcpRefused = 0;

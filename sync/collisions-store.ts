@@ -93,7 +93,7 @@ export class CollisionHistory {
       }
       this.db.prepare(`DELETE FROM collision_history WHERE at < ? AND id NOT IN
         (SELECT max(id) FROM collision_history GROUP BY source, provider)`).run(at - HISTORY_DAYS * 86400_000);
-    })();
+    }).immediate();
     return added;
   }
 

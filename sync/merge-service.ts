@@ -19,7 +19,8 @@ import { evidencePath, readEvidenceFile, removeLeftovers, writeEvidenceFile } fr
 import type { Evidence } from './merge/types.ts';
 import { emptyEvidence } from './merge/evidence.ts';
 import { MergeView } from './merge/evaluate.ts';
-import { nextSerial } from './merge/serial.ts';
+import { keepSerial, nextSerial, readKeptSerial } from './merge/serial.ts';
+import { VerdictWatch, type ScoredKeys } from './merge/verdict-watch.ts';
 import { explain, type ExplainContext, type ExplainProvider, type ExplainSource, type Explanation, type ReputationEvent, type KeyKind } from './merge/explain.ts';
 import { weightsFor, type Policy } from './merge/policy.ts';
 import type { EvidenceProvider, EvidenceSource, OverlayView } from './merge/types.ts';
@@ -70,6 +71,10 @@ export interface MergeServiceOptions {
   persist?: boolean;
 }
 
+/** How often scored keys are re-evaluated for decay (merge/verdict-watch.ts): a verdict that
+ *  decay changes gets its new serial (and NOTIFY) within this time. */
+export const VERDICT_WATCH_MS = 60_000;
+
 export class MergeService {
   readonly view: MergeView;
   private datasets: Dataset[];
@@ -99,6 +104,9 @@ export class MergeService {
   /** Listed keys inside provider ranges, after every merge (sync/collisions-store.ts). */
   private readonly collisions: CollisionTracker;
   private collisionsOn = false;
+  /** Raises the serial when a decaying score changes a verdict (merge/verdict-watch.ts). */
+  private readonly watch: VerdictWatch;
+  private watchTimer: NodeJS.Timeout | undefined;
 
   constructor(private opts: MergeServiceOptions) {
     const c = opts.config;
@@ -106,12 +114,21 @@ export class MergeService {
     // The SOA serial is the view's, which rises with every merge and overlay/policy swap (the
     // responder writes it into each SOA). It starts at max(now, lastSerial + 1, the SOA's own).
     // The SOA minimum is the negative TTL (RFC 2308: min(SOA TTL, MINIMUM)).
-    this.view.serial = nextSerial(Math.max(opts.lastSerial ?? 0, opts.soa.serial - 1));
+    this.view.serial = nextSerial(Math.max(opts.lastSerial ?? 0, opts.persist ? readKeptSerial(opts.stateDir) : 0, opts.soa.serial - 1));
+    if (opts.persist) this.view.onSerial = keepSerial(opts.stateDir, (msg, err) => opts.log.warn({ err: (err as Error).message }, msg));
     this.datasets = this.makeDatasets();
     this.evidenceFile = evidencePath(opts.stateDir);
     // Provider feeds: last good copy, else the shipped baseline (sync/providers/feeds.ts).
     this.feeds = new ProviderFeeds(c.providers, { stateDir: opts.stateDir, log: opts.log, onChange: () => this.schedule() });
     this.collisions = new CollisionTracker({ stateDir: opts.stateDir, log: opts.log });
+    this.watch = new VerdictWatch(this.view, (o) => (o as { scores?: ScoredKeys } | null)?.scores ?? null);
+  }
+
+  /** One look at the scored keys now (serve runs it every VERDICT_WATCH_MS; tests call it). */
+  async checkDecay(): Promise<boolean> {
+    const raised = await this.watch.check();
+    if (raised) this.opts.log.info({ serial: this.view.serial }, 'a decayed reputation score changed a verdict: SOA serial raised');
+    return raised;
   }
 
   /** bl/wl/dbl over the view, with the TXT, TTLs and SOA of the config. */
@@ -293,10 +310,16 @@ export class MergeService {
     // Feeds with a last good copy or a shipped baseline never hold the first merge back; one with
     // neither is waited for (bounded) and then merged without, loudly.
     await this.feeds.start(this.opts.config.sync.enabled);
+    if (!this.watchTimer) {
+      this.watchTimer = setInterval(job('reputation-decay', () => this.checkDecay()), VERDICT_WATCH_MS);
+      this.watchTimer.unref();
+    }
     await this.rebuild();
   }
 
   stop(): void {
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.watchTimer = undefined;
     this.feeds.stop();
     if (this.timer) clearTimeout(this.timer);
   }

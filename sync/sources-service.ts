@@ -266,7 +266,7 @@ export class SourcesService {
       return this.db.transaction(() => {
         change();
         return writeAudit(this.db, { at: this.now(), actor, action: `source.${decision}`, target: `source:${name}`, before: q, after });
-      })();
+      }).immediate();
     } catch (e) {
       throw new DecisionFailed(`cannot record the ${decision} of '${name}' in ${this.opts.dbPath ?? 'the state database'}: ${(e as Error).message}`, { cause: e });
     }

@@ -161,7 +161,7 @@ export class SyncState {
       this.ensure(source);
       this.db.prepare('UPDATE source_state SET last_attempt = ? WHERE name = ?').run(at, source);
       return Number(this.db.prepare('INSERT INTO sync_runs (source, started, holder) VALUES (?, ?, ?)').run(source, at, holder).lastInsertRowid);
-    })();
+    }).immediate();
   }
 
   /** The update passed the guards and is now the last good copy. An older quarantined update is
@@ -176,7 +176,7 @@ export class SyncState {
       const q = this.getQuarantine(source);
       if (q) this.writeQuarantine(source, null);
       return q?.path ?? null;
-    })();
+    }).immediate();
   }
 
   /** The upstream has not changed since the validators we sent: the last good copy is still current. */
@@ -186,7 +186,7 @@ export class SyncState {
       const source = this.endRun(runId, at, 'not-modified', 0, null, null, null);
       this.db.prepare(`UPDATE source_state SET last_outcome = 'not-modified', last_success = ?, last_error = NULL
         WHERE name = ?`).run(at, source);
-    })();
+    }).immediate();
   }
 
   finishFailed(runId: number, error: string, bytes?: number): void {
@@ -194,7 +194,7 @@ export class SyncState {
     this.db.transaction(() => {
       const source = this.endRun(runId, at, 'failed', bytes ?? null, null, error, null);
       this.db.prepare(`UPDATE source_state SET last_outcome = 'failed', last_error = ? WHERE name = ?`).run(error, source);
-    })();
+    }).immediate();
   }
 
   /** The update failed the guards and was moved to `q.path`. Returns the path of the quarantined
@@ -208,7 +208,7 @@ export class SyncState {
       this.db.prepare(`UPDATE source_state SET last_outcome = 'quarantined', last_error = ? WHERE name = ?`).run(error, source);
       this.writeQuarantine(source, { reasons: q.reasons, path: q.path, at, stats: q.stats, bytes: q.bytes ?? null, validators: q.validators ?? {} });
       return previous !== null && previous !== q.path ? previous : null;
-    })();
+    }).immediate();
   }
 
   /** Marks runs left in progress by a stopped process as failed. `live(source, holder)` says
@@ -226,7 +226,7 @@ export class SyncState {
       let n = 0;
       for (const r of open) if (!live(r.source, r.holder)) n += close.run(at, r.id).changes;
       return n;
-    })();
+    }).immediate();
   }
 
   /** Each source's generation: it moves whenever the last good copy is replaced (a sync, an
@@ -255,7 +255,7 @@ export class SyncState {
     this.db.transaction(() => {
       this.ensure(source);
       this.db.prepare('UPDATE source_state SET etag = ?, last_modified = ? WHERE name = ?').run(v.etag ?? null, v.lastModified ?? null, source);
-    })();
+    }).immediate();
   }
 
   lastGoodStats(source: string): SourceStats | null {
@@ -271,7 +271,7 @@ export class SyncState {
     this.db.transaction(() => {
       this.ensure(source);
       this.writeQuarantine(source, q);
-    })();
+    }).immediate();
   }
 
   /** Forgets the quarantined update; returns it (null when there was none). */
@@ -280,7 +280,7 @@ export class SyncState {
       const q = this.getQuarantine(source);
       if (q) this.writeQuarantine(source, null);
       return q;
-    })();
+    }).immediate();
   }
 
   /** The operator accepted the quarantined copy (the caller has moved the file to `current`):
@@ -300,7 +300,7 @@ export class SyncState {
           WHERE name = ?`).run(at, q.validators.etag ?? null, q.validators.lastModified ?? null, source);
       }
       return { run: this.run(id)!, quarantine: q };
-    })();
+    }).immediate();
   }
 
   getSource(source: string): SourceState | null {

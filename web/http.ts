@@ -41,8 +41,9 @@ export function toResponse(c: Context, e: unknown, log?: (e: unknown) => void, d
     const what = fault === 'full' ? 'the state disk is full' : fault === 'readonly' ? 'the state directory is read-only' : 'the state disk reports I/O errors';
     return errorResponse(c, 503, `${what} (${diskCodeOf(e)}): the change was not saved`, undefined, { 'Retry-After': '10' });
   }
-  // Another process (a shell `quorumbl sync`, a backup) held the database's write lock longer
-  // than the busy timeout: nothing was written; the client should retry, not see a 500.
+  // Another process (a shell `quorumbl sync`, a backup) held the database's write lock for the
+  // whole busy timeout: nothing was written; the client should retry, not see a 500. (Write
+  // transactions begin IMMEDIATE, so a busy lock is waited for, never failed at once.)
   if ((e as { code?: string })?.code === 'SQLITE_BUSY') {
     log?.(e);
     return errorResponse(c, 503, 'the state database is busy (another process holds its write lock): nothing was saved; retry', undefined, { 'Retry-After': '1' });

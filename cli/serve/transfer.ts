@@ -8,7 +8,7 @@ import type { Serving } from './context.ts';
 export function startTransfer(s: Serving): void {
   const t = s.cfg.config.transfer;
   if (!t || s.transfer) return;
-  const svc = new TransferService(t, s.cfg.config.base, () => s.server.zones, s.log);
+  const svc = new TransferService(t, s.cfg.config.base, () => s.server.zones, s.log, s.server.counters);
   s.server.setTransferHandler(svc.handler);
   svc.start();
   s.transfer = svc;

@@ -11,6 +11,8 @@ import type { Dataset, DatasetLoader, DatasetMeta, DatasetType, Query, RecordSin
 import { LoadError } from '../rbldnsd/reader.ts';
 import { LoadState, type Loc } from '../rbldnsd/state.ts';
 import { makeQuery } from '../query.ts';
+import type { MaterialiseOptions, ZoneRecord } from '../zones/records.ts';
+import { unionRecords } from '../zones/union.ts';
 import { generic, glueRecords, lowerAscii, nameToText, parseDomainName, type GlueRecord } from './generic.ts';
 // The sub-dataset types are imported one by one rather than through ./index.ts: index.ts imports
 // this module, and a cycle would leave `combined` uninitialised when this file is loaded first.
@@ -192,6 +194,12 @@ export class CombinedDataset implements Dataset {
       return found || n === k; // a subzone apex always exists (NODATA when empty)
     }
     return false;
+  }
+
+  /** The subzones' datasets as one set of records (core/zones/union.ts: each name routed to its
+   *  longest subzone, that subzone's datasets' answers merged, RFC 4592 cuts re-stated). */
+  records(opts: MaterialiseOptions): Iterable<ZoneRecord> {
+    return unionRecords(this.zones.map((z) => ({ labels: z.labels, datasets: z.datasets.map((i) => this.datasets[i]!) })), opts, this.ttl);
   }
 
   /** A records for an NS name inside this zone (labels relative to the base zone): glue. */

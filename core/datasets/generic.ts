@@ -7,6 +7,7 @@ import type { Dataset, DatasetLoader, DatasetMeta, DatasetType, Query, RecordSin
 import { LoadError } from '../rbldnsd/reader.ts';
 import { parseTime, type LoadState, type Loc } from '../rbldnsd/state.ts';
 import { ip4ToString, makeQuery } from '../query.ts';
+import type { MaterialiseOptions, ZoneRecord } from '../zones/records.ts';
 
 const T_A = 1;
 const T_MX = 15;
@@ -427,6 +428,25 @@ export class GenericDataset implements Dataset {
       this.emitGroup(g, ge, out);
     }
     return true; // the name exists: other types give NODATA
+  }
+
+  /** Every record as it is (its own TTL). rbldnsd matches names exactly: a name whose first
+   *  label is `*` would be a wildcard on a secondary, and a label holding a dot or an empty
+   *  label cannot be an owner name; those are reported and left out. */
+  *records(opts: MaterialiseOptions): Generator<ZoneRecord> {
+    for (let k = 0; k < this.names.length; k++) {
+      const labels = this.names[k]!;
+      if (labels[0] === '*' || labels.some((l) => l === '' || l.includes('.'))) {
+        opts.report(`generic: the name "${nameToText(labels)}" has no plain-record form (a * first label is a wildcard on a secondary): left out`);
+        continue;
+      }
+      const name = labels.join('.');
+      for (let i = this.starts[k]!; i < this.starts[k + 1]!; i++) {
+        const t = this.rtype[i]!;
+        const data = t === T_A ? ip4ToString(this.rnum[i]!) : t === T_TXT ? this.rstr[i]! : `${this.rnum[i]} ${this.rstr[i]}.`;
+        yield { name, type: t, ttl: this.rttl[i]!, data };
+      }
+    }
   }
 
   /** A records of `labels` (relative to this dataset's zone), for NS glue. */

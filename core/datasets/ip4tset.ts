@@ -7,6 +7,9 @@ import type { LoadState, Loc } from '../rbldnsd/state.ts';
 import { BUILTIN_DEFAULT, substitutionsOf, type Substitutions, type Value } from '../rbldnsd/value.ts';
 import { IP4TSET_KEYS, Ip4Key, ip4Dotted, ip4ReverseName, parseIp4Key, parseIp4QuadBytes } from '../ip4.ts';
 import { emptyRangeSet6, type RangeSet4, type RangeSet6 } from '../ranges.ts';
+import type { MaterialiseOptions, ZoneRecord } from '../zones/records.ts';
+import { ip4Runs, points4, type KeyedAnswer } from '../zones/walk.ts';
+import { ValueAnswers } from './materialise.ts';
 import { EntryList, dedupKeys, dumpValue, emitValue, firstDefault, fit, lowerBound, tsetMeta, tsetValue, type TsetMeta } from './ip4list.ts';
 
 class Ip4TsetDataset implements Dataset {
@@ -31,6 +34,18 @@ class Ip4TsetDataset implements Dataset {
     if (i >= this.keys.length || this.keys[i] !== ip) return false;
     if (out.wantA || out.wantTxt) emitValue(this.value, this.ttl, ip4Dotted(ip), this.subs, out);
     return true;
+  }
+
+  /** Each key a piece; runs of consecutive keys join (one value for the whole dataset). */
+  records(opts: MaterialiseOptions): Iterable<ZoneRecord> {
+    const pts: number[] = [];
+    for (const k of this.keys) pts.push(k, k + 1);
+    const ans = new ValueAnswers([this.value], this.subs).of([1]);
+    const at = (ip: number): KeyedAnswer | null => {
+      const i = lowerBound(this.keys, ip);
+      return i < this.keys.length && this.keys[i] === ip ? ans : null;
+    };
+    return ip4Runs(points4(pts), at, this.ttl, opts, ['mapped', '6to4']);
   }
 
   dump(_zone: string, write: (line: string) => void): void {

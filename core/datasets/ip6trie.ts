@@ -16,6 +16,10 @@ import {
 import { isDefaultValue, keyEndsAt, valueStart } from '../ip4.ts';
 import { dumpValue, emitValue, valuesFromJson, valuesToJson } from './ip4list.ts';
 import { RangeBuilder6, emptyRangeSet4, type RangeSet4, type RangeSet6 } from '../ranges.ts';
+import type { MaterialiseOptions, ZoneRecord } from '../zones/records.ts';
+import { bigWords6 } from '../zones/blocks.ts';
+import { ip6Runs, points6, type KeyedAnswer } from '../zones/walk.ts';
+import { ValueAnswers } from './materialise.ts';
 
 const EXCL = -1;
 
@@ -89,6 +93,35 @@ class Ip6TrieDataset implements Dataset {
       return true;
     }
     return false;
+  }
+
+  /** Every prefix starts and ends a piece; each piece answers its longest prefix (query()'s
+   *  own lookup), `$` = the address, or the CIDR under a wildcard. */
+  records(opts: MaterialiseOptions): Iterable<ZoneRecord> {
+    const pts: bigint[] = [];
+    for (let j = 0; j < this.lens.length; j++) {
+      const size = 1n << BigInt(128 - this.lens[j]!);
+      for (let i = this.starts[j]!; i < this.starts[j + 1]!; i++) {
+        const s = bigWords6(this.keys, i * 4);
+        pts.push(s, s + size);
+      }
+    }
+    const answers = new ValueAnswers(this.values, this.subs);
+    const at = (ip: Uint8Array): KeyedAnswer | null => {
+      const w0 = ip6Word(ip, 0), w1 = ip6Word(ip, 1), w2 = ip6Word(ip, 2), w3 = ip6Word(ip, 3);
+      for (let j = this.lens.length - 1; j >= 0; j--) {
+        const bits = this.lens[j]!;
+        const i = findWordRecord(
+          this.keys, 4, 4, this.starts[j]!, this.starts[j + 1]!,
+          maskWord(w0, bits, 0), maskWord(w1, bits, 1), maskWord(w2, bits, 2), maskWord(w3, bits, 3),
+        );
+        if (i < 0) continue;
+        const v = this.vals[i]!;
+        return v === EXCL ? null : answers.of([v + 1]);
+      }
+      return null;
+    };
+    return ip6Runs(points6(pts), at, this.ttl, opts);
   }
 
   /** Like rbldnsd -d: the address space is cut into ranges of equal answer, each written as

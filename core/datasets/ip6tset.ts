@@ -12,6 +12,10 @@ import {
 } from '../ip6.ts';
 import { keyEndsAt, valueStart } from '../ip4.ts';
 import { RangeBuilder6, emptyRangeSet4, type RangeSet4, type RangeSet6 } from '../ranges.ts';
+import type { MaterialiseOptions, ZoneRecord } from '../zones/records.ts';
+import { bigWords6 } from '../zones/blocks.ts';
+import { ip6Runs, points6, type KeyedAnswer } from '../zones/walk.ts';
+import { ValueAnswers } from './materialise.ts';
 import { dumpValue, emitValue, firstDefault, tsetMeta, tsetValue, type TsetMeta } from './ip4list.ts';
 
 /** Sorts records and drops duplicates (all `stride` words are the key). */
@@ -69,6 +73,29 @@ class Ip6TsetDataset implements Dataset {
     }
     if (out.wantA || out.wantTxt) emitValue(this.value, this.ttl, out.wantTxt ? formatIp6(ip) : '', this.subs, out);
     return true;
+  }
+
+  /** Each /64 and each excluded /128 start and end a piece, answered as query() does. */
+  records(opts: MaterialiseOptions): Iterable<ZoneRecord> {
+    const pts: bigint[] = [];
+    const h = this.halves;
+    for (let o = 0; o < h.length; o += 2) {
+      const s = (BigInt(h[o]!) << 96n) | (BigInt(h[o + 1]!) << 64n);
+      pts.push(s, s + (1n << 64n));
+    }
+    for (let o = 0; o < this.excl.length; o += 4) {
+      const s = bigWords6(this.excl, o);
+      pts.push(s, s + 1n);
+    }
+    const ans = new ValueAnswers([this.value], this.subs).of([1]);
+    const at = (ip: Uint8Array): KeyedAnswer | null => {
+      const w0 = ip6Word(ip, 0);
+      const w1 = ip6Word(ip, 1);
+      if (findWordRecord(this.halves, 2, 2, 0, this.halves.length / 2, w0, w1, 0, 0) < 0) return null;
+      if (this.excl.length && findWordRecord(this.excl, 4, 4, 0, this.excl.length / 4, w0, w1, ip6Word(ip, 2), ip6Word(ip, 3)) >= 0) return null;
+      return ans;
+    };
+    return ip6Runs(points6(pts), at, this.ttl, opts);
   }
 
   dump(_zone: string, write: (line: string) => void): void {

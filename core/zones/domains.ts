@@ -20,6 +20,8 @@ export interface NodeAnswer {
   readonly txt: string | null;
   /** Several TXT strings (rbldnsd values), when there are more than one; `txt` is the first. */
   readonly txts?: readonly string[];
+  /** Ready records (type, TTL, data; any type): written as they are instead of a / txt. */
+  readonly records?: readonly { readonly type: number; readonly ttl: number; readonly data: string }[];
 }
 
 /** The marker of an unlisted node that must exist (see above). */
@@ -39,67 +41,56 @@ function dotted(ip: number): string {
   return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
 }
 
-function depth(name: string): number {
-  let n = 1;
-  for (let i = name.indexOf('.'); i >= 0; i = name.indexOf('.', i + 1)) n++;
-  return n;
-}
-
-function parentOf(name: string): string {
-  const i = name.indexOf('.');
-  return i < 0 ? '' : name.slice(i + 1);
-}
-
-/** The records, nodes in sorted order (deterministic). */
+/** The records, nodes in DNS canonical order (a parent before its children). Only the node
+ *  names are collected and sorted before the first record; each node is evaluated as the
+ *  iteration reaches it. */
 export function* domainRecords(src: DomainSource): Generator<ZoneRecord> {
-  const all = new Set<string>();
+  // canonical keys: labels right to left, joined by \u0001 (below every label byte), so a
+  // parent's key is a prefix of its children's and sorts first
+  const keys = new Set<string>();
   for (const n of src.nodes) {
-    if (n === '' || all.has(n)) continue;
-    all.add(n);
-    for (let i = n.indexOf('.'); i >= 0; i = n.indexOf('.', i + 1)) {
-      const p = n.slice(i + 1);
-      if (all.has(p)) break; // its ancestors are in too
-      all.add(p);
+    if (n === '') continue;
+    const rev = n.split('.').reverse();
+    // join() makes flat strings: sorting concatenated (rope) strings is several times slower
+    for (let i = rev.length; i > 0; i--) {
+      const k = i === rev.length ? rev.join('\u0001') : rev.slice(0, i).join('\u0001');
+      if (keys.has(k)) break; // its ancestors are in already
+      keys.add(k);
     }
   }
-  const names = [...all].sort((x, y) => depth(x) - depth(y) || (x < y ? -1 : x > y ? 1 : 0));
-  const own = new Map<string, NodeAnswer>();
-  const wild = new Map<string, NodeAnswer>();
-  const exists = new Set<string>();
-  const mark = (n: string): void => {
-    for (let x = n; x !== '' && !exists.has(x); x = parentOf(x)) exists.add(x);
-  };
-  for (const n of names) {
-    const a = src.at(n);
-    const w = src.below(n);
-    if (a) own.set(n, a);
-    if (w) wild.set(n, w);
-    if (a || w) mark(n);
-  }
-  // Holes, shallow first (a hole above makes the ones below it answer NXDOMAIN already).
-  const holes = new Set<string>();
-  for (const n of names) {
-    if (exists.has(n)) continue;
-    let c = parentOf(n);
-    while (c !== '' && !exists.has(c)) c = parentOf(c);
-    if (c !== '' && wild.has(c)) {
-      holes.add(n);
-      mark(n);
-    }
-  }
+  const sorted = [...keys];
+  keys.clear();
+  sorted.sort();
   const ttl = src.ttl;
-  const sorted = [...names].sort();
-  for (const n of sorted) {
-    const a = own.get(n);
-    if (a) yield* answerRecords(n, a, ttl);
-    else if (holes.has(n)) yield { name: n, type: HOLE.type, ttl, data: HOLE.data };
-    const w = wild.get(n);
-    if (w) yield* answerRecords('*.' + n, w, ttl);
+  // nodes known to exist on a secondary (own records, a wildcard or a hole) on the path from the
+  // apex to the current node, with whether each has a listed wildcard
+  const stack: { key: string; wild: boolean }[] = [];
+  for (const key of sorted) {
+    while (stack.length) {
+      const top = stack[stack.length - 1]!.key;
+      if (key.length > top.length && key.charCodeAt(top.length) === 1 && key.startsWith(top)) break;
+      stack.pop();
+    }
+    const name = key.split('\u0001').reverse().join('.');
+    const own = src.at(name);
+    const wild = src.below(name);
+    if (own) yield* answerRecords(name, own, ttl);
+    else if (!wild && stack.length && stack[stack.length - 1]!.wild) {
+      // unlisted, nothing below, but the closest existing node above has a listed wildcard: it
+      // must exist, or that wildcard answers for it (harmless where it exists anyway)
+      yield { name, type: HOLE.type, ttl, data: HOLE.data };
+    }
+    if (wild) yield* answerRecords('*.' + name, wild, ttl);
+    if (own || wild || (stack.length && stack[stack.length - 1]!.wild)) stack.push({ key, wild: wild !== null });
   }
 }
 
 /** A and TXT records of one owner; identical records once (a zone holds a set). */
 export function* answerRecords(name: string, a: NodeAnswer, ttl: number): Generator<ZoneRecord> {
+  if (a.records) {
+    for (const r of a.records) yield { name, type: r.type, ttl: r.ttl, data: r.data };
+    return;
+  }
   for (let i = 0; i < a.a.length; i++) if (a.a.indexOf(a.a[i]!) === i) yield { name, type: RR.A, ttl, data: dotted(a.a[i]!) };
   const t = a.txts ?? (a.txt === null ? [] : [a.txt]);
   for (let i = 0; i < t.length; i++) if (t.indexOf(t[i]!) === i) yield { name, type: RR.TXT, ttl, data: t[i]! };

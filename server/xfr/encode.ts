@@ -90,6 +90,21 @@ export function encodeRecord(r: ZoneRecord): Buffer {
   return out;
 }
 
+/** RDATA by type and text: DNSBL zones repeat a few values (127.0.0.2, one TXT per list). */
+class RdataCache {
+  private readonly m = new Map<string, Buffer>();
+  get(r: ZoneRecord): Buffer {
+    const k = r.type + ' ' + r.data;
+    let b = this.m.get(k);
+    if (b === undefined) {
+      b = rdata(r);
+      if (this.m.size >= 4096) this.m.clear();
+      this.m.set(k, b);
+    }
+    return b;
+  }
+}
+
 /** Builds response messages: header + question, then records until the next one would not fit. */
 export class MessageWriter {
   private buf: Buffer;
@@ -120,8 +135,53 @@ export class MessageWriter {
     return this.count === 0;
   }
 
-  /** Adds a record; returns a finished message when the record did not fit in the one being
-   *  built (the record then starts the next). */
+  private readonly rdata = new RdataCache();
+
+  /** Writes `r` straight into the message (no buffer per record); returns a finished message
+   *  when it did not fit in the one being built (the record then starts the next). */
+  addRecord(r: ZoneRecord): Buffer | null {
+    const rd = this.rdata.get(r);
+    const name = r.name;
+    // latin1: one byte per character; +1 length byte for the first label, +2 for the pointer
+    const need = (name === '' ? 0 : name.length + 1) + 2 + 10 + rd.length;
+    let done: Buffer | null = null;
+    if (this.pos + need > this.limit) {
+      if (this.count === 0) throw new EncodeError('a record larger than a message');
+      done = this.finish();
+    }
+    const b = this.buf;
+    let o = this.pos;
+    if (name !== '') {
+      // The name as text one byte after `o`, then each dot becomes the next label's length.
+      const len = name.length;
+      if (b.write(name, o + 1, 'latin1') !== len) throw new EncodeError(`bad owner name ${name}`);
+      let lenPos = o;
+      let n = 0;
+      for (let i = o + 1, end = o + 1 + len; i < end; i++) {
+        if (b[i] === 0x2e) {
+          if (n === 0 || n > 63) throw new EncodeError(`bad owner name ${name}`);
+          b[lenPos] = n;
+          lenPos = i;
+          n = 0;
+        } else n++;
+      }
+      if (n === 0 || n > 63) throw new EncodeError(`bad owner name ${name}`);
+      b[lenPos] = n;
+      o += 1 + len;
+    }
+    b[o++] = 0xc0;
+    b[o++] = 12;
+    b.writeUInt16BE(r.type, o);
+    b.writeUInt16BE(1, o + 2);
+    b.writeUInt32BE(r.ttl >>> 0, o + 4);
+    b.writeUInt16BE(rd.length, o + 8);
+    rd.copy(b, o + 10);
+    this.pos = o + 10 + rd.length;
+    this.count++;
+    return done;
+  }
+
+  /** Adds an encoded record (encodeRecord); as addRecord. */
   add(rec: Buffer): Buffer | null {
     let done: Buffer | null = null;
     if (this.pos + rec.length > this.limit) {

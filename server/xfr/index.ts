@@ -5,11 +5,12 @@
 import type { Logger } from '../../core/log.ts';
 import type { TransferConfig } from '../../core/config/transfer.ts';
 import type { ZoneTable } from '../zones.ts';
+import type { Counters } from '../counters.ts';
 import { TransferAccess } from './access.ts';
 import { TransferServer } from './transfer.ts';
 import { ZoneVersions } from './versions.ts';
 
-export { ZoneVersions, type ZoneVersion, type JournalEntry, type ZoneState } from './versions.ts';
+export { ZoneVersions, recordFromKey, type ZoneVersion, type JournalEntry, type ZoneState } from './versions.ts';
 export { TransferServer, isTransferQuery, type TransferHandler, type TransferOut } from './transfer.ts';
 export { TransferAccess } from './access.ts';
 export { serialGt, serialGe } from './serial.ts';
@@ -19,7 +20,7 @@ export class TransferService {
   readonly handler: TransferServer;
   private access: TransferAccess;
 
-  constructor(cfg: TransferConfig, base: string, table: () => ZoneTable, log: Logger) {
+  constructor(cfg: TransferConfig, base: string, table: () => ZoneTable, log: Logger, counters?: Counters) {
     this.access = new TransferAccess(cfg, base);
     this.versions = new ZoneVersions({
       journal: cfg.journal,
@@ -28,12 +29,20 @@ export class TransferService {
       table,
       wanted: (z) => this.access.wanted(z),
       log,
+      onFailure: () => counters && counters.xfrMaterialiseFailed++,
     });
     this.handler = new TransferServer({
       versions: this.versions,
       access: () => this.access,
       served: (z) => table().zones.some((x) => x.name === z),
       log,
+      onOutcome: (o) => {
+        if (!counters) return;
+        if (o === 'axfr') counters.xfrAxfr++;
+        else if (o === 'ixfr') counters.xfrIxfr++;
+        else if (o === 'failed') counters.xfrFailed++;
+        else counters.xfrRefused++;
+      },
     });
   }
 

@@ -9,7 +9,7 @@ import { parseMessage, readName, readSoa, T, type Message } from '../../core/dns
 import { ResponseSigner, signError, tsigSpace, verifyRequest, TSIG_ERRORS, type RequestTsig } from '../../core/dns/tsig.ts';
 import type { ZoneRecord } from '../../core/zones/records.ts';
 import type { TransferAccess } from './access.ts';
-import { encodeRecord, MessageWriter } from './encode.ts';
+import { MessageWriter } from './encode.ts';
 import { serialGe } from './serial.ts';
 import type { ZoneVersions, JournalEntry } from './versions.ts';
 
@@ -55,6 +55,8 @@ export interface TransferServerOptions {
   served: (zone: string) => boolean;
   log: Logger;
   sliceMs?: number;
+  /** Each outcome, for the server's counters (/metrics). */
+  onOutcome?: (o: keyof TransferStats) => void;
 }
 
 /** Transfer counters (metrics). */
@@ -69,9 +71,16 @@ export interface TransferStats {
 const yieldTurn = () => new Promise<void>((r) => setImmediate(r));
 
 export class TransferServer implements TransferHandler {
-  readonly stats: TransferStats = { axfr: 0, ixfr: 0, refused: 0, notauth: 0, failed: 0 };
+  private readonly counts: TransferStats = { axfr: 0, ixfr: 0, refused: 0, notauth: 0, failed: 0 };
+  /** Outcomes since start. */
+  readonly stats: Readonly<TransferStats> = this.counts;
 
   constructor(private readonly o: TransferServerOptions) {}
+
+  private count(o: keyof TransferStats): void {
+    this.counts[o]++;
+    this.o.onOutcome?.(o);
+  }
 
   async serve(msg: Buffer, client: string, out: TransferOut): Promise<boolean> {
     const log = this.o.log;
@@ -87,7 +96,7 @@ export class TransferServer implements TransferHandler {
         question: Buffer.from(msg.subarray(12, n.end + 4)),
       };
     } catch (err) {
-      this.stats.refused++;
+      this.count('refused');
       log.info({ client, why: `malformed transfer request: ${(err as Error).message}` }, 'zone transfer refused');
       return out.write(header(msg.readUInt16BE(0), RCODE_FORMERR, null));
     }
@@ -98,12 +107,12 @@ export class TransferServer implements TransferHandler {
     try {
       tsig = verifyRequest(m, access.keys);
     } catch (err) {
-      this.stats.refused++;
+      this.count('refused');
       log.info({ zone: q.zone, client, kind, why: `bad TSIG record: ${(err as Error).message}` }, 'zone transfer refused');
       return out.write(header(id, RCODE_FORMERR, q.question));
     }
     if (tsig.signed && tsig.error !== 0) {
-      this.stats.notauth++;
+      this.count('notauth');
       const why = TSIG_ERRORS[tsig.error] ?? String(tsig.error);
       log.warn({ zone: q.zone, client, kind, key: tsig.keyName, why }, `zone transfer refused: TSIG ${why}`);
       return out.write(signError(header(id, RCODE_NOTAUTH, q.question), tsig as Extract<RequestTsig, { nameWire: Buffer }>));
@@ -112,8 +121,8 @@ export class TransferServer implements TransferHandler {
     const signer = tsig.signed && key ? new ResponseSigner(key, tsig.mac, tsig.origId) : null;
     const keyName = tsig.signed ? tsig.keyName : null;
     const refuse = async (rcode: number, why: string) => {
-      if (rcode === RCODE_REFUSED) this.stats.refused++;
-      else this.stats.failed++;
+      if (rcode === RCODE_REFUSED) this.count('refused');
+      else this.count('failed');
       log.info({ zone: q.zone, client, kind, key: keyName, why }, 'zone transfer refused');
       const h = header(id, rcode, q.question);
       return out.write(signer ? signer.sign(h) : h);
@@ -155,7 +164,7 @@ export class TransferServer implements TransferHandler {
     const put = async (rs: Iterable<ZoneRecord>): Promise<boolean> => {
       for (const r of rs) {
         records++;
-        const done = w.add(encodeRecord(r));
+        const done = w.addRecord(r);
         if (done) {
           await send(done);
           if (!alive) return false;
@@ -178,21 +187,21 @@ export class TransferServer implements TransferHandler {
         if (ok) await put([v.soa]);
       } else {
         style = q.qtype === T_IXFR ? `full (journal does not reach ${clientSerial})` : 'full';
-        (await put([v.soa])) && (await put(v.records.values())) && (await put([v.soa]));
+        (await put([v.soa])) && (await put(v.records())) && (await put([v.soa]));
       }
       if (alive && !w.empty) await send(w.finish());
     } catch (err) {
-      this.stats.failed++;
+      this.count('failed');
       log.error({ zone: q.zone, client, kind, err: (err as Error).message }, 'zone transfer failed; connection closed');
       return false;
     }
     if (!alive) {
-      this.stats.failed++;
+      this.count('failed');
       log.warn({ zone: q.zone, client, kind, key: keyName, serial: v.serial, records, bytes, ms: Math.round(performance.now() - started) }, 'zone transfer cut off: the connection closed or stopped reading');
       return false;
     }
-    if (q.qtype === T_AXFR) this.stats.axfr++;
-    else this.stats.ixfr++;
+    if (q.qtype === T_AXFR) this.count('axfr');
+    else this.count('ixfr');
     log.info({ zone: q.zone, client, kind, style, key: keyName, serial: v.serial, records, messages, bytes, ms: Math.round(performance.now() - started) }, 'zone transfer');
     return true;
   }

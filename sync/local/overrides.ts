@@ -166,7 +166,7 @@ export class Overrides {
         writeAudit(this.db, { at: now, actor, action: 'override.add', target: o.key, before: null, after: { ...o, ...forced } });
       }
       return o;
-    })();
+    }).immediate();
   }
 
   /** Deletes an override (expired or not); returns it. OverrideConflict 404 when unknown. */
@@ -178,7 +178,7 @@ export class Overrides {
       this.db.prepare('DELETE FROM overrides WHERE id = ?').run(id);
       writeAudit(this.db, { at: now, actor, action: 'override.remove', target: old.key, before: old, after: null });
       return old;
-    })();
+    }).immediate();
   }
 
   /** Sets or clears (null) the expiry of an override; `expires` as in parseExpires. */
@@ -197,7 +197,7 @@ export class Overrides {
       const forced = wide ? { forced: true, width: wide.width, limit: wide.limit } : {};
       writeAudit(this.db, { at: now, actor, action: 'override.expiry', target: o.key, before: old, after: { ...o, ...forced } });
       return o;
-    })();
+    }).immediate();
   }
 
   /** Changes the reason and/or the expiry ('now' ends it at once) of an override in one audited
@@ -216,7 +216,7 @@ export class Overrides {
       const forced = wide ? { forced: true, width: wide.width, limit: wide.limit } : {};
       writeAudit(this.db, { at: now, actor, action: 'override.update', target: o.key, before: old, after: { ...o, ...forced } });
       return o;
-    })();
+    }).immediate();
   }
 
   /** Adds or replaces a previewed set of overrides in one transaction (all or none). Each row
@@ -230,7 +230,7 @@ export class Overrides {
       }
       return this.add({ action: r.action, key: r.key, reason: r.reason, author: opts.author, expires: r.expires },
         { actor: opts.actor, replace: true, force: r.force, admin: opts.admin });
-    }))();
+    })).immediate();
   }
 
   /** A page of overrides matching `f`, newest first (keyset on id: `before` = older than that id,

@@ -215,7 +215,7 @@ export class Removals {
   /** Marks the request rejected; the note (required) says why. The DNS answer does not change. */
   reject(id: number, d: { note: unknown; actor: string }): RemovalRequest {
     const note = checkText(d.note, 'note', MAX_NOTE)!;
-    return this.db.transaction(() => this.decide(this.mustBeOpen(id), 'rejected', d.actor, note, null))();
+    return this.db.transaction(() => this.decide(this.mustBeOpen(id), 'rejected', d.actor, note, null)).immediate();
   }
 
   private decide(before: RemovalRequest, state: 'approved' | 'rejected', actor: string, note: string | null, overrideId: number | null): RemovalRequest {

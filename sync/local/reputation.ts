@@ -188,7 +188,7 @@ export class Reputation {
   /** Recomputes stored scores made with another half_life or cap (the config changed). */
   syncConfig(): number {
     const stale = this.db.prepare('SELECT key FROM reputation_scores WHERE half_life != ? OR cap != ?').pluck().all(this.cfg.half_life, this.cfg.cap) as string[];
-    if (stale.length) this.db.transaction(() => stale.forEach((k) => this.recompute(k)))();
+    if (stale.length) this.db.transaction(() => stale.forEach((k) => this.recompute(k))).immediate();
     return stale.length;
   }
 
@@ -219,7 +219,7 @@ export class Reputation {
         target: key.key, before: { score: before }, after: { score, event },
       });
       return { event, score, before };
-    })();
+    }).immediate();
   }
 
   /** The stored running score of a key (null when it has no events). */

@@ -67,7 +67,7 @@ export class Sessions {
       this.db.prepare('DELETE FROM sessions WHERE last_seen <= ? OR created <= ?').run(at - this.idleMs, at - this.absoluteMs);
       this.db.prepare('INSERT INTO sessions (id_hash, user_id, csrf, created, last_seen) VALUES (?, ?, ?, ?, ?)').run(hashId(id), userId, csrf, at, at);
       also?.(); // e.g. the login's audit row: both or neither
-    })();
+    }).immediate();
     return { id, csrf };
   }
 

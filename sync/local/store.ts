@@ -86,7 +86,7 @@ export class LocalStore {
         const o = this.overrides.add(input, opts);
         within(o);
         return o;
-      })()
+      }).immediate()
       : this.overrides.add(input, opts);
     this.withRows((rows) => [...rows.filter((r) => r.id !== o.id), o]);
     return o;

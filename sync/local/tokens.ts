@@ -75,7 +75,7 @@ export class Tokens {
       const info: TokenInfo = { id, name, scope: s, created: at, lastUsed: null, revoked: null };
       writeAudit(this.db, { at, actor, action: 'token.create', target: `token:${name}`, before: null, after: info });
       return { token, info };
-    })();
+    }).immediate();
   }
 
   /** Newest first; revoked ones too with `all`. */
@@ -97,7 +97,7 @@ export class Tokens {
       const after = { ...before, revoked: at };
       writeAudit(this.db, { at, actor, action: 'token.revoke', target: `token:${r.name}`, before, after });
       return after;
-    })();
+    }).immediate();
   }
 
   /** The live token with this secret, or null. Records its use (at most once a minute); a use

@@ -155,7 +155,7 @@ export class Users {
       const info: UserInfo = { id, name: n, role: r, created: at, disabled: null, lastLogin: null };
       writeAudit(this.db, { at, actor, action: 'user.create', target: `user:${n}`, before: null, after: info });
       return info;
-    })();
+    }).immediate();
   }
 
   /** Changes role, password and/or disabled; a new password, disabling or a demotion ends the
@@ -183,7 +183,7 @@ export class Users {
       if (hash !== undefined || after.disabled !== null || demoted) this.endSessions(r.id, opts.keepSession);
       writeAudit(this.db, { at, actor, action: 'user.update', target: `user:${r.name}`, before, after: hash === undefined ? after : { ...after, password: 'changed' } });
       return after;
-    })();
+    }).immediate();
   }
 
   /** Removes a user and their sessions; null when there is no such user. */
@@ -199,7 +199,7 @@ export class Users {
       const before = infoOf(r);
       writeAudit(this.db, { at, actor, action: 'user.remove', target: `user:${r.name}`, before, after: null });
       return before;
-    })();
+    }).immediate();
   }
 
   /** The enabled user with this name and password, or null. An unknown name is checked against
@@ -220,7 +220,7 @@ export class Users {
     this.db.transaction(() => {
       this.db.prepare('UPDATE users SET last_login = ? WHERE id = ?').run(at, u.id);
       writeAudit(this.db, { at, actor: `user:${u.name}`, action: 'user.login', target: `user:${u.name}` });
-    })();
+    }).immediate();
   }
 
   loggedOut(u: { name: string }): void {

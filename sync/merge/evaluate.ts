@@ -33,6 +33,9 @@ export class MergeView {
   /** SOA serial of bl/wl/dbl (read by the responder at every SOA it writes): rises with every
    *  swap below. The owner may set it at start (e.g. from the last serial it persisted). */
   serial = nextSerial(0);
+  /** Called with each new serial (MergeService keeps one that runs ahead of the clock on disk,
+   *  so a restart never serves an older serial). */
+  onSerial: ((serial: number) => void) | null = null;
   /** Proper ancestors of the evidence's domain entries (dbl's empty non-terminals); null while
    *  a big evidence is still being indexed. */
   private parents: Set<string> | null = null;
@@ -105,21 +108,27 @@ export class MergeView {
     return f;
   }
 
+  /** A new SOA serial for a change of content. */
+  bumpSerial(): void {
+    this.serial = nextSerial(this.serial);
+    this.onSerial?.(this.serial);
+  }
+
   /** A new merge: class ids change, so the memo goes with the old engine. */
   setEvidence(e: Evidence): void {
     this.engine = new PolicyEngine(this.engine.current, e);
     this.ev = e;
     this.indexParents(e);
-    this.serial = nextSerial(this.serial);
+    this.bumpSerial();
   }
   setPolicy(p: Policy): void {
     this.engine.setPolicy(p);
     this.indexParents(this.ev);
-    this.serial = nextSerial(this.serial);
+    this.bumpSerial();
   }
   setOverlay(o: OverlayView | null): void {
     this.ov = o;
-    this.serial = nextSerial(this.serial);
+    this.bumpSerial();
   }
 
   private overlayOn(): OverlayView | null {

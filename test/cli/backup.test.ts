@@ -154,8 +154,10 @@ describe('backup and restore with a real serve', { skip }, () => {
   test('backups taken while serve takes overrides and a sync replaces the source are consistent', async () => {
     let stop = false;
     let made = 0;
-    // Known issue (noted for the next stop): now and then a write waits out SQLite's 5 s busy
-    // timeout while backups and shell syncs run; such writes fail cleanly and are retried.
+    // A write that waits out SQLite's 5 s busy timeout while backups and shell syncs run fails
+    // cleanly (503 / a failed sync) and is retried; counted and printed. Before write
+    // transactions began IMMEDIATE, deferred ones failed at once with SQLITE_BUSY when another
+    // process committed between their first read and first write (15 such in 60 ms in CI).
     let busy = 0;
     let busySyncs = 0;
     const problems: string[] = [];

@@ -117,6 +117,8 @@ test('/metrics: the exposition parses and shows what the server, sync state, ove
   assert.ok((v('quorumbl_dns_sent_bytes_total', { zone: 'bl.test' }) ?? 0) > 6 * 12);
   assert.equal(v('quorumbl_dns_query_failures_total'), 0);
   assert.equal(v('quorumbl_dns_rrl_total', { action: 'dropped' }), 0);
+  assert.equal(v('quorumbl_xfr_transfers_total', { outcome: 'refused' }), 0);
+  assert.equal(v('quorumbl_xfr_materialise_failures_total'), 0);
   assert.equal(v('quorumbl_dns_tcp_closed_total', { reason: 'stalled' }), 0);
 
   // Latency: one sample per reply, per transport; buckets cumulative, +Inf = count.

@@ -175,6 +175,14 @@ export function createMetricsRegistry(deps: MetricsDeps): Registry {
       set({ action: 'dropped' }, c.rrlDropped);
       set({ action: 'slipped' }, c.rrlSlipped);
     });
+    counter('quorumbl_xfr_transfers_total', 'Zone transfers (AXFR/IXFR over TCP): served per kind, refused (acl, unsigned, TSIG error), failed (cut off or broken halfway); each logged with zone, client and key.', ['outcome'], (set) => {
+      const c = dns();
+      set({ outcome: 'axfr' }, c.xfrAxfr);
+      set({ outcome: 'ixfr' }, c.xfrIxfr);
+      set({ outcome: 'refused' }, c.xfrRefused);
+      set({ outcome: 'failed' }, c.xfrFailed);
+    });
+    counter('quorumbl_xfr_materialise_failures_total', 'Materialisations of a zone for transfers that threw (the previous version is still served; logged with the zone).', [], (set) => set({}, dns().xfrMaterialiseFailed));
     counter('quorumbl_dns_tcp_closed_total', 'TCP connections the server closed: refused (per-client or table limit), evicted (for a newcomer), timed_out (message not complete in time), stalled (replies not read).', ['reason'], (set) => {
       const c = dns();
       set({ reason: 'refused' }, c.tcpRefused);

@@ -7,6 +7,10 @@ import assert from 'node:assert/strict';
 import { ip4set } from '../../../core/datasets/ip4set.ts';
 import { ip4trie } from '../../../core/datasets/ip4trie.ts';
 import { dnset } from '../../../core/datasets/dnset.ts';
+import { ip6trie } from '../../../core/datasets/ip6trie.ts';
+import { ip6tset } from '../../../core/datasets/ip6tset.ts';
+import { ip4tset } from '../../../core/datasets/ip4tset.ts';
+import { formatIp6, parseIp6Cidr } from '../../../core/ip6.ts';
 import { RecordsDataset } from '../../../core/datasets/records.ts';
 import type { Dataset, DatasetType } from '../../../core/datasets/types.ts';
 import type { MaterialiseOptions } from '../../../core/zones/records.ts';
@@ -166,4 +170,95 @@ test('dnset records answer as dnset does: exact entries, *.x and .x, exclusions 
   assert.deepEqual(query(sec2, ['z', 'b', 'c', 'example'], 1).recs, [], '!*.b.c.example');
   assert.deepEqual(query(sec2, ['b', 'c', 'example'], 16).recs.map((x) => x.data), ['Listed example'], 'b.c.example itself: *.example');
   assert.deepEqual(query(sec2, ['a', 'b', 'c', 'example'], 16).recs.map((x) => x.data), ['Listed a.b.c.example']);
+});
+
+const hex4 = (r: () => number): string => Math.floor(r() * 65536).toString(16);
+
+function ip6Names(r: () => number, keys: string[]): string[][] {
+  const names: string[][] = [];
+  for (const k of keys) {
+    const b = parseIp6(k);
+    names.push(labels6(b));
+    const up = Uint8Array.from(b);
+    for (let i = 15; i >= 0; i--) if (++up[i]! !== 256) break; else up[i] = 0;
+    names.push(labels6(up));
+    const down = Uint8Array.from(b);
+    for (let i = 15; i >= 0; i--) if (down[i]!-- !== 0) break; else down[i] = 255;
+    names.push(labels6(down));
+  }
+  for (let i = 0; i < 500; i++) {
+    const b = new Uint8Array(16);
+    for (let j = 0; j < 16; j++) b[j] = Math.floor(r() * 256);
+    if (i % 2) b.set([0x20, 0x01, 0x0d, 0xb8], 0);
+    names.push(labels6(b));
+  }
+  // IPv4 names under the digit labels of IPv6 wildcards
+  for (let i = 0; i < 200; i++) names.push(labels4(Math.floor(r() * 2 ** 32)), labels4((0x01000000 * (i % 10) + Math.floor(r() * 2 ** 24)) >>> 0));
+  // 0.4.5.x: the labels x.5.4.0 an all-digit IPv6 wildcard of 450::/12 would match
+  for (let i = 0; i < 256; i += 7) names.push(labels4(0x00040500 + i));
+  return names;
+}
+
+function parseIp6(t: string): Uint8Array {
+  const p = parseIp6Cidr(t.includes('/') ? t : `${t}/128`);
+  if (typeof p === 'string') throw new Error(`${t}: ${p}`);
+  return p.addr;
+}
+
+for (const dollar of [false, true]) {
+  test(`ip6trie records answer as ip6trie does (longest prefix, exclusions; TXT ${dollar ? 'with' : 'without'} $)`, () => {
+    const r = rng(dollar ? 41 : 42);
+    const lines = [`:127.0.0.2:v6${dollar ? ' $' : ''}`];
+    const keys: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const bits = [128, 64, 48, 33, 56, 126, 12][i % 7]!;
+      const b = parseIp6(`2001:db8:${hex4(r)}:${hex4(r)}:${hex4(r)}::${hex4(r)}`);
+      if (bits === 12) b.set([0x04, 0x50 | Math.floor(r() * 16)], 0); // 450::/12 etc.: three digit nibbles
+      if (i % 5 === 0) b[4] = b[5] = 0; // nest under 2001:db8::/32-ish neighbours
+      for (let bit = bits; bit < 128; bit++) b[bit >> 3]! &= ~(0x80 >> (bit & 7));
+      const key = `${formatIp6(b)}/${bits}`;
+      keys.push(formatIp6(b));
+      const x = r();
+      lines.push(x < 0.15 ? `!${key}` : x < 0.4 ? `${key} :127.0.0.${3 + (i % 3)}:code${dollar ? ' $' : ''}` : key);
+    }
+    lines.push('2001:db8::/32 :127.0.0.9:wide', '!2001:db8:0:1::/64');
+    const { ds } = loadTexts(ip6trie, [lines.join('\n') + '\n']);
+    const o = opts();
+    const sec = new RecordsDataset([...ds.records!(o)], {});
+    assert.deepEqual(o.problems, []);
+    const listed = compareOn(ds, sec, ip6Names(r, keys), !dollar);
+    assert.ok(listed > 300, `${listed} listed`);
+  });
+}
+
+test('ip6tset and ip4tset records answer as they do', () => {
+  const r = rng(51);
+  const lines = [':127.0.0.4:tset $'];
+  const keys: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    const g = `2001:db8:${hex4(r)}:${hex4(r)}`;
+    lines.push(g);
+    keys.push(`${g}::`, `${g}::${hex4(r)}`);
+    if (i % 4 === 0) {
+      const x = `${g}::${hex4(r)}`;
+      lines.push(`!${x}`);
+      keys.push(x);
+    }
+  }
+  const t6 = loadTexts(ip6tset, [lines.join('\n') + '\n']).ds;
+  const sec6 = new RecordsDataset([...t6.records!(opts())], {});
+  assert.ok(compareOn(t6, sec6, ip6Names(r, keys), false) > 200);
+  const q: number[] = [];
+  const l4 = [':127.0.0.3:quad $'];
+  for (let i = 0; i < 2000; i++) {
+    const ip = (0x0a000000 + Math.floor(r() * 5000) + (i % 3 === 0 ? 0x05000000 : 0)) >>> 0;
+    l4.push(dotted(ip));
+    q.push(ip, ip + 1, ip - 1);
+  }
+  const t4 = loadTexts(ip4tset, [l4.join('\n') + '\n']).ds;
+  const sec4 = new RecordsDataset([...t4.records!(opts())], {});
+  const names = q.flatMap((k) => [labels4(k), labels6(embed(k, 'mapped', r)), labels6(embed(k, '6to4', r))]);
+  assert.ok(compareOn(t4, sec4, names, false) > 2000);
+  // exact TXT for single addresses
+  assert.ok(compareOn(t4, sec4, q.filter((_, i) => i % 3 === 0).map(labels4), false) > 0);
 });

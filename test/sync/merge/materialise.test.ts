@@ -319,3 +319,23 @@ test('a run over max_expansion is left out of the records and reported', () => {
   assert.deepEqual(ask(sec, '::ffff:1.2.3.4').a, ['127.0.0.2'], 'its v4-mapped names need no expansion');
   assert.deepEqual(ask(sec, '127.0.0.2').a, ['127.0.0.2']);
 });
+
+test('scores added since the last full build (the index layer) are pieces too', async () => {
+  const { ScoreIndex } = await import('../../../sync/local/overlay.ts');
+  const now = Date.now();
+  let scores = ScoreIndex.build([{ key: '198.51.100.7', keyKind: 'ip4', score: 6, at: now, events: 2 }], now, 1e9);
+  scores = scores.with({ key: '198.51.100.9', keyKind: 'ip4', score: 6, at: now, events: 2 });
+  scores = scores.with({ key: '198.51.100.7', keyKind: 'ip4', score: 0, at: now, events: 2 }); // gone again
+  scores = scores.with({ key: '2001:db8::5', keyKind: 'ip6', score: 6, at: now, events: 2 });
+  const view = new MergeView(buildEvidence({ sources: [], providers: [] }),
+    { threshold: 1, consensus: 0, providerExempt: true, providerBar: 5, reputationBar: 3, protectedDomains: [], weights: [] },
+    new Overlay([], scores, { halfLife: 1e9, builtAt: now }));
+  const { bl } = mergedDatasets(view, { base: 'b', lookupUrl: null, ttl: 60 });
+  const sec = materialise(bl);
+  for (const k of ['198.51.100.7', '198.51.100.8', '198.51.100.9', '198.51.100.10', '2001:db8::5', '2001:db8::4', '::ffff:198.51.100.9']) {
+    assert.deepEqual(ask(sec, k), { ...ask(bl, k), found: ask(sec, k).found }, k);
+  }
+  assert.deepEqual(ask(sec, '198.51.100.9').a, ['127.0.0.4']);
+  assert.deepEqual(ask(sec, '2001:db8::5').a, ['127.0.0.4']);
+  assert.equal(ask(sec, '198.51.100.7').found, false);
+});

@@ -6,17 +6,15 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  dig, freePort, ip4Labels, makeTmpDir, poll, runQuorumbl, spawnQuorumbl, stopAll, toolsOrSkip, waitForLog, waitReady, writeConfig, type Proc,
-} from '../../integration/helpers.ts';
+import { dig, ip4Labels, poll, stopAll, toolsOrSkip, type Proc } from '../../integration/helpers.ts';
 import { fill, tmpfs, tmpfsOrSkip, unmountAll } from '../../core/tmpfs.ts';
+import { BASE, startConsoleServe } from './console-serve.ts';
 import { browserOrSkip, launch, screenshots, signIn } from './browser.ts';
 
 const skip = toolsOrSkip(['dig']) || browserOrSkip() || tmpfsOrSkip();
 const PASSWORD = 'correct horse battery staple';
-const BASE = 'dnsbl.test';
 const LISTED = '45.33.12.34';
 let serve: Proc | undefined;
 after(async () => {
@@ -25,33 +23,9 @@ after(async () => {
 });
 
 test('a full state disk: the lookup form\'s allow shows the console\'s 503 page, DNS keeps answering, the form works once space returns', { skip }, async () => {
-  const dir = makeTmpDir();
   const state = tmpfs('16m');
-  const [dns, web] = [await freePort(), await freePort()];
-  const list = join(dir, 'spamlist.txt');
-  writeFileSync(list, `# test list\n${LISTED}\n`);
-  const cfg = writeConfig(dir, [
-    `base: ${BASE}`,
-    `state_dir: ${state}`,
-    `server: { listen: ["127.0.0.1:${dns}"] }`,
-    `web: { enabled: true, listen: "127.0.0.1:${web}" }`,
-    'sync: { enabled: false }',
-    'policy: { threshold: 1, consensus: 2 }',
-    'sources:',
-    `  - { name: spamlist, kind: ip, fetch: ${list}, format: plain, schedule: "0 0 1 1 *", min_interval: 1w, weight: 1 }`,
-    'providers: []',
-    'zones: []',
-    '',
-  ].join('\n'));
-  const s = await runQuorumbl(['sync', '--config', cfg], { timeoutMs: 60000 });
-  assert.equal(s.code, 0, s.output);
-  const t = await runQuorumbl(['token', 'create', '--name', 'it', '--scope', 'admin', '--config', cfg]);
-  assert.equal(t.code, 0, t.output);
-  const token = t.stdout.trim();
-  serve = spawnQuorumbl(['serve', '--config', cfg], { env: { QUORUMBL_ADMIN_PASSWORD: PASSWORD } });
-  await waitReady(serve, '127.0.0.1', dns, `bl.${BASE}`);
-  await waitForLog(serve, 0, (r) => r.msg === 'merged zones served', 'first merge', 30000);
-  const base = `http://127.0.0.1:${web}`;
+  const { dns, token, base, serve: proc } = await startConsoleServe({ listed: [LISTED], password: PASSWORD, stateDir: state });
+  serve = proc;
   const bl = async () => dig('127.0.0.1', dns, [`${ip4Labels(LISTED)}.bl.${BASE}`, 'A']);
   const readyz = async () => (await (await fetch(base + '/readyz')).json()) as { state_dir?: { state?: string } };
   assert.equal((await bl()).status, 'NOERROR', 'listed before');

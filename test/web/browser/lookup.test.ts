@@ -11,15 +11,13 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  dig, freePort, ip4Labels, makeTmpDir, poll, runQuorumbl, spawnQuorumbl, stopAll, toolsOrSkip, waitForLog, waitReady, writeConfig, type Proc,
-} from '../../integration/helpers.ts';
+import { dig, poll, stopAll, toolsOrSkip, type Proc } from '../../integration/helpers.ts';
+import { BASE, startConsoleServe } from './console-serve.ts';
 import { browserOrSkip, launch, screenshots, signIn } from './browser.ts';
 
 const skip = toolsOrSkip(['dig']) || browserOrSkip();
 const PASSWORD = 'correct horse battery staple';
 const VIEWER_PASSWORD = 'viewer password 12345';
-const BASE = 'dnsbl.test';
 const LISTED = '45.33.12.34';
 const LISTED2 = '45.33.12.35';
 const M365 = '40.107.3.4';
@@ -28,40 +26,13 @@ let serve: Proc | undefined;
 after(() => stopAll(serve));
 
 test('lookup: why an IP is listed, allow it (dig changes, audited), XSS escaped, too-wide refused, viewer read-only', { skip }, async () => {
-  const dir = makeTmpDir();
-  const [dns, web] = [await freePort(), await freePort()];
-  const list = join(dir, 'spamlist.txt');
-  writeFileSync(list, `# test list\n${LISTED}\n${LISTED2}\n${M365}\n`);
-  const m365 = join(dir, 'm365.txt');
-  writeFileSync(m365, '40.107.0.0/16\n');
-  const cfg = writeConfig(dir, [
-    `base: ${BASE}`,
-    `state_dir: ${dir}/state`,
-    `server: { listen: ["127.0.0.1:${dns}"] }`,
-    `web: { enabled: true, listen: "127.0.0.1:${web}" }`,
-    'sync: { enabled: false }',
-    'policy: { threshold: 1, consensus: 2 }',
-    'sources:',
-    `  - { name: spamlist, kind: ip, fetch: ${list}, format: plain, schedule: "0 0 1 1 *", min_interval: 1w, weight: 1 }`,
-    'providers:',
-    `  - { provider: microsoft365, type: static, file: ${m365} }`,
-    'zones: []',
-    '',
-  ].join('\n'));
-  const s = await runQuorumbl(['sync', '--config', cfg], { timeoutMs: 60000 });
-  assert.equal(s.code, 0, s.output);
-  const t = await runQuorumbl(['token', 'create', '--name', 'it', '--scope', 'admin', '--config', cfg]);
-  assert.equal(t.code, 0, t.output);
-  const token = t.stdout.trim();
-  serve = spawnQuorumbl(['serve', '--config', cfg], { env: { QUORUMBL_ADMIN_PASSWORD: PASSWORD } });
-  await waitReady(serve, '127.0.0.1', dns, `bl.${BASE}`);
-  await waitForLog(serve, 0, (r) => r.msg === 'merged zones served', 'first merge', 30000);
-  const base = `http://127.0.0.1:${web}`;
-  const api = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
-    return { status: r.status, json: (await r.json()) as any };
-  };
-  const bl = async (ip: string) => dig('127.0.0.1', dns, [`${ip4Labels(ip)}.bl.${BASE}`, 'A']);
+  const { dns, cfg, base, api, bl, serve: proc } = await startConsoleServe({
+    listed: [LISTED, LISTED2, M365],
+    password: PASSWORD,
+    prepare: (dir) => writeFileSync(join(dir, 'm365.txt'), '40.107.0.0/16\n'),
+    providers: ['{ provider: microsoft365, type: static, file: $DIR/m365.txt }'],
+  });
+  serve = proc;
   assert.equal((await bl(LISTED)).status, 'NOERROR', 'the test IP is listed before the allow');
   const v = await api('POST', '/api/v1/users', { name: 'helpdesk', role: 'viewer', password: VIEWER_PASSWORD });
   assert.equal(v.status, 201, JSON.stringify(v.json));

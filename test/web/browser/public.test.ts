@@ -9,17 +9,14 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  dig, freePort, ip4Labels, makeTmpDir, poll, runQuorumbl, spawnQuorumbl, stopAll, toolsOrSkip, waitForLog, waitReady, writeConfig, type Proc,
-} from '../../integration/helpers.ts';
+import { dig, freePort, ip4Labels, poll, stopAll, toolsOrSkip, type Proc } from '../../integration/helpers.ts';
+import { BASE, startConsoleServe } from './console-serve.ts';
 import { browserOrSkip, launch, screenshots, signIn } from './browser.ts';
 
 const skip = toolsOrSkip(['dig']) || browserOrSkip();
 const PASSWORD = 'correct horse battery staple';
 const OPER_PASSWORD = 'operator password 12345';
-const BASE = 'dnsbl.test';
 const LISTED = '45.33.12.34';
 const LISTED2 = '45.33.12.35';
 const XSS = 'We fixed our relay. <img src=x onerror=alert(1)> <script>alert(2)</script>';
@@ -27,39 +24,15 @@ let serve: Proc | undefined;
 after(() => stopAll(serve));
 
 test('public page: a sender files a removal request; the operator approves it (dig changes) or rejects one (DNS unchanged)', { skip }, async () => {
-  const dir = makeTmpDir();
-  const [dns, web, pubPort] = [await freePort(), await freePort(), await freePort()];
-  const list = join(dir, 'spamlist.txt');
-  writeFileSync(list, `# test list\n${LISTED}\n${LISTED2}\n`);
+  const pubPort = await freePort();
   const pub = `http://127.0.0.1:${pubPort}`;
-  const cfg = writeConfig(dir, [
-    `base: ${BASE}`,
-    `state_dir: ${dir}/state`,
-    `server: { listen: ["127.0.0.1:${dns}"] }`,
-    `web: { enabled: true, listen: "127.0.0.1:${web}", public: { enabled: true, listen: "127.0.0.1:${pubPort}" } }`,
-    'sync: { enabled: false }',
-    `policy: { threshold: 1, consensus: 2, lookup_url: "${pub}/public/lookup?key=$" }`,
-    'sources:',
-    `  - { name: spamlist, kind: ip, fetch: ${list}, format: plain, schedule: "0 0 1 1 *", min_interval: 1w, weight: 1 }`,
-    'providers: []',
-    'zones: []',
-    '',
-  ].join('\n'));
-  const s = await runQuorumbl(['sync', '--config', cfg], { timeoutMs: 60000 });
-  assert.equal(s.code, 0, s.output);
-  const t = await runQuorumbl(['token', 'create', '--name', 'it', '--scope', 'admin', '--config', cfg]);
-  assert.equal(t.code, 0, t.output);
-  const token = t.stdout.trim();
-  serve = spawnQuorumbl(['serve', '--config', cfg], { env: { QUORUMBL_ADMIN_PASSWORD: PASSWORD } });
-  await waitReady(serve, '127.0.0.1', dns, `bl.${BASE}`);
-  await waitForLog(serve, 0, (r) => r.msg === 'merged zones served', 'first merge', 30000);
-  await waitForLog(serve, 0, (r) => r.msg === 'public lookup page listening', 'public listener', 30000);
-  const base = `http://127.0.0.1:${web}`;
-  const api = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
-    return { status: r.status, json: (await r.json()) as any };
-  };
-  const bl = async (ip: string) => dig('127.0.0.1', dns, [`${ip4Labels(ip)}.bl.${BASE}`, 'A']);
+  const { dns, base, api, bl, serve: proc } = await startConsoleServe({
+    listed: [LISTED, LISTED2],
+    password: PASSWORD,
+    policy: `threshold: 1, consensus: 2, lookup_url: "${pub}/public/lookup?key=$"`,
+    publicPort: pubPort,
+  });
+  serve = proc;
   const listed = async (ip: string) => (await bl(ip)).answer.map((a) => a.data).join(' ');
   assert.equal(await listed(LISTED), '127.0.0.2');
   assert.equal(await listed(LISTED2), '127.0.0.2');

@@ -9,53 +9,25 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import {
-  dig, freePort, ip4Labels, makeTmpDir, poll, runQuorumbl, spawnQuorumbl, stopAll, toolsOrSkip, waitForLog, waitReady, writeConfig, type Proc,
-} from '../../integration/helpers.ts';
+import { dig, ip4Labels, poll, stopAll, toolsOrSkip, type Proc } from '../../integration/helpers.ts';
+import { BASE, startConsoleServe } from './console-serve.ts';
 import { browserOrSkip, launch, screenshots, signIn } from './browser.ts';
 
 const skip = toolsOrSkip(['dig']) || browserOrSkip();
 const PASSWORD = 'correct horse battery staple';
 const OTHER_PASSWORD = 'another password 12345';
-const BASE = 'dnsbl.test';
 const KEY = '203.0.113.77';
 const XSS = `relay abuse <img src=x onerror=alert(1)> "><script>alert(2)</script>`;
 let serve: Proc | undefined;
 after(() => stopAll(serve));
 
 test('reputation: an operator reports a key 3 times until dig lists it; the admin finds the rows in the audit log; XSS escaped; viewer read-only', { skip }, async () => {
-  const dir = makeTmpDir();
-  const [dns, web] = [await freePort(), await freePort()];
-  const list = join(dir, 'spamlist.txt');
-  writeFileSync(list, '# test list\n45.33.12.34\n');
-  const cfg = writeConfig(dir, [
-    `base: ${BASE}`,
-    `state_dir: ${dir}/state`,
-    `server: { listen: ["127.0.0.1:${dns}"] }`,
-    `web: { enabled: true, listen: "127.0.0.1:${web}" }`,
-    'sync: { enabled: false }',
-    'policy: { threshold: 1, consensus: 2, reputation: { half_life: 7d, cap: 10, bar: 3 } }',
-    'sources:',
-    `  - { name: spamlist, kind: ip, fetch: ${list}, format: plain, schedule: "0 0 1 1 *", min_interval: 1w, weight: 1 }`,
-    'providers: []',
-    'zones: []',
-    '',
-  ].join('\n'));
-  const s = await runQuorumbl(['sync', '--config', cfg], { timeoutMs: 60000 });
-  assert.equal(s.code, 0, s.output);
-  const t = await runQuorumbl(['token', 'create', '--name', 'it', '--scope', 'admin', '--config', cfg]);
-  assert.equal(t.code, 0, t.output);
-  const token = t.stdout.trim();
-  serve = spawnQuorumbl(['serve', '--config', cfg], { env: { QUORUMBL_ADMIN_PASSWORD: PASSWORD } });
-  await waitReady(serve, '127.0.0.1', dns, `bl.${BASE}`);
-  await waitForLog(serve, 0, (r) => r.msg === 'merged zones served', 'first merge', 30000);
-  const base = `http://127.0.0.1:${web}`;
-  const api = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
-    return { status: r.status, json: (await r.json()) as any };
-  };
+  const { dns, base, api, serve: proc } = await startConsoleServe({
+    listed: ['45.33.12.34'],
+    password: PASSWORD,
+    policy: 'threshold: 1, consensus: 2, reputation: { half_life: 7d, cap: 10, bar: 3 }',
+  });
+  serve = proc;
   for (const [name, role] of [['oper', 'operator'], ['helpdesk', 'viewer']]) {
     const u = await api('POST', '/api/v1/users', { name, role, password: OTHER_PASSWORD });
     assert.equal(u.status, 201, JSON.stringify(u.json));

@@ -1,7 +1,7 @@
 // `transfer.catalog`: the RFC 9432 catalog zone served beside the others (server/xfr/catalog.ts).
 // Every published zone list (start, a reload adding or removing zones, a new mirror) passes
 // through `extend`, which appends the catalog built from the zones that are transferable (an
-// ACL entry in `transfer.acl` names them or '*'). The serial rises only when the membership
+// ACL entry in `transfer.acl` names them or '*', and they have an SOA). The serial rises only when the membership
 // changes; it and the members are kept in <state_dir>/catalog.json, so a restart with the same
 // zones keeps the serial (no needless transfer) and a changed set gets a higher one.
 
@@ -61,7 +61,10 @@ export function setupCatalog(cfg: LoadedConfig, stateDir: string, log: Logger): 
     extend(zones) {
       const now = catalogMembers(
         name,
-        zones.filter((z) => z.name !== '' && aclFor(t, base, z.name.toLowerCase().replace(/\.$/, '')) !== undefined).map((z) => z.name),
+        // a zone without an SOA (an rbldnsd zone with no $SOA) can never be transferred
+        zones
+          .filter((z) => z.name !== '' && z.datasets.some((d) => d.meta.soa) && aclFor(t, base, z.name.toLowerCase().replace(/\.$/, '')) !== undefined)
+          .map((z) => z.name),
       );
       if (!zone || now.join('\n') !== members.join('\n')) {
         const before = members;

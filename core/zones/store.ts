@@ -87,6 +87,7 @@ function zoneMetaDataset(soa: Soa | undefined, ns: NsSet | undefined): Dataset {
     query: () => false,
     dump: () => {},
     snapshot: () => ({ type: 'zone-meta', meta: null, arrays: [] }),
+    records: () => [], // no data: the mirrors and configured zones it heads stay transferable
   };
 }
 

@@ -1,11 +1,11 @@
 // NOTIFY (RFC 1996): tells the configured secondaries that a zone has a new serial, so they ask
 // for its SOA and transfer at once instead of at their next refresh. UDP, TSIG-signed with the
-// target's key (RFC 8945); a NOTIFY not answered is sent again after 2, 4, 8, 16 s (5 tries,
-// about 30 s with the last wait); a newer serial of the same zone for the same target replaces
-// the pending one (its tries start again). A target that never answers, answers with an error
-// or with a reply whose TSIG does not verify is logged with the target and the zone and
-// counted (Counters.notifyFailed). All of it is a few packets per zone change on its own
-// socket: nothing here is on the query path.
+// target's key (RFC 8945); a NOTIFY not answered is sent again after 2, 4, 8, 16 s (5 tries;
+// given up 62 s after the first, when the fifth has had its 32 s); a newer serial of the same
+// zone for the same target replaces the pending one (its tries start again). A target that
+// never answers, answers with an error or with a reply whose TSIG does not verify is logged
+// with the target and the zone and counted (Counters.notifyFailed). All of it is a few packets
+// per zone change on its own socket: nothing here is on the query path.
 
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';

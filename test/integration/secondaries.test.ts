@@ -260,8 +260,13 @@ describe('Knot and NSD as secondaries of quorumbl serve', { skip }, () => {
     const c = countRecords(ixfr.out);
     assert.equal(c.soa, 4, `IXFR: new SOA, old SOA (deletions), new SOA (additions), new SOA\n${ixfr.out}`);
     const body = c.lines.filter((l) => !/\sSOA\s/.test(l));
-    assert.ok(body.length >= 1 && body.length <= 4, `only the override's records:\n${ixfr.out}`);
-    for (const l of body) assert.ok(l.toLowerCase().startsWith(ip4Labels(ip) + '.bl.'), `record of the override only: ${l}`);
+    assert.ok(body.length >= 1 && body.length <= 8, `only the override's records:\n${ixfr.out}`);
+    // the override's name, and its IPv4-mapped IPv6 name (::ffff:203.0.113.77), nothing else
+    const mapped = 'cb00714d'.split('').reverse().join('.') + '.f.f.f.f' + '.0'.repeat(20);
+    for (const l of body) {
+      const owner = l.toLowerCase().split(/\s/)[0]!;
+      assert.ok(owner === `${ip4Labels(ip)}.bl.${BASE}.` || owner === `${mapped}.bl.${BASE}.`, `record of the override only: ${l}`);
+    }
   });
 
   test('a wrong key, no key, or an address outside the ACL: the transfer is refused', async () => {
@@ -278,6 +283,29 @@ describe('Knot and NSD as secondaries of quorumbl serve', { skip }, () => {
     const ok = await kdig(['-y', `hmac-sha256:${KEY.name}:${KEY.secret}`, ...base]);
     assert.ok(countRecords(ok.out).soa === 2, `the right key from 127.0.0.1 transfers:\n${ok.out.slice(0, 2000)}`);
   });
+  // Knot refreshes an unchanged zone with a signed SOA query (UDP) and rejects an unsigned reply
+  // ("failed to verify TSIG": primary not usable until the retry); left so, a zone that does not
+  // change for soa.expire (1 week) expires on Knot. Kept as todo until the responder signs.
+  test('a TSIG-signed SOA query gets a signed answer (Knot refreshing an unchanged zone)', { todo: 'server/responder.ts answers signed SOA queries unsigned (ws/xfr)' }, async () => {
+    for (const tcp of [[], ['+tcp']]) {
+      const r = await kdig([...tcp, '-p', String(p.dns), '@127.0.0.1', '-y', `hmac-sha256:${KEY.name}:${KEY.secret}`, `bl.${BASE}`, 'SOA']);
+      assert.match(r.out, /status: NOERROR/, r.out);
+      assert.doesNotMatch(r.out, /expected a TSIG|reply verification/i, r.out);
+    }
+  });
+
+  test('the primary down: both secondaries keep answering their last copy, alike', async () => {
+    const qs = sample().slice(0, 3000);
+    const before = await udpAsker('127.0.0.1', knot.port)(qs);
+    await p.serve.stop();
+    assert.equal(await soaSerial('127.0.0.1', p.dns, `bl.${BASE}`), null, 'the primary is gone');
+    const bad = await checkSecondary('nsd', udpAsker('127.0.0.1', nsd.port), udpAsker('127.0.0.1', knot.port), qs);
+    assert.equal(bad.length, 0, describeMismatches('nsd vs knot, primary down', bad));
+    const after = await udpAsker('127.0.0.1', knot.port)(qs);
+    assert.deepEqual(after, before, 'Knot answers as it did with the primary up');
+    const [o] = await udpAsker('127.0.0.1', nsd.port)([{ name: `${ip4Labels('203.0.113.77')}.bl.${BASE}`, type: T.A }]);
+    assert.equal(o!.rcode, 0, 'the override made before is still listed');
+  });
 });
 
 describe('Knot configured with only the catalog zone', { skip }, () => {
@@ -289,11 +317,12 @@ describe('Knot configured with only the catalog zone', { skip }, () => {
 
   before(async () => {
     dir = makeTmpDir();
-    writeFileSync(join(dir, 'extra.txt'), '192.0.2.9\n');
+    writeFileSync(join(dir, 'extra.txt'), `$SOA 300 ns.${BASE}. hostmaster.${BASE}. 0 3600 600 86400 60\n$NS 300 ns.${BASE}.\n192.0.2.9\n`);
     const knotPort = await freePort();
     p = await startPrimary([knotPort], { transfer: [`  catalog: ${CATALOG}`] }, dir);
     knot = await startSecondary({ kind: 'knot', primary: { host: '127.0.0.1', port: p.dns }, key: KEY, catalog: CATALOG, port: knotPort });
-    await inStep(p, knot, [CATALOG, ...ZONES]);
+    // Knot does not answer queries for a catalog it interprets: its members show it took it
+    await inStep(p, knot, ZONES);
   });
 
   after(async () => {

@@ -75,7 +75,7 @@ export class Secondary {
     });
   }
 
-  tail(n = 4000): string {
+  tail(n = Number(process.env.SECONDARY_LOG_TAIL ?? 4000)): string {
     const l = this.log();
     return l.length > n ? '...' + l.slice(-n) : l;
   }
@@ -124,7 +124,9 @@ function beforeZones(text: string): string {
 
 function startKnot(dir: string, port: number, o: SecondaryOptions): Secondary {
   // key, remote, acl and the member template exactly as docs/integration.md writes them
-  const doc = beforeZones(docBlock('knot-secondary.conf', o)).replace(/^template:\n/m, `template:\n  - id: default\n    storage: "${dir}/zones"\n`);
+  const doc = beforeZones(docBlock('knot-secondary.conf', o))
+    .replace(/^template:\n/m, `template:\n  - id: default\n    storage: "${dir}/zones"\n`)
+    .replace(/^(  - id: quorumbl-zone\n)/m, `$1    storage: "${dir}/zones"\n`);
   const zones = o.catalog
     ? docBlock('knot-catalog.conf', o).replaceAll('catalog.dnsbl.internal', o.catalog)
     : 'zone:\n' + (o.zones ?? []).map((z) => `  - domain: ${z}\n    template: quorumbl-zone\n`).join('');

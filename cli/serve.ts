@@ -21,7 +21,6 @@ import { recentEvents } from './explain.ts';
 import { replicaWanted, serveReplica } from './serve/replica.ts';
 import { setupCatalog } from './serve/catalog.ts';
 import { startTransfer } from './serve/transfer.ts';
-import { startNotify } from './serve/notify.ts';
 
 export async function serve(args: string[]): Promise<void> {
   const flags = parseServeArgs(args);
@@ -70,7 +69,6 @@ export async function serve(args: string[]): Promise<void> {
   s.syncWatch = watchSyncState(s);
   s.merge.events = (key) => recentEvents(s.local, key);
   startTransfer(s);
-  startNotify(s); // transfer.notify: NOTIFY on every new version
   if (cfg.config.web.enabled) await startWebs(s);
   await s.merge.start();
   log.info({ zones: s.merge.zoneNames }, 'merged zones served');

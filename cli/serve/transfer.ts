@@ -4,6 +4,7 @@
 
 import { TransferService } from '../../server/xfr/index.ts';
 import type { Serving } from './context.ts';
+import { startNotify } from './notify.ts';
 
 export function startTransfer(s: Serving): void {
   const t = s.cfg.config.transfer;
@@ -12,6 +13,7 @@ export function startTransfer(s: Serving): void {
   s.server.setTransferHandler(svc.handler, svc.signAnswer);
   svc.start();
   s.transfer = svc;
+  startNotify(s); // transfer.notify: NOTIFY on every new version (also when a reload adds transfer:)
   s.log.info({ keys: t.keys.map((k) => k.name), acl: Object.keys(t.acl), journal: t.journal }, 'zone transfers (AXFR/IXFR over TCP) enabled');
 }
 

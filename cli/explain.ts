@@ -5,23 +5,11 @@
 import { parseCommand, type CommandSpec } from './args.ts';
 import { pino } from 'pino';
 import type { LoadedConfig } from '../core/config/load.ts';
-import { openDb } from '../core/db.ts';
 import { ZoneStore } from '../core/zones/store.ts';
-import { LocalStore } from '../sync/local/store.ts';
-import { MergeService } from '../sync/merge-service.ts';
-import { formatExplanation, type ReputationEvent } from '../sync/merge/explain.ts';
-import { SyncState } from '../sync/state.ts';
+import { formatExplanation } from '../sync/merge/explain.ts';
+import { offlineMerge } from './offline-merge.ts';
 import type { RuntimeSpec } from './runtime.ts';
-import { dbPath, mirrorZones, ownNs, ownSoa, withResolvedPaths } from './sync.ts';
-
-/** A key's recent reputation events for explain (none when the key is not a valid one). */
-export function recentEvents(local: LocalStore, key: string): ReputationEvent[] {
-  try {
-    return local.reputation.events(key, 20) as unknown as ReputationEvent[];
-  } catch {
-    return [];
-  }
-}
+import { mirrorZones } from './sync.ts';
 
 export const EXPLAIN: CommandSpec = {
   name: 'explain', positionals: [1, 1], needs: 'a KEY', options: { json: { type: 'boolean' } },
@@ -33,27 +21,13 @@ export const EXPLAIN: CommandSpec = {
 export async function explainCommand(args: string[], cfg: LoadedConfig, spec: RuntimeSpec): Promise<number> {
   const { values, positionals } = parseCommand(EXPLAIN, args);
   const key = positionals[0]!;
-  const c = cfg.config;
   const stateDir = spec.stateDir!;
   const log = pino({ level: 'silent' });
   const mirrors = mirrorZones(cfg, stateDir);
   const store = new ZoneStore(mirrors, { settings: spec.settings, stateDir, log, onChange: () => {} });
   await store.loadSnapshots();
   await store.check();
-  const db = openDb(dbPath(stateDir));
-  const local = new LocalStore(db, { reputation: c.policy.reputation });
-  const merge = new MergeService({
-    config: withResolvedPaths(cfg),
-    stateDir,
-    store,
-    sourceSpecs: new Map(c.sources.map((s, i) => [s.name, mirrors[i]!.datasets[0]!])),
-    state: new SyncState(db),
-    log,
-    soa: ownSoa(cfg),
-    ns: ownNs(cfg),
-  });
-  merge.setOverlay(local.overlay);
-  merge.events = (k) => recentEvents(local, k);
+  const { merge, db } = offlineMerge(cfg, stateDir, store, mirrors, log);
   await merge.rebuild();
   try {
     const x = merge.explain(key);

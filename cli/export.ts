@@ -9,19 +9,15 @@ import { once } from 'node:events';
 import { basename, dirname, join } from 'node:path';
 import { pino } from 'pino';
 import type { LoadedConfig } from '../core/config/load.ts';
-import { openDb } from '../core/db.ts';
 import { ZoneStore, type LoadedZone } from '../core/zones/store.ts';
 import { EXPORT_FORMATS, ExportError, exportFileName, exportZoneOf, resolveZoneName, type ExportFormat } from '../core/zones/export-zone.ts';
 import { exportChunks } from '../core/zones/export.ts';
 import { DEFAULT_MAX_EXPANSION } from '../core/zones/records.ts';
-import { LocalStore } from '../sync/local/store.ts';
-import { MergeService } from '../sync/merge-service.ts';
-import { SyncState } from '../sync/state.ts';
 import { ArgsError, parseCommand, type CommandSpec } from './args.ts';
-import { recentEvents } from './explain.ts';
 import type { RuntimeSpec } from './runtime.ts';
 import { zonesFromConfig } from './spec.ts';
-import { dbPath, mirrorZones, ownNs, ownSoa, withResolvedPaths } from './sync.ts';
+import { mirrorZones } from './sync.ts';
+import { offlineMerge } from './offline-merge.ts';
 
 export const EXPORT: CommandSpec = {
   name: 'export', positionals: [0, Infinity], needs: 'ZONE names',
@@ -38,7 +34,6 @@ const MAX_PROBLEMS = 20;
 
 /** The zones serve answers, loaded here from the state directory. */
 async function loadZones(cfg: LoadedConfig, spec: RuntimeSpec): Promise<{ zones: LoadedZone[]; close: () => void }> {
-  const c = cfg.config;
   const stateDir = spec.stateDir!;
   const log = pino({ level: 'silent' });
   let zones: LoadedZone[] = [];
@@ -46,21 +41,8 @@ async function loadZones(cfg: LoadedConfig, spec: RuntimeSpec): Promise<{ zones:
   await store.loadSnapshots();
   await store.check();
   const mirrors = mirrorZones(cfg, stateDir);
-  const db = openDb(dbPath(stateDir));
+  const { merge, db } = offlineMerge(cfg, stateDir, store, mirrors, log);
   try {
-    const local = new LocalStore(db, { reputation: c.policy.reputation });
-    const merge = new MergeService({
-      config: withResolvedPaths(cfg),
-      stateDir,
-      store,
-      sourceSpecs: new Map(c.sources.map((s, i) => [s.name, mirrors[i]!.datasets[0]!])),
-      state: new SyncState(db),
-      log,
-      soa: ownSoa(cfg),
-      ns: ownNs(cfg),
-    });
-    merge.setOverlay(local.overlay);
-    merge.events = (k) => recentEvents(local, k);
     // what serve answers from: its persisted evidence; without one, a merge of the current data
     if (!merge.restore()) await merge.rebuild();
     merge.publish();
@@ -144,7 +126,7 @@ export async function exportCommand(args: string[], cfg: LoadedConfig, spec: Run
     let status = 0;
     for (const z of list) {
       const problems: string[] = [];
-      const opts = { maxExpansion: DEFAULT_MAX_EXPANSION, report: (p: string) => problems.push(p) };
+      const opts = { maxExpansion: cfg.config.transfer?.max_expansion ?? DEFAULT_MAX_EXPANSION, report: (p: string) => problems.push(p) };
       try {
         const chunks = exportChunks(exportZoneOf(z), fmt, opts);
         if (out === undefined) await writeStdout(chunks);

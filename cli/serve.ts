@@ -17,7 +17,7 @@ import { makeScheduler, watchSyncState } from './serve/sync.ts';
 import { startWebs } from './serve/web.ts';
 import { ConfigReloader } from './serve/reload.ts';
 import { servePidFile, removePidFile } from './reload.ts';
-import { recentEvents } from './explain.ts';
+import { recentEvents } from './offline-merge.ts';
 import { replicaWanted, serveReplica } from './serve/replica.ts';
 import { setupCatalog } from './serve/catalog.ts';
 import { startTransfer } from './serve/transfer.ts';

@@ -58,7 +58,7 @@ function buildApps(s: Serving): { app: Fetch; publicApp?: Fetch; publicListen?: 
   const app = createApp({
     version: VERSION,
     store: local, explain: (key) => s.merge.explain(key), providers: () => s.merge.providerStates(), collisionReport: () => s.merge.collisionReport(), onError: (e) => log.error({ err: (e as Error).message }, 'API error'),
-    export: { zones: () => s.loadedZones, base: c.base, report: (zone, problems) => log.warn({ zone, problems: problems.slice(0, 20), count: problems.length }, 'export: what the file cannot say as quorumbl answers') },
+    export: { zones: () => s.loadedZones, base: c.base, maxExpansion: c.transfer?.max_expansion, report: (zone, problems) => log.warn({ zone, problems: problems.slice(0, 20), count: problems.length }, 'export: what the file cannot say as quorumbl answers') },
     disk,
     sources: {
       service: new SourcesService(localDb, { stateDir, sources, command: (d, n) => `quorumbl serve (${d} ${n})` }),

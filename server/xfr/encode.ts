@@ -69,25 +69,50 @@ function rdata(r: ZoneRecord): Buffer {
 /** One record in wire form, its owner pointing at the question name (offset 12). */
 export function encodeRecord(r: ZoneRecord): Buffer {
   const rd = rdata(r);
-  const labels = r.name === '' ? [] : r.name.split('.');
-  let ownerLen = 2;
-  for (const l of labels) ownerLen += 1 + Buffer.byteLength(l, 'latin1');
-  const out = Buffer.allocUnsafe(ownerLen + 10 + rd.length);
-  let o = 0;
-  for (const l of labels) {
-    const n = out.write(l, o + 1, 'latin1');
-    if (n > 63 || n === 0) throw new EncodeError(`bad owner name ${r.name}`);
-    out[o] = n;
-    o += 1 + n;
-  }
-  out[o++] = 0xc0;
-  out[o++] = 12;
-  out.writeUInt16BE(r.type, o);
-  out.writeUInt16BE(1, o + 2);
-  out.writeUInt32BE(r.ttl >>> 0, o + 4);
-  out.writeUInt16BE(rd.length, o + 8);
-  rd.copy(out, o + 10);
+  const out = Buffer.allocUnsafe(ownerSize(r.name) + 10 + rd.length);
+  writeTail(out, writeOwner(out, 0, r.name), r, rd);
   return out;
+}
+
+/** Wire size of an owner written by writeOwner (latin1: one byte per character). */
+function ownerSize(name: string): number {
+  return (name === '' ? 0 : name.length + 1) + 2;
+}
+
+/** The owner's labels, then a pointer to the question's zone name (offset 12); returns the
+ *  offset after it. The name goes in as text one byte after `o`, then each dot becomes the
+ *  next label's length. */
+function writeOwner(b: Buffer, o: number, name: string): number {
+  if (name !== '') {
+    const len = name.length;
+    if (b.write(name, o + 1, 'latin1') !== len) throw new EncodeError(`bad owner name ${name}`);
+    let lenPos = o;
+    let n = 0;
+    for (let i = o + 1, end = o + 1 + len; i < end; i++) {
+      if (b[i] === 0x2e) {
+        if (n === 0 || n > 63) throw new EncodeError(`bad owner name ${name}`);
+        b[lenPos] = n;
+        lenPos = i;
+        n = 0;
+      } else n++;
+    }
+    if (n === 0 || n > 63) throw new EncodeError(`bad owner name ${name}`);
+    b[lenPos] = n;
+    o += 1 + len;
+  }
+  b[o++] = 0xc0;
+  b[o++] = 12;
+  return o;
+}
+
+/** TYPE, CLASS IN, TTL, RDLENGTH and RDATA at `o`; returns the offset after them. */
+function writeTail(b: Buffer, o: number, r: ZoneRecord, rd: Buffer): number {
+  b.writeUInt16BE(r.type, o);
+  b.writeUInt16BE(1, o + 2);
+  b.writeUInt32BE(r.ttl >>> 0, o + 4);
+  b.writeUInt16BE(rd.length, o + 8);
+  rd.copy(b, o + 10);
+  return o + 10 + rd.length;
 }
 
 /** RDATA by type and text: DNSBL zones repeat a few values (127.0.0.2, one TXT per list). */
@@ -142,41 +167,13 @@ export class MessageWriter {
   addRecord(r: ZoneRecord): Buffer | null {
     const rd = this.rdata.get(r);
     const name = r.name;
-    // latin1: one byte per character; +1 length byte for the first label, +2 for the pointer
-    const need = (name === '' ? 0 : name.length + 1) + 2 + 10 + rd.length;
+    const need = ownerSize(name) + 10 + rd.length;
     let done: Buffer | null = null;
     if (this.pos + need > this.limit) {
       if (this.count === 0) throw new EncodeError('a record larger than a message');
       done = this.finish();
     }
-    const b = this.buf;
-    let o = this.pos;
-    if (name !== '') {
-      // The name as text one byte after `o`, then each dot becomes the next label's length.
-      const len = name.length;
-      if (b.write(name, o + 1, 'latin1') !== len) throw new EncodeError(`bad owner name ${name}`);
-      let lenPos = o;
-      let n = 0;
-      for (let i = o + 1, end = o + 1 + len; i < end; i++) {
-        if (b[i] === 0x2e) {
-          if (n === 0 || n > 63) throw new EncodeError(`bad owner name ${name}`);
-          b[lenPos] = n;
-          lenPos = i;
-          n = 0;
-        } else n++;
-      }
-      if (n === 0 || n > 63) throw new EncodeError(`bad owner name ${name}`);
-      b[lenPos] = n;
-      o += 1 + len;
-    }
-    b[o++] = 0xc0;
-    b[o++] = 12;
-    b.writeUInt16BE(r.type, o);
-    b.writeUInt16BE(1, o + 2);
-    b.writeUInt32BE(r.ttl >>> 0, o + 4);
-    b.writeUInt16BE(rd.length, o + 8);
-    rd.copy(b, o + 10);
-    this.pos = o + 10 + rd.length;
+    this.pos = writeTail(this.buf, writeOwner(this.buf, this.pos, name), r, rd);
     this.count++;
     return done;
   }

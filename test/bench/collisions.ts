@@ -9,14 +9,7 @@
 
 import { RangeBuilder4, RangeBuilder6, emptyRangeSet6 } from '../../core/ranges.ts';
 import { collidePair, computeCollisions, type CollisionProviderInput, type CollisionSourceInput } from '../../sync/merge/collisions.ts';
-import { mulberry32 as rng } from './datagen.ts';
-
-function count(s: string | undefined, def: number): number {
-  if (!s) return def;
-  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(s);
-  if (!m) throw new Error(`bad number: ${s}`);
-  return Math.round(Number(m[1]) * (m[2]?.toLowerCase() === 'm' ? 1e6 : m[2]?.toLowerCase() === 'k' ? 1e3 : 1));
-}
+import { mulberry32 as rng, count } from './datagen.ts';
 
 const nSources = count(process.env.MERGE_SOURCES, 5);
 const nEntries = count(process.env.MERGE_ENTRIES, 4_000_000);

@@ -1,6 +1,6 @@
 // Building blocks of the generated benchmark and fuzz-test data: seeded PRNGs (deterministic
 // across runs, so cached data sets and fuzz failures reproduce) and a buffered line writer.
-import { writeSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 
 /** sfc32: small, fast, well-distributed; uint32 outputs. */
 export function sfc32(seed: number): () => number {
@@ -74,4 +74,18 @@ export class LineWriter {
     this.buf[this.pos++] = 10;
     return this;
   }
+}
+
+/** A count from the environment: `1000`, `1.5k`, `4M`; `def` when unset. */
+export function count(s: string | undefined, def: number): number {
+  if (!s) return def;
+  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(s);
+  if (!m) throw new Error(`bad number: ${s}`);
+  return Math.round(Number(m[1]) * (m[2]?.toLowerCase() === 'm' ? 1e6 : m[2]?.toLowerCase() === 'k' ? 1e3 : 1));
+}
+
+/** Peak (VmHWM) or current (VmRSS) resident memory of this process, MiB. */
+export function vm(field: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
 }

@@ -7,7 +7,6 @@
 //   node --import tsx test/bench/materialise.ts
 //   MAT_KEYS=100k MAT_DOMAINS=1M node --import tsx test/bench/materialise.ts   # dbl too
 
-import { readFileSync } from 'node:fs';
 import { RangeBuilder4, emptyRangeSet6 } from '../../core/ranges.ts';
 import { buildEvidence } from '../../sync/merge/evidence.ts';
 import { MergeView } from '../../sync/merge/evaluate.ts';
@@ -17,19 +16,7 @@ import type { Override } from '../../sync/local/overrides.ts';
 import type { ScoreState } from '../../sync/local/reputation.ts';
 import type { Dataset } from '../../core/datasets/types.ts';
 import { DEFAULT_MAX_EXPANSION } from '../../core/zones/records.ts';
-import { mulberry32 as rng } from './datagen.ts';
-
-function count(s: string | undefined, def: number): number {
-  if (!s) return def;
-  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(s);
-  if (!m) throw new Error(`bad number: ${s}`);
-  return Math.round(Number(m[1]) * (m[2]?.toLowerCase() === 'm' ? 1e6 : m[2]?.toLowerCase() === 'k' ? 1e3 : 1));
-}
-
-function vm(field: 'VmHWM' | 'VmRSS'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
+import { mulberry32 as rng, count, vm } from './datagen.ts';
 
 const nKeys = count(process.env.MAT_KEYS, 1_000_000);
 const nDomains = count(process.env.MAT_DOMAINS, 0);

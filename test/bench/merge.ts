@@ -6,23 +6,10 @@
 //   node --import tsx test/bench/merge.ts            # 5 x 4M
 //   MERGE_SOURCES=5 MERGE_ENTRIES=1M node --import tsx test/bench/merge.ts
 
-import { readFileSync } from 'node:fs';
 import { RangeBuilder4, RangeBuilder6, emptyRangeSet6, type RangeSet4 } from '../../core/ranges.ts';
 import { buildEvidenceInWorker } from '../../sync/merge/build.ts';
 import type { EvidenceInputs } from '../../sync/merge/types.ts';
-import { mulberry32 as rng } from './datagen.ts';
-
-function count(s: string | undefined, def: number): number {
-  if (!s) return def;
-  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(s);
-  if (!m) throw new Error(`bad number: ${s}`);
-  return Math.round(Number(m[1]) * (m[2]?.toLowerCase() === 'm' ? 1e6 : m[2]?.toLowerCase() === 'k' ? 1e3 : 1));
-}
-
-function vm(field: 'VmHWM' | 'VmRSS'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
+import { mulberry32 as rng, count, vm } from './datagen.ts';
 
 const nSources = count(process.env.MERGE_SOURCES, 5);
 const nEntries = count(process.env.MERGE_ENTRIES, 4_000_000);
